@@ -1,0 +1,58 @@
+import { HTTPException } from "hono/http-exception";
+import { routePath } from "hono/route";
+import type { AppEnv } from "./env.ts";
+import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
+import { countRequest } from "./lib/metrics.ts";
+import { createRouter } from "./lib/router.ts";
+import { health } from "./routes/health.ts";
+
+const SECURITY_HEADERS = {
+	"strict-transport-security": "max-age=31536000",
+	"x-content-type-options": "nosniff",
+	"referrer-policy": "no-referrer",
+	"x-frame-options": "DENY",
+	"content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+	"cache-control": "no-store",
+} as const;
+
+/** Builds the HTTP app: metrics and headers first, then the route modules, then errors. */
+export function createApp() {
+	const app = createRouter();
+
+	app.use(async (c, next) => {
+		await next();
+		// The route pattern, not the path, so IDs in URLs neither leak nor explode the label set.
+		const route = c.res.status === 404 && !c.req.routePath ? "unmatched" : routePath(c, -1);
+		countRequest(c.req.method, route, c.res.status);
+		for (const [k, v] of Object.entries(SECURITY_HEADERS)) {
+			if (!c.res.headers.has(k)) c.res.headers.set(k, v);
+		}
+	});
+
+	app.route("/", health);
+
+	app.doc31("/api/v1/openapi.json", (c) => ({
+		openapi: "3.1.0",
+		info: { title: "Fernwart API", version: c.env.FERNWART_VERSION },
+	}));
+
+	app.notFound((c) => c.json(errorBody("NOT_FOUND"), 404));
+
+	app.onError((err, c) => {
+		if (err instanceof AppError) {
+			return c.json(errorBody(err.code, err.details), ERRORS[err.code].status, err.headers);
+		}
+		if (err instanceof HTTPException && err.status < 500) {
+			// Raised by Hono itself, e.g. a malformed JSON body or a body over the size limit.
+			const code = err.status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_REQUEST";
+			return c.json(errorBody(code), ERRORS[code].status);
+		}
+		console.error(`[app] ${c.req.method} ${routePath(c, -1)} failed: ${err.name}: ${err.message}`);
+		return c.json(errorBody("INTERNAL"), 500);
+	});
+
+	return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+export type { AppEnv };

@@ -1,0 +1,6 @@
+import { createApp } from "./app.ts";
+
+/** The worker entry: the HTTP app. Actor classes are re-exported here as they are added. */
+const app = createApp();
+
+export default app;

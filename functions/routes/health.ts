@@ -1,0 +1,59 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import { AppError } from "../lib/errors.ts";
+import { renderMetrics } from "../lib/metrics.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { dbFor } from "../middleware/with-db.ts";
+
+const healthSchema = z.object({ status: z.literal("ok"), version: z.string() }).openapi("Health");
+const readySchema = z.object({ status: z.literal("ready") }).openapi("Ready");
+
+/** Liveness, readiness and metrics. None of these needs a login or reveals any user data. */
+export const health = createRouter()
+	// Liveness never touches the database: a slow disk must not get the process restarted.
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/healthz",
+			tags: ["operations"],
+			responses: { 200: jsonResponse(healthSchema, "The process is up.") },
+		}),
+		(c) => c.json({ status: "ok" as const, version: c.env.FERNWART_VERSION }, 200),
+	)
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/readyz",
+			tags: ["operations"],
+			responses: {
+				200: jsonResponse(readySchema, "The database answers."),
+				503: errorResponse("The database does not answer."),
+			},
+		}),
+		async (c) => {
+			try {
+				await dbFor(c.env).run(sql`SELECT 1`);
+			} catch {
+				// The cause is logged by the DB service side; the probe only needs yes or no.
+				throw new AppError("DB_UNAVAILABLE");
+			}
+			return c.json({ status: "ready" as const }, 200);
+		},
+	)
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/metrics",
+			tags: ["operations"],
+			responses: {
+				200: {
+					content: { "text/plain": { schema: z.string() } },
+					description: "Prometheus text format 0.0.4.",
+				},
+			},
+		}),
+		(c) =>
+			c.text(renderMetrics(c.env.FERNWART_VERSION), 200, {
+				"content-type": "text/plain; version=0.0.4; charset=utf-8",
+			}),
+	);

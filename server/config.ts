@@ -1,0 +1,126 @@
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import * as z from "zod";
+
+/** Raised for a bad setting; the launcher prints its message as one line and exits with 2. */
+export class ConfigError extends Error {
+	override name = "ConfigError";
+	readonly variable: string;
+	constructor(variable: string, message: string) {
+		super(`${variable}: ${message}`);
+		this.variable = variable;
+	}
+}
+
+const port = z.coerce
+	.number({ error: "must be a number" })
+	.int("must be a whole number")
+	.min(0, "must be 0–65535")
+	.max(65535, "must be 0–65535");
+
+const envSchema = z.object({
+	PORT: port.default(8443),
+	HOST: z.string().min(1).default("0.0.0.0"),
+	DATA_DIR: z.string().min(1).default("./data"),
+	TLS_CERT: z.string().min(1).optional(),
+	TLS_KEY: z.string().min(1).optional(),
+	PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+	LIBSQL_URL: z
+		.string()
+		.regex(/^(file:|libsql:|https?:)/, "must start with file:, libsql:, http: or https:")
+		.optional(),
+	LIBSQL_AUTH_TOKEN: z.string().min(1).optional(),
+	FERNWART_ADMIN_EMAIL: z.email({ error: "must be an e-mail address" }).optional(),
+	FERNWART_ADMIN_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
+	SMTP_URL: z
+		.string()
+		.regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
+		.optional(),
+	LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
+});
+
+export interface Config {
+	port: number;
+	host: string;
+	dataDir: string;
+	tls: { certPath: string; keyPath: string; own: boolean };
+	publicUrl: string | undefined;
+	libsqlUrl: string;
+	libsqlAuthToken: string | undefined;
+	adminEmail: string | undefined;
+	adminPassword: string | undefined;
+	smtpUrl: string | undefined;
+	logLevel: "error" | "warn" | "info" | "debug";
+}
+
+/** Empty strings count as unset, as they do in most shells' `VAR= cmd`. */
+function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") out[k] = v;
+	return out;
+}
+
+function requireWritableDir(variable: string, dir: string): void {
+	try {
+		mkdirSync(dir, { recursive: true, mode: 0o700 });
+		accessSync(dir, constants.W_OK | constants.R_OK);
+	} catch {
+		throw new ConfigError(variable, `directory ${dir} cannot be created or written`);
+	}
+}
+
+function requireReadableFile(variable: string, path: string, marker: RegExp): void {
+	let text: string;
+	try {
+		text = readFileSync(path, "utf8");
+	} catch {
+		throw new ConfigError(variable, `file ${path} cannot be read`);
+	}
+	if (!marker.test(text))
+		throw new ConfigError(variable, `file ${path} is not a PEM ${marker.source}`);
+}
+
+/**
+ * Reads and checks every setting. Files and folders are checked here, at start, so that a bad
+ * value ends the process with one clear line instead of a failure deep inside workerd.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	const parsed = envSchema.safeParse(withoutEmpty(env));
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		throw new ConfigError(String(issue?.path[0] ?? "environment"), issue?.message ?? "invalid");
+	}
+	const e = parsed.data;
+	const dataDir = resolve(e.DATA_DIR);
+	requireWritableDir("DATA_DIR", dataDir);
+
+	if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+		throw new ConfigError(e.TLS_CERT ? "TLS_KEY" : "TLS_CERT", "TLS_CERT and TLS_KEY go together");
+	}
+	let tls: Config["tls"];
+	if (e.TLS_CERT && e.TLS_KEY) {
+		requireReadableFile("TLS_CERT", e.TLS_CERT, /CERTIFICATE/);
+		requireReadableFile("TLS_KEY", e.TLS_KEY, /PRIVATE KEY/);
+		tls = { certPath: resolve(e.TLS_CERT), keyPath: resolve(e.TLS_KEY), own: true };
+	} else {
+		tls = {
+			certPath: join(dataDir, "tls", "cert.pem"),
+			keyPath: join(dataDir, "tls", "key.pem"),
+			own: false,
+		};
+	}
+
+	return {
+		port: e.PORT,
+		host: e.HOST,
+		dataDir,
+		tls,
+		publicUrl: e.PUBLIC_URL,
+		libsqlUrl: e.LIBSQL_URL ?? `file:${join(dataDir, "fernwart.db")}`,
+		libsqlAuthToken: e.LIBSQL_AUTH_TOKEN,
+		adminEmail: e.FERNWART_ADMIN_EMAIL,
+		adminPassword: e.FERNWART_ADMIN_PASSWORD,
+		smtpUrl: e.SMTP_URL,
+		logLevel: e.LOG_LEVEL,
+	};
+}
