@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptions } from "miniflare";
+import { ACTORS } from "./actors.ts";
 import type { Config } from "./config.ts";
 import type { TlsMaterial } from "./tls.ts";
 
@@ -43,6 +44,7 @@ export function appWorker(config: Config, bindings: RuntimeBindings): WorkerOpti
 			...(config.publicUrl ? { PUBLIC_URL: config.publicUrl } : {}),
 		},
 		serviceBindings: { DB: bindings.dbFetch },
+		durableObjects: Object.fromEntries(ACTORS.map((a) => [a.binding, a.className])),
 		outboundService: EGRESS_GUARD_NAME,
 	};
 }

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Agent, fetch as undiciFetch } from "undici";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface TestServer {
+	url: URL;
+	dataDir: string;
+	ca: string;
+	/** Everything the launcher printed so far (stdout and stderr). */
+	output: () => string;
+	/** fetch() that trusts only this server's certificate. */
+	fetch: (path: string, init?: RequestInit) => Promise<Response>;
+	/** JSON request helper: returns status and parsed body. */
+	json: <T = unknown>(
+		path: string,
+		init?: { method?: string; body?: unknown; headers?: Record<string, string> },
+	) => Promise<{ status: number; body: T; headers: Headers }>;
+	/** Sends SIGTERM and waits for exit; returns the exit code. */
+	stop: () => Promise<number | null>;
+	process: ChildProcess;
+}
+
+export interface StartOptions {
+	dataDir?: string;
+	env?: Record<string, string>;
+	/** Keep the data dir after stop (for restart tests). */
+	keepData?: boolean;
+}
+
+/** A fresh temporary data dir. */
+export function makeDataDir(): string {
+	return mkdtempSync(join(tmpdir(), "fernwart-test-"));
+}
+
+/**
+ * Starts the real launcher (`node server/main.ts`) as a child process on port 0 and waits for
+ * its "listening" line. The bundle is built once by the global setup.
+ */
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+	const dataDir = opts.dataDir ?? makeDataDir();
+	const child = spawn(process.execPath, [join(ROOT, "server/main.ts"), "--no-build"], {
+		cwd: ROOT,
+		env: {
+			PATH: process.env.PATH ?? "",
+			HOME: process.env.HOME ?? "/tmp",
+			PORT: "0",
+			HOST: "127.0.0.1",
+			DATA_DIR: dataDir,
+			FERNWART_ADMIN_EMAIL: "admin@example.test",
+			FERNWART_ADMIN_PASSWORD: "correct horse battery staple",
+			...opts.env,
+		},
+		stdio: ["ignore", "pipe", "pipe"],
+	});
+	let out = "";
+	child.stdout?.on("data", (d) => {
+		out += d;
+	});
+	child.stderr?.on("data", (d) => {
+		out += d;
+	});
+	const url = await new Promise<URL>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+		const check = () => {
+			const m = /listening on (https:\/\/\S+)/.exec(out);
+			if (m?.[1]) {
+				clearTimeout(timer);
+				resolve(new URL(m[1]));
+			}
+		};
+		child.stdout?.on("data", check);
+		child.on("exit", (code) => {
+			clearTimeout(timer);
+			reject(new Error(`server exited with ${code}:\n${out}`));
+		});
+	});
+	const ca = readFileSync(join(dataDir, "tls", "cert.pem"), "utf8");
+	const agent = new Agent({ connect: { ca } });
+	const doFetch = (path: string, init?: RequestInit) =>
+		undiciFetch(new URL(path, url), {
+			...(init as object),
+			dispatcher: agent,
+		}) as unknown as Promise<Response>;
+	return {
+		url,
+		dataDir,
+		ca,
+		process: child,
+		output: () => out,
+		fetch: doFetch,
+		async json(path, init = {}) {
+			const res = await doFetch(path, {
+				method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+				headers: {
+					...(init.body === undefined ? {} : { "content-type": "application/json" }),
+					...init.headers,
+				},
+				body: init.body === undefined ? undefined : JSON.stringify(init.body),
+			});
+			const text = await res.text();
+			let body: unknown = text;
+			try {
+				body = JSON.parse(text);
+			} catch {
+				// Not JSON (e.g. /metrics); the raw text is returned as the body.
+			}
+			return { status: res.status, body: body as never, headers: res.headers };
+		},
+		async stop() {
+			await agent.close();
+			if (child.exitCode !== null) return child.exitCode;
+			const exited = new Promise<number | null>((resolve) =>
+				child.once("exit", (code) => resolve(code)),
+			);
+			child.kill("SIGTERM");
+			const code = await exited;
+			if (!opts.keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+			return code;
+		},
+	};
+}
