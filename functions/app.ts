@@ -22,7 +22,8 @@ export function createApp() {
 	app.use(async (c, next) => {
 		await next();
 		// The route pattern, not the path, so IDs in URLs neither leak nor explode the label set.
-		const route = c.res.status === 404 && !c.req.routePath ? "unmatched" : routePath(c, -1);
+		const pattern = routePath(c, -1);
+		const route = pattern === "/*" ? "unmatched" : pattern;
 		countRequest(c.req.method, route, c.res.status);
 		for (const [k, v] of Object.entries(SECURITY_HEADERS)) {
 			if (!c.res.headers.has(k)) c.res.headers.set(k, v);

@@ -79,7 +79,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 			reject(new Error(`server exited with ${code}:\n${out}`));
 		});
 	});
-	const ca = readFileSync(join(dataDir, "tls", "cert.pem"), "utf8");
+	const ca = readFileSync(opts.env?.TLS_CERT ?? join(dataDir, "tls", "cert.pem"), "utf8");
 	const agent = new Agent({ connect: { ca } });
 	const doFetch = (path: string, init?: RequestInit) =>
 		undiciFetch(new URL(path, url), {

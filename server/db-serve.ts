@@ -1,0 +1,36 @@
+import { serve } from "@hono/node-server";
+import { loadConfig } from "./config.ts";
+import { createDbService } from "./db-service.ts";
+import { log } from "./log.ts";
+import { loadConfigOrExit, onShutdown, prepareData, startOrExit } from "./prepare.ts";
+
+/**
+ * The DB service on its own, for on-prem runs under plain `workerd serve` (deploy/). It prepares
+ * the data dir like the launcher and serves the `DB` binding on loopback only; workerd reaches
+ * it as an external service and authenticates with the token in DATA_DIR/db-token.env.
+ */
+async function main(): Promise<void> {
+	const config = loadConfigOrExit(loadConfig);
+	const port = Number(process.env.DB_SERVICE_PORT ?? 8444);
+	if (!Number.isInteger(port) || port < 0 || port > 65535) {
+		process.stderr.write("fernwart: configuration error: DB_SERVICE_PORT: must be 0–65535\n");
+		process.exit(2);
+	}
+	const { client, dbToken } = await startOrExit(() => prepareData(config));
+	const app = createDbService(client, dbToken);
+	// Loopback only: the service has no TLS and must never be reachable from the network.
+	const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port }, (info) => {
+		log.info("db-service", `DB service listening on http://127.0.0.1:${info.port}`);
+	});
+	onShutdown(
+		() =>
+			new Promise<void>((resolve) => {
+				server.close(() => {
+					client.close();
+					resolve();
+				});
+			}),
+	);
+}
+
+await main();
