@@ -1,4 +1,4 @@
-import { count, eq } from "drizzle-orm";
+import { and, asc, count, eq, ne, sql } from "drizzle-orm";
 import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 
@@ -19,6 +19,15 @@ export const users = sqliteTable(
 		disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
 		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 		updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+		/**
+		 * The TOTP secret, AES-GCM encrypted with a key from the data dir (functions/lib/seal.ts),
+		 * so that a copy of the database file alone does not give the second factor away. Set while
+		 * enrolling, before `totpEnabled`.
+		 */
+		totpSecret: text("totp_secret"),
+		totpEnabled: integer("totp_enabled", { mode: "boolean" }).notNull().default(false),
+		/** The last accepted TOTP time step: a code is accepted once, never replayed. */
+		totpLastStep: integer("totp_last_step"),
 	},
 	(t) => [uniqueIndex("users_email_idx").on(t.email)],
 );
@@ -37,6 +46,15 @@ export async function countUsers(db: Db): Promise<number> {
 	return row?.n ?? 0;
 }
 
+/** How many enabled admins exist other than `exceptId`; guards against locking everyone out. */
+export async function countOtherActiveAdmins(db: Db, exceptId: string): Promise<number> {
+	const [row] = await db
+		.select({ n: count() })
+		.from(users)
+		.where(and(eq(users.role, "admin"), eq(users.disabled, false), ne(users.id, exceptId)));
+	return row?.n ?? 0;
+}
+
 /** Finds a user by e-mail, or null. */
 export async function getUserByEmail(db: Db, email: string): Promise<User | null> {
 	const [row] = await db
@@ -45,6 +63,17 @@ export async function getUserByEmail(db: Db, email: string): Promise<User | null
 		.where(eq(users.email, normaliseEmail(email)))
 		.limit(1);
 	return row ?? null;
+}
+
+/** Finds a user by id, or null. */
+export async function getUserById(db: Db, id: string): Promise<User | null> {
+	const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+	return row ?? null;
+}
+
+/** All users, oldest first. Deployments have tens to hundreds of accounts, so no paging yet. */
+export async function listUsers(db: Db): Promise<User[]> {
+	return db.select().from(users).orderBy(asc(users.createdAt), asc(users.email));
 }
 
 /** Inserts a user; the caller has already hashed the password. */
@@ -62,7 +91,67 @@ export async function createUser(
 		disabled: false,
 		createdAt: now,
 		updatedAt: now,
+		totpSecret: null,
+		totpEnabled: false,
+		totpLastStep: null,
 	};
 	await db.insert(users).values(row);
 	return row;
+}
+
+export type UserChanges = Partial<
+	Pick<
+		User,
+		| "displayName"
+		| "role"
+		| "disabled"
+		| "passwordHash"
+		| "totpSecret"
+		| "totpEnabled"
+		| "totpLastStep"
+	>
+>;
+
+/** Applies changes to one user and returns the new row, or null when the id is unknown. */
+export async function updateUser(db: Db, id: string, changes: UserChanges): Promise<User | null> {
+	const [row] = await db
+		.update(users)
+		.set({ ...changes, updatedAt: new Date() })
+		.where(eq(users.id, id))
+		.returning();
+	return row ?? null;
+}
+
+/**
+ * Records a used TOTP step, but only if it is newer than the last one: two requests racing with
+ * the same code cannot both win. Returns false when the step was already used.
+ */
+export async function claimTotpStep(db: Db, id: string, step: number): Promise<boolean> {
+	const rows = await db
+		.update(users)
+		.set({ totpLastStep: step })
+		.where(
+			and(
+				eq(users.id, id),
+				// NULL means no code was used yet; SQLite's `<` is false for NULL, hence the coalesce.
+				sql`coalesce(${users.totpLastStep}, -1) < ${step}`,
+			),
+		)
+		.returning({ id: users.id });
+	return rows.length === 1;
+}
+
+/**
+ * Deletes a user with their refresh tokens, resets and group memberships, in one batch. The rows
+ * are deleted explicitly rather than left to ON DELETE CASCADE, because libSQL connections opened
+ * for a batch do not inherit `PRAGMA foreign_keys`. Audit rows keep the id; they are never deleted.
+ */
+export async function deleteUser(db: Db, id: string): Promise<boolean> {
+	const results = await db.batch([
+		db.run(sql`DELETE FROM group_members WHERE user_id = ${id}`),
+		db.run(sql`DELETE FROM refresh_tokens WHERE user_id = ${id}`),
+		db.run(sql`DELETE FROM password_resets WHERE user_id = ${id}`),
+		db.delete(users).where(eq(users.id, id)).returning({ id: users.id }),
+	]);
+	return results[3].length === 1;
 }

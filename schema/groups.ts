@@ -1,0 +1,86 @@
+import { asc, eq, inArray } from "drizzle-orm";
+import { integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Db } from "./db.ts";
+import { users } from "./users.ts";
+
+/** Teams of supporters. Hosts will belong to groups, and supporters see the hosts of theirs. */
+export const groups = sqliteTable(
+	"groups",
+	{
+		id: text("id").primaryKey(),
+		name: text("name").notNull(),
+		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+	},
+	(t) => [uniqueIndex("groups_name_idx").on(t.name)],
+);
+
+/** Which user belongs to which group; rows go when either side is deleted. */
+export const groupMembers = sqliteTable(
+	"group_members",
+	{
+		groupId: text("group_id")
+			.notNull()
+			.references(() => groups.id, { onDelete: "cascade" }),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+	},
+	(t) => [primaryKey({ columns: [t.groupId, t.userId] })],
+);
+
+export type Group = typeof groups.$inferSelect;
+
+/** All groups by name. */
+export async function listGroups(db: Db): Promise<Group[]> {
+	return db.select().from(groups).orderBy(asc(groups.name));
+}
+
+/** Returns the groups with these names, creating the missing ones. */
+export async function ensureGroups(db: Db, names: string[]): Promise<Group[]> {
+	const unique = [...new Set(names)];
+	if (unique.length === 0) return [];
+	const now = new Date();
+	await db
+		.insert(groups)
+		.values(unique.map((name) => ({ id: crypto.randomUUID(), name, createdAt: now })))
+		.onConflictDoNothing();
+	return db.select().from(groups).where(inArray(groups.name, unique));
+}
+
+/** Group names of one user. */
+export async function getUserGroupNames(db: Db, userId: string): Promise<string[]> {
+	const rows = await db
+		.select({ name: groups.name })
+		.from(groupMembers)
+		.innerJoin(groups, eq(groups.id, groupMembers.groupId))
+		.where(eq(groupMembers.userId, userId))
+		.orderBy(asc(groups.name));
+	return rows.map((r) => r.name);
+}
+
+/** Group names per user id, for listing many users with one query. */
+export async function getGroupNamesByUser(db: Db): Promise<Map<string, string[]>> {
+	const rows = await db
+		.select({ userId: groupMembers.userId, name: groups.name })
+		.from(groupMembers)
+		.innerJoin(groups, eq(groups.id, groupMembers.groupId))
+		.orderBy(asc(groups.name));
+	const out = new Map<string, string[]>();
+	for (const r of rows) out.set(r.userId, [...(out.get(r.userId) ?? []), r.name]);
+	return out;
+}
+
+/** Replaces a user's memberships with exactly these groups (created on demand). */
+export async function setUserGroups(db: Db, userId: string, names: string[]): Promise<void> {
+	const wanted = await ensureGroups(db, names);
+	const del = db.delete(groupMembers).where(eq(groupMembers.userId, userId));
+	if (wanted.length === 0) {
+		await del;
+		return;
+	}
+	// One batch, so that a failure never leaves the user with no groups half-way.
+	await db.batch([
+		del,
+		db.insert(groupMembers).values(wanted.map((g) => ({ groupId: g.id, userId }))),
+	]);
+}

@@ -1,0 +1,82 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { Db } from "./db.ts";
+import { users } from "./users.ts";
+
+/**
+ * Opaque refresh tokens `<id>.<secret>`; only the SHA-256 of the secret is stored. Each login
+ * starts a family; every refresh marks the used token and issues the next one in the family.
+ * A used (rotated) token presented again means a copy leaked: the whole family is revoked.
+ */
+export const refreshTokens = sqliteTable(
+	"refresh_tokens",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		familyId: text("family_id").notNull(),
+		/** Hex SHA-256 of the secret part. */
+		secretHash: text("secret_hash").notNull(),
+		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		/** Set when the token was exchanged for its successor. */
+		rotatedAt: integer("rotated_at", { mode: "timestamp_ms" }),
+		revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+	},
+	(t) => [
+		index("refresh_tokens_family_idx").on(t.familyId),
+		index("refresh_tokens_user_idx").on(t.userId),
+	],
+);
+
+export type RefreshToken = typeof refreshTokens.$inferSelect;
+
+/** Stores a new refresh token row. */
+export async function insertRefreshToken(
+	db: Db,
+	row: Omit<RefreshToken, "rotatedAt" | "revokedAt">,
+): Promise<void> {
+	await db.insert(refreshTokens).values({ ...row, rotatedAt: null, revokedAt: null });
+}
+
+/** Finds a token row by id, or null. */
+export async function getRefreshToken(db: Db, id: string): Promise<RefreshToken | null> {
+	const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.id, id)).limit(1);
+	return row ?? null;
+}
+
+/**
+ * Marks a token as rotated, only if it is still live. Two requests racing with one token:
+ * exactly one gets true, the other is treated as reuse.
+ */
+export async function claimRefreshToken(db: Db, id: string): Promise<boolean> {
+	const rows = await db
+		.update(refreshTokens)
+		.set({ rotatedAt: new Date() })
+		.where(
+			and(
+				eq(refreshTokens.id, id),
+				isNull(refreshTokens.rotatedAt),
+				isNull(refreshTokens.revokedAt),
+			),
+		)
+		.returning({ id: refreshTokens.id });
+	return rows.length === 1;
+}
+
+/** Revokes every token of a family (logout, or reuse detected). */
+export async function revokeRefreshFamily(db: Db, familyId: string): Promise<void> {
+	await db
+		.update(refreshTokens)
+		.set({ revokedAt: new Date() })
+		.where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
+}
+
+/** Revokes every token of a user (disabled, password changed). */
+export async function revokeUserRefreshTokens(db: Db, userId: string): Promise<void> {
+	await db
+		.update(refreshTokens)
+		.set({ revokedAt: new Date() })
+		.where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)));
+}
