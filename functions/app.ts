@@ -4,7 +4,11 @@ import type { AppEnv } from "./env.ts";
 import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
 import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
+import { auth } from "./routes/auth.ts";
 import { health } from "./routes/health.ts";
+import { me } from "./routes/me.ts";
+import { settings } from "./routes/settings.ts";
+import { users } from "./routes/users.ts";
 
 const SECURITY_HEADERS = {
 	"strict-transport-security": "max-age=31536000",
@@ -31,6 +35,16 @@ export function createApp() {
 	});
 
 	app.route("/", health);
+	app.route("/", auth);
+	app.route("/", me);
+	app.route("/", users);
+	app.route("/", settings);
+
+	app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+		type: "http",
+		scheme: "bearer",
+		bearerFormat: "JWT",
+	});
 
 	app.doc31("/api/v1/openapi.json", (c) => ({
 		openapi: "3.1.0",

@@ -1,17 +1,44 @@
+import type { RateLimiterNamespace } from "../durable/rate-limiter-api.ts";
 import type { Db, DbBinding } from "../schema/db.ts";
+import type { User, UserRole } from "../schema/users.ts";
+import type { Audience } from "./lib/jwt.ts";
 
 /** Bindings the worker is started with (wrangler.toml, the launcher and deploy/ agree on these). */
 export interface Env {
 	/** The Node DB service: runs SQL on libSQL. */
 	DB: DbBinding;
-	/** Shared secret the DB service demands; made by the launcher, kept in the data dir. */
+	/** Shared secret the DB service (and the mail service) demand; made by the launcher. */
 	DB_TOKEN: string;
 	FERNWART_VERSION: string;
 	PUBLIC_URL?: string;
+	/** Failed-login and reset-request counters (durable/rate-limiter.ts). */
+	RATE_LIMITER: RateLimiterNamespace;
+	/** The Ed25519 private JWK (base64url of its JSON) that signs access tokens; data dir. */
+	JWT_PRIVATE_KEY: string;
+	/** 32 bytes (base64url) that seal TOTP secrets at rest; data dir, never the database. */
+	SEAL_KEY: string;
+	/** The Node mail service (nodemailer to the admin's SMTP server); absent when not configured. */
+	MAIL?: DbBinding;
+	/** "true" when SMTP is configured; plain workerd always has the MAIL binding wired. */
+	MAIL_ENABLED?: string;
+	/** Reverse proxies whose client-address header is believed (lib/client-address.ts). */
+	TRUSTED_PROXIES?: string;
+	CLIENT_IP_HEADER?: string;
 }
+
+/** Who is calling: a logged-in user, or the admin CLI on the server machine. */
+export type Principal =
+	| { kind: "user"; id: string; role: UserRole; aud: Audience; user: User }
+	| { kind: "cli"; id: "cli"; role: "admin"; aud: Audience };
 
 /** Hono's environment: the bindings plus what middleware puts on the request. */
 export interface AppEnv {
 	Bindings: Env;
-	Variables: { db: Db };
+	Variables: {
+		db: Db;
+		/** The client address as lib/client-address.ts determines it; null when unknown. */
+		ip: string | null;
+		/** Set by the require-* middleware; routes without them never read it. */
+		principal: Principal;
+	};
 }

@@ -4,3 +4,4 @@ import { createApp } from "./app.ts";
 const app = createApp();
 
 export default app;
+export { RateLimiter } from "../durable/rate-limiter.ts";

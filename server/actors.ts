@@ -8,4 +8,6 @@ export interface ActorBinding {
 	className: string;
 }
 
-export const ACTORS: readonly ActorBinding[] = [];
+export const ACTORS: readonly ActorBinding[] = [
+	{ binding: "RATE_LIMITER", className: "RateLimiter" },
+];

@@ -37,6 +37,15 @@ const envSchema = z.object({
 		.regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
 		.optional(),
 	LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
+	// Reverse proxies whose client-address header is believed (docs/security.md).
+	TRUSTED_PROXIES: z
+		.string()
+		.regex(/^[0-9a-fA-F:.]+(,\s*[0-9a-fA-F:.]+)*$/, "must be comma-separated IP addresses")
+		.optional(),
+	CLIENT_IP_HEADER: z
+		.string()
+		.regex(/^[A-Za-z0-9-]+$/, "must be a header name")
+		.optional(),
 });
 
 export interface Config {
@@ -51,6 +60,8 @@ export interface Config {
 	adminPassword: string | undefined;
 	smtpUrl: string | undefined;
 	logLevel: "error" | "warn" | "info" | "debug";
+	trustedProxies: string | undefined;
+	clientIpHeader: string | undefined;
 }
 
 /** Empty strings count as unset, as they do in most shells' `VAR= cmd`. */
@@ -122,5 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		adminPassword: e.FERNWART_ADMIN_PASSWORD,
 		smtpUrl: e.SMTP_URL,
 		logLevel: e.LOG_LEVEL,
+		trustedProxies: e.TRUSTED_PROXIES,
+		clientIpHeader: e.CLIENT_IP_HEADER,
 	};
 }

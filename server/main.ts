@@ -2,8 +2,11 @@ import type { Miniflare } from "miniflare";
 import { bundleWorker, packageVersion } from "./build.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { createDbService } from "./db-service.ts";
+import { ensureAuthKeys } from "./keys.ts";
 import { log } from "./log.ts";
+import { createMailService } from "./mail-service.ts";
 import { loadConfigOrExit, onShutdown, prepareData, startOrExit } from "./prepare.ts";
+import { removeRunFile, writeRunFile } from "./run-file.ts";
 import { startRuntime } from "./runtime.ts";
 
 export interface RunningServer {
@@ -20,10 +23,15 @@ export async function startServer(
 	const { client, tls, dbToken } = await prepareData(config);
 	if (opts.build) bundleWorker();
 	const dbService = createDbService(client, dbToken);
+	const keys = ensureAuthKeys(config.dataDir);
+	const mailService = config.smtpUrl ? createMailService(config.smtpUrl, dbToken) : null;
 	const { mf, url } = await startRuntime(config, tls, {
 		version: packageVersion(),
 		dbToken,
 		dbFetch: async (request) => dbService.fetch(request),
+		jwtPrivateKey: keys.jwtPrivateKey,
+		sealKey: keys.sealKey,
+		...(mailService ? { mailFetch: async (request: Request) => mailService.fetch(request) } : {}),
 	});
 	return {
 		url,
@@ -49,8 +57,15 @@ async function main(): Promise<void> {
 	const server = await startOrExit(() => startServer(config, { build }));
 	const shown = new URL(server.url);
 	if (config.host === "0.0.0.0") shown.hostname = "localhost";
+	// The admin CLI finds the running server here (and then uses its API, not the database).
+	const local = new URL(server.url);
+	if (local.hostname === "0.0.0.0" || local.hostname === "[::]") local.hostname = "127.0.0.1";
+	writeRunFile(config.dataDir, { pid: process.pid, url: local.origin });
 	log.info("launcher", `Fernwart listening on ${shown.origin} (PID ${process.pid})`);
-	onShutdown(() => server.stop());
+	onShutdown(async () => {
+		removeRunFile(config.dataDir);
+		await server.stop();
+	});
 }
 
 if (import.meta.main) await main();

@@ -17,6 +17,11 @@ export interface RuntimeBindings {
 	dbToken: string;
 	/** Serves the `DB` binding inside this Node process; no socket is opened for it. */
 	dbFetch: (request: Request) => Promise<Response>;
+	/** The login secrets from the data dir (server/keys.ts); without them no login works. */
+	jwtPrivateKey?: string;
+	sealKey?: string;
+	/** Serves the `MAIL` binding in this process; absent when SMTP_URL is not set. */
+	mailFetch?: (request: Request) => Promise<Response>;
 }
 
 type WorkerOptions = V4WorkerOptions & { name: string };
@@ -41,10 +46,20 @@ export function appWorker(config: Config, bindings: RuntimeBindings): WorkerOpti
 		bindings: {
 			FERNWART_VERSION: bindings.version,
 			DB_TOKEN: bindings.dbToken,
+			...(bindings.jwtPrivateKey ? { JWT_PRIVATE_KEY: bindings.jwtPrivateKey } : {}),
+			...(bindings.sealKey ? { SEAL_KEY: bindings.sealKey } : {}),
+			MAIL_ENABLED: bindings.mailFetch ? "true" : "false",
 			...(config.publicUrl ? { PUBLIC_URL: config.publicUrl } : {}),
+			...(config.trustedProxies ? { TRUSTED_PROXIES: config.trustedProxies } : {}),
+			...(config.clientIpHeader ? { CLIENT_IP_HEADER: config.clientIpHeader } : {}),
 		},
-		serviceBindings: { DB: bindings.dbFetch },
-		durableObjects: Object.fromEntries(ACTORS.map((a) => [a.binding, a.className])),
+		serviceBindings: {
+			DB: bindings.dbFetch,
+			...(bindings.mailFetch ? { MAIL: bindings.mailFetch } : {}),
+		},
+		durableObjects: Object.fromEntries(
+			ACTORS.map((a) => [a.binding, { className: a.className, useSQLite: true }]),
+		),
 		outboundService: EGRESS_GUARD_NAME,
 	};
 }

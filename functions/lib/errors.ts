@@ -17,6 +17,28 @@ export const ERRORS = {
 	INTERNAL: { status: 500, message: "Internal error." },
 	DB_UNAVAILABLE: { status: 503, message: "The database is not reachable." },
 	EGRESS_DENIED: { status: 403, message: "Outbound connections are not configured." },
+	// Accounts and login. An unknown user and a wrong password get the same answer on purpose.
+	INVALID_CREDENTIALS: { status: 401, message: "E-mail address or password is wrong." },
+	TOTP_REQUIRED: { status: 401, message: "A code from the authenticator app is required." },
+	INVALID_TOTP: { status: 401, message: "The authenticator code is wrong or was already used." },
+	INVALID_REFRESH_TOKEN: { status: 401, message: "The refresh token is not valid. Log in again." },
+	USER_DISABLED: { status: 403, message: "This account is disabled." },
+	TOTP_ENROLMENT_REQUIRED: {
+		status: 403,
+		message: "Two-factor authentication must be set up first.",
+	},
+	TOTP_ALREADY_ENABLED: { status: 409, message: "Two-factor authentication is already on." },
+	TOTP_NOT_STARTED: { status: 409, message: "Start the authenticator set-up first." },
+	TOTP_MANDATORY: { status: 409, message: "Two-factor authentication is required here." },
+	USER_NOT_FOUND: { status: 404, message: "No such user." },
+	EMAIL_TAKEN: { status: 409, message: "A user with this e-mail address exists." },
+	LAST_ADMIN: { status: 409, message: "This would leave no enabled admin." },
+	SELF_LOCKOUT: {
+		status: 409,
+		message: "You cannot disable, delete or demote your own account.",
+	},
+	INVALID_RESET_TOKEN: { status: 400, message: "The reset link is invalid, used or expired." },
+	MAIL_DISABLED: { status: 501, message: "E-mail is not configured on this server." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,58 @@
+/**
+ * The client's address as far as this worker can know it. What each runtime provides was
+ * checked with real requests (docs/security.md, "Client address"):
+ * - plain `workerd serve`: `request.cf.clientIp` = `ip:port` of the TCP peer, set by workerd
+ *   itself (no `cfBlobHeader` on our socket, so a client cannot supply it);
+ * - Miniflare (the embedded launcher): the user worker's `cf` is Miniflare's fixed stand-in, and
+ *   its entry worker adds `CF-Connecting-IP` from the peer only when the client did not send one.
+ *   So under the launcher a client can choose its own address: per-address limits there are a
+ *   brake, not a guarantee; the per-account limit does not depend on it.
+ * A forwarded-for header is believed only when the direct peer is one of `TRUSTED_PROXIES`.
+ */
+export interface AddressConfig {
+	/** Comma-separated exact addresses of reverse proxies allowed to name the client. */
+	TRUSTED_PROXIES?: string;
+	/** The header such a proxy sets, e.g. `X-Real-IP` or `X-Forwarded-For`. */
+	CLIENT_IP_HEADER?: string;
+}
+
+/** Strips the port from `ip:port` or `[v6]:port`; plain addresses come back unchanged. */
+export function stripPort(address: string): string {
+	const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+	if (v6?.[1]) return v6[1];
+	const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(address);
+	if (v4?.[1]) return v4[1];
+	return address;
+}
+
+/** Lower-cases and trims; keeps only characters that can appear in an IP address. */
+function clean(address: string | null | undefined): string | null {
+	const a = address?.trim().toLowerCase();
+	if (!a || a.length > 64 || !/^[0-9a-f:.[\]]+$/.test(a)) return null;
+	return stripPort(a);
+}
+
+/** The direct peer: workerd's socket address, else Miniflare's header. */
+export function peerAddress(headers: Headers, cf: unknown): string | null {
+	const fromCf =
+		cf && typeof cf === "object" && "clientIp" in cf && typeof cf.clientIp === "string"
+			? cf.clientIp
+			: null;
+	return clean(fromCf) ?? clean(headers.get("cf-connecting-ip"));
+}
+
+/** The address to rate-limit and audit by. */
+export function clientAddress(headers: Headers, cf: unknown, config: AddressConfig): string | null {
+	const peer = peerAddress(headers, cf);
+	const trusted = (config.TRUSTED_PROXIES ?? "")
+		.split(",")
+		.map((s) => clean(s))
+		.filter((s): s is string => s !== null);
+	const header = config.CLIENT_IP_HEADER?.trim();
+	if (peer && header && trusted.includes(peer)) {
+		// The proxy appends the address it saw last; earlier entries came from the client.
+		const forwarded = headers.get(header)?.split(",").at(-1);
+		return clean(forwarded) ?? peer;
+	}
+	return peer;
+}

@@ -1,0 +1,456 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { appendAuditEvent } from "../../schema/audit.ts";
+import type { Db } from "../../schema/db.ts";
+import { getUserGroupNames } from "../../schema/groups.ts";
+import {
+	claimPasswordReset,
+	getPasswordReset,
+	insertPasswordReset,
+} from "../../schema/password-resets.ts";
+import {
+	claimRefreshToken,
+	getRefreshToken,
+	insertRefreshToken,
+	revokeRefreshFamily,
+	revokeUserRefreshTokens,
+} from "../../schema/refresh-tokens.ts";
+import { getSettings } from "../../schema/settings.ts";
+import {
+	claimTotpStep,
+	getUserByEmail,
+	getUserById,
+	normaliseEmail,
+	type User,
+	updateUser,
+} from "../../schema/users.ts";
+import type { AppEnv, Env } from "../env.ts";
+import { AppError } from "../lib/errors.ts";
+import { ACCESS_TOKEN_SECONDS, AUDIENCES, publicJwks, signToken } from "../lib/jwt.ts";
+import { createOpaqueToken, opaqueSecretMatches, parseOpaqueToken } from "../lib/opaque-token.ts";
+import { burnPasswordCheck, hashPassword, verifyPassword } from "../lib/password.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { unseal } from "../lib/seal.ts";
+import { verifyTotp } from "../lib/totp.ts";
+import { withClientAddress } from "../middleware/client-address.ts";
+import { countHit, enforceLimits, limiter, POLICIES } from "../middleware/rate-limit.ts";
+import { dbFor, withDb } from "../middleware/with-db.ts";
+import { emailSchema, passwordSchema, toUserView, userSchema } from "./user-view.ts";
+
+const REFRESH_TOKEN_MS = 30 * 86_400_000;
+const RESET_TOKEN_MS = 30 * 60_000;
+
+const sessionSchema = z
+	.object({
+		accessToken: z.string(),
+		/** Absent when the user may only set up TOTP (the admin requires it, they have none). */
+		refreshToken: z.string().optional(),
+		tokenType: z.literal("Bearer"),
+		expiresIn: z.number().int().openapi({ description: "Access token lifetime in seconds." }),
+		totpEnrolmentRequired: z.boolean().optional(),
+		user: userSchema,
+	})
+	.openapi("Session");
+
+const loginBody = z
+	.object({
+		email: emailSchema,
+		password: z.string().min(1).max(1024),
+		totp: z
+			.string()
+			.regex(/^\d{6}$/)
+			.optional(),
+	})
+	.openapi("LoginRequest");
+
+const refreshBody = z
+	.object({ refreshToken: z.string().min(1).max(200) })
+	.openapi("RefreshRequest");
+
+type Ctx = Context<AppEnv>;
+
+/** Issues an access token and a new refresh token in `familyId` (a new family on login). */
+async function issueSession(c: Ctx, user: User, familyId: string = crypto.randomUUID()) {
+	const refresh = await createOpaqueToken();
+	const now = Date.now();
+	await insertRefreshToken(c.var.db, {
+		id: refresh.id,
+		userId: user.id,
+		familyId,
+		secretHash: refresh.secretHash,
+		createdAt: new Date(now),
+		expiresAt: new Date(now + REFRESH_TOKEN_MS),
+	});
+	const accessToken = await signToken(
+		c.env.JWT_PRIVATE_KEY,
+		{ sub: user.id, role: user.role },
+		AUDIENCES.api,
+	);
+	return {
+		accessToken,
+		refreshToken: refresh.token,
+		tokenType: "Bearer" as const,
+		expiresIn: ACCESS_TOKEN_SECONDS,
+		user: toUserView(user, await getUserGroupNames(c.var.db, user.id)),
+	};
+}
+
+/** Counts a failed login on both counters and writes the audit rows; always throws. */
+async function failLogin(
+	c: Ctx,
+	email: string,
+	user: User | null,
+	reason: string,
+	code: "INVALID_CREDENTIALS" | "INVALID_TOTP" | "USER_DISABLED",
+): Promise<never> {
+	const ip = c.var.ip;
+	const [account] = await Promise.all([
+		countHit(c.env, `login-account:${email}`, POLICIES.loginAccount),
+		ip ? countHit(c.env, `login-ip:${ip}`, POLICIES.loginAddress) : null,
+	]);
+	await appendAuditEvent(c.var.db, {
+		type: "user.login_failed",
+		subject: user?.id ?? null,
+		ip,
+		data: { email, reason },
+	});
+	if (account.justLocked) {
+		await appendAuditEvent(c.var.db, {
+			type: "user.locked",
+			subject: user?.id ?? null,
+			ip,
+			data: { email, failures: account.count, retryAfterSeconds: account.retryAfterSeconds },
+		});
+	}
+	throw new AppError(code);
+}
+
+/** Checks the second factor; returns false for a wrong, unreadable or replayed code. */
+async function totpAccepted(env: Env, db: Db, user: User, code: string): Promise<boolean> {
+	if (!user.totpSecret) return false;
+	const secret = await unseal(env.SEAL_KEY, user.totpSecret, user.id);
+	if (!secret) {
+		console.error(`[auth] TOTP secret of user ${user.id} does not open with SEAL_KEY`);
+		return false;
+	}
+	const step = verifyTotp(secret, code);
+	return step !== null && (await claimTotpStep(db, user.id, step));
+}
+
+/** Sends the reset mail through the Node mail service; failures are logged, never shown. */
+async function sendResetMail(env: Env, db: Db, user: User): Promise<void> {
+	const token = await createOpaqueToken();
+	const now = Date.now();
+	await insertPasswordReset(db, {
+		id: token.id,
+		userId: user.id,
+		secretHash: token.secretHash,
+		createdAt: new Date(now),
+		expiresAt: new Date(now + RESET_TOKEN_MS),
+	});
+	const link = env.PUBLIC_URL
+		? `${env.PUBLIC_URL.replace(/\/$/, "")}/reset-password#token=${token.token}`
+		: null;
+	const text = [
+		`Hello ${user.displayName},`,
+		"",
+		"someone asked to reset the password of your Fernwart account.",
+		link ? `Open this link within 30 minutes: ${link}` : "Use this reset code within 30 minutes:",
+		"",
+		`Reset code: ${token.token}`,
+		"",
+		"If you did not ask for this, ignore this mail; your password stays as it is.",
+	].join("\n");
+	const res = await (env.MAIL as NonNullable<Env["MAIL"]>).fetch("http://mail/mail/send", {
+		method: "POST",
+		headers: { "content-type": "application/json", authorization: `Bearer ${env.DB_TOKEN}` },
+		body: JSON.stringify({ to: user.email, subject: "Fernwart password reset", text }),
+	});
+	if (!res.ok) console.error(`[auth] reset mail for user ${user.id} failed: ${res.status}`);
+}
+
+/** Whether the admin configured SMTP; without it no mail is ever attempted. */
+export function mailEnabled(env: Env): boolean {
+	return env.MAIL_ENABLED === "true" && env.MAIL !== undefined;
+}
+
+/** Login, token refresh and logout, password reset, and the public key set. */
+export const auth = createRouter();
+auth.use("/api/v1/auth/*", withDb, withClientAddress);
+
+auth.openapi(
+	createRoute({
+		method: "get",
+		path: "/.well-known/jwks.json",
+		tags: ["auth"],
+		responses: {
+			200: jsonResponse(
+				z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("Jwks"),
+				"Public keys that verify access tokens.",
+			),
+		},
+	}),
+	async (c) =>
+		c.json(await publicJwks(c.env.JWT_PRIVATE_KEY), 200, { "cache-control": "max-age=300" }),
+);
+
+auth.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/auth/login",
+		tags: ["auth"],
+		request: { body: { content: { "application/json": { schema: loginBody } }, required: true } },
+		responses: {
+			200: jsonResponse(sessionSchema, "Logged in."),
+			400: errorResponse("INVALID_REQUEST"),
+			401: errorResponse("INVALID_CREDENTIALS, TOTP_REQUIRED or INVALID_TOTP"),
+			403: errorResponse("USER_DISABLED"),
+			429: errorResponse("RATE_LIMITED, with Retry-After"),
+		},
+	}),
+	async (c) => {
+		const body = c.req.valid("json");
+		const email = normaliseEmail(body.email);
+		const ip = c.var.ip;
+		// Counters are keyed by the address as typed, so unknown accounts lock exactly like real
+		// ones and the 429 reveals nothing about which addresses exist.
+		await enforceLimits(c.env, [`login-account:${email}`, ip ? `login-ip:${ip}` : null]);
+
+		const user = await getUserByEmail(c.var.db, email);
+		// Hash either way: an unknown user costs the same KDF work as a wrong password.
+		const passwordOk = user
+			? await verifyPassword(body.password, user.passwordHash)
+			: await burnPasswordCheck(body.password);
+		if (!user || !passwordOk) {
+			return failLogin(
+				c,
+				email,
+				user,
+				user ? "bad_password" : "unknown_user",
+				"INVALID_CREDENTIALS",
+			);
+		}
+		if (user.disabled) return failLogin(c, email, user, "disabled", "USER_DISABLED");
+
+		if (user.totpEnabled) {
+			if (!body.totp) throw new AppError("TOTP_REQUIRED");
+			if (!(await totpAccepted(c.env, c.var.db, user, body.totp))) {
+				return failLogin(c, email, user, "bad_totp", "INVALID_TOTP");
+			}
+		}
+		await limiter(c.env, `login-account:${email}`).reset();
+
+		if (!user.totpEnabled && (await getSettings(c.var.db)).requireTotp) {
+			// The admin requires a second factor: this login may only set one up.
+			await appendAuditEvent(c.var.db, {
+				type: "user.login",
+				actor: user.id,
+				subject: user.id,
+				ip,
+				data: { totp: false, enrolOnly: true },
+			});
+			const accessToken = await signToken(
+				c.env.JWT_PRIVATE_KEY,
+				{ sub: user.id, role: user.role },
+				AUDIENCES.totpEnrol,
+			);
+			return c.json(
+				{
+					accessToken,
+					tokenType: "Bearer" as const,
+					expiresIn: 15 * 60,
+					totpEnrolmentRequired: true,
+					user: toUserView(user, await getUserGroupNames(c.var.db, user.id)),
+				},
+				200,
+			);
+		}
+		const session = await issueSession(c, user);
+		await appendAuditEvent(c.var.db, {
+			type: "user.login",
+			actor: user.id,
+			subject: user.id,
+			ip,
+			data: { totp: user.totpEnabled },
+		});
+		return c.json(session, 200);
+	},
+);
+
+auth.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/auth/refresh",
+		tags: ["auth"],
+		request: { body: { content: { "application/json": { schema: refreshBody } }, required: true } },
+		responses: {
+			200: jsonResponse(sessionSchema, "A new access token and the next refresh token."),
+			401: errorResponse("INVALID_REFRESH_TOKEN"),
+			403: errorResponse("USER_DISABLED or TOTP_ENROLMENT_REQUIRED"),
+		},
+	}),
+	async (c) => {
+		const db = c.var.db;
+		const parsed = parseOpaqueToken(c.req.valid("json").refreshToken);
+		const row = parsed ? await getRefreshToken(db, parsed.id) : null;
+		if (!parsed || !row || !(await opaqueSecretMatches(parsed.secret, row.secretHash))) {
+			throw new AppError("INVALID_REFRESH_TOKEN");
+		}
+		if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) {
+			throw new AppError("INVALID_REFRESH_TOKEN");
+		}
+		// A rotated token presented again: one of two holders is not the user. Both lose the family.
+		if (row.rotatedAt || !(await claimRefreshToken(db, row.id))) {
+			await revokeRefreshFamily(db, row.familyId);
+			await appendAuditEvent(db, {
+				type: "user.refresh_reuse",
+				subject: row.userId,
+				ip: c.var.ip,
+				data: { family: row.familyId },
+			});
+			throw new AppError("INVALID_REFRESH_TOKEN");
+		}
+		const user = await getUserById(db, row.userId);
+		if (!user || user.disabled) {
+			await revokeRefreshFamily(db, row.familyId);
+			throw new AppError(user ? "USER_DISABLED" : "INVALID_REFRESH_TOKEN");
+		}
+		if (!user.totpEnabled && (await getSettings(db)).requireTotp) {
+			await revokeRefreshFamily(db, row.familyId);
+			throw new AppError("TOTP_ENROLMENT_REQUIRED");
+		}
+		return c.json(await issueSession(c, user, row.familyId), 200);
+	},
+);
+
+auth.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/auth/logout",
+		tags: ["auth"],
+		request: { body: { content: { "application/json": { schema: refreshBody } }, required: true } },
+		responses: { 204: { description: "The refresh token's family is revoked (if it was one)." } },
+	}),
+	async (c) => {
+		const db = c.var.db;
+		const parsed = parseOpaqueToken(c.req.valid("json").refreshToken);
+		const row = parsed ? await getRefreshToken(db, parsed.id) : null;
+		// The same answer for unknown tokens: logout must not be an oracle for token ids.
+		if (parsed && row && (await opaqueSecretMatches(parsed.secret, row.secretHash))) {
+			await revokeRefreshFamily(db, row.familyId);
+			await appendAuditEvent(db, {
+				type: "user.logout",
+				actor: row.userId,
+				subject: row.userId,
+				ip: c.var.ip,
+			});
+		}
+		return c.body(null, 204);
+	},
+);
+
+auth.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/auth/password-reset",
+		tags: ["auth"],
+		request: {
+			body: {
+				content: {
+					"application/json": {
+						schema: z.object({ email: emailSchema }).openapi("PasswordResetRequest"),
+					},
+				},
+				required: true,
+			},
+		},
+		responses: {
+			202: jsonResponse(
+				z.object({ status: z.literal("accepted") }),
+				"If the address belongs to an account, a mail is on its way. Same answer either way.",
+			),
+			429: errorResponse("RATE_LIMITED"),
+			501: errorResponse("MAIL_DISABLED: no SMTP server is configured."),
+		},
+	}),
+	async (c) => {
+		if (!mailEnabled(c.env)) throw new AppError("MAIL_DISABLED");
+		const email = normaliseEmail(c.req.valid("json").email);
+		const ip = c.var.ip;
+		if (ip) {
+			const hit = await countHit(c.env, `reset-ip:${ip}`, POLICIES.resetAddress);
+			if (hit.locked && !hit.justLocked) {
+				throw new AppError("RATE_LIMITED", undefined, {
+					"retry-after": String(hit.retryAfterSeconds),
+				});
+			}
+		}
+		const env = c.env;
+		const db = dbFor(env);
+		// Everything that depends on whether the account exists runs after the answer, so the
+		// answer and its timing are the same for every address.
+		c.executionCtx.waitUntil(
+			(async () => {
+				const user = await getUserByEmail(db, email);
+				const hit = await countHit(env, `reset-account:${email}`, POLICIES.resetAccount);
+				// The request that reaches the limit still sends; the ones after it do not.
+				const send = user !== null && !user.disabled && (!hit.locked || hit.justLocked);
+				await appendAuditEvent(db, {
+					type: "user.password_reset_requested",
+					subject: user?.id ?? null,
+					ip,
+					data: { email, sent: send },
+				});
+				if (send) await sendResetMail(env, db, user);
+			})().catch((err: Error) => console.error(`[auth] password reset failed: ${err.name}`)),
+		);
+		return c.json({ status: "accepted" as const }, 202);
+	},
+);
+
+auth.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/auth/password-reset/confirm",
+		tags: ["auth"],
+		request: {
+			body: {
+				content: {
+					"application/json": {
+						schema: z
+							.object({ token: z.string().min(1).max(200), password: passwordSchema })
+							.openapi("PasswordResetConfirm"),
+					},
+				},
+				required: true,
+			},
+		},
+		responses: {
+			204: { description: "The password is changed; every session of the user is ended." },
+			400: errorResponse("INVALID_RESET_TOKEN or INVALID_REQUEST"),
+		},
+	}),
+	async (c) => {
+		const db = c.var.db;
+		const body = c.req.valid("json");
+		const parsed = parseOpaqueToken(body.token);
+		const row = parsed ? await getPasswordReset(db, parsed.id) : null;
+		if (!parsed || !row || !(await opaqueSecretMatches(parsed.secret, row.secretHash))) {
+			throw new AppError("INVALID_RESET_TOKEN");
+		}
+		const user = await getUserById(db, row.userId);
+		if (!user || user.disabled || !(await claimPasswordReset(db, row.id))) {
+			throw new AppError("INVALID_RESET_TOKEN");
+		}
+		await updateUser(db, user.id, { passwordHash: await hashPassword(body.password) });
+		await revokeUserRefreshTokens(db, user.id);
+		await limiter(c.env, `login-account:${user.email}`).reset();
+		await appendAuditEvent(db, {
+			type: "user.password_reset",
+			actor: user.id,
+			subject: user.id,
+			ip: c.var.ip,
+		});
+		return c.body(null, 204);
+	},
+);

@@ -1,0 +1,148 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { appendAuditEvent } from "../../schema/audit.ts";
+import { getUserGroupNames } from "../../schema/groups.ts";
+import { getSettings } from "../../schema/settings.ts";
+import { claimTotpStep, type User, updateUser } from "../../schema/users.ts";
+import type { Principal } from "../env.ts";
+import { AppError } from "../lib/errors.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { seal, unseal } from "../lib/seal.ts";
+import { newTotpSecret, totpEnrolment, verifyTotp } from "../lib/totp.ts";
+import { withClientAddress } from "../middleware/client-address.ts";
+import { requireUser, requireUserOrEnrolling } from "../middleware/require-user.ts";
+import { toUserView, userSchema } from "./user-view.ts";
+
+const codeBody = z.object({ code: z.string().regex(/^\d{6}$/) }).openapi("TotpCode");
+const security = [{ bearer: [] }];
+
+/** The logged-in user's own account, and setting up the second factor. */
+export const me = createRouter();
+// `/api/v1/me/*` also matches `/api/v1/me` itself in Hono.
+me.use("/api/v1/me/*", withClientAddress);
+
+/** The principal of these routes is always a user; the CLI's audience is not accepted here. */
+function userOf(principal: Principal): User {
+	if (principal.kind !== "user") throw new AppError("FORBIDDEN");
+	return principal.user;
+}
+
+me.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/me",
+		tags: ["me"],
+		security,
+		middleware: [requireUserOrEnrolling] as const,
+		responses: {
+			200: jsonResponse(userSchema, "The logged-in user."),
+			401: errorResponse("UNAUTHENTICATED"),
+		},
+	}),
+	async (c) => {
+		const user = userOf(c.var.principal);
+		return c.json(toUserView(user, await getUserGroupNames(c.var.db, user.id)), 200);
+	},
+);
+
+me.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/me/totp",
+		tags: ["me"],
+		security,
+		middleware: [requireUserOrEnrolling] as const,
+		responses: {
+			200: jsonResponse(
+				z.object({ secret: z.string(), uri: z.string() }).openapi("TotpEnrolment"),
+				"A new secret; it takes effect after POST /api/v1/me/totp/confirm.",
+			),
+			409: errorResponse("TOTP_ALREADY_ENABLED"),
+		},
+	}),
+	async (c) => {
+		const user = userOf(c.var.principal);
+		if (user.totpEnabled) throw new AppError("TOTP_ALREADY_ENABLED");
+		const secret = newTotpSecret();
+		await updateUser(c.var.db, user.id, {
+			totpSecret: await seal(c.env.SEAL_KEY, secret, user.id),
+			totpLastStep: null,
+		});
+		return c.json(totpEnrolment(secret, user.email), 200);
+	},
+);
+
+me.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/me/totp/confirm",
+		tags: ["me"],
+		security,
+		middleware: [requireUserOrEnrolling] as const,
+		request: { body: { content: { "application/json": { schema: codeBody } }, required: true } },
+		responses: {
+			200: jsonResponse(userSchema, "TOTP is on; log in again to get a full session."),
+			401: errorResponse("INVALID_TOTP"),
+			409: errorResponse("TOTP_ALREADY_ENABLED or TOTP_NOT_STARTED"),
+		},
+	}),
+	async (c) => {
+		const user = userOf(c.var.principal);
+		if (user.totpEnabled) throw new AppError("TOTP_ALREADY_ENABLED");
+		const secret = user.totpSecret ? await unseal(c.env.SEAL_KEY, user.totpSecret, user.id) : null;
+		if (!secret) throw new AppError("TOTP_NOT_STARTED");
+		const step = verifyTotp(secret, c.req.valid("json").code);
+		if (step === null || !(await claimTotpStep(c.var.db, user.id, step))) {
+			throw new AppError("INVALID_TOTP");
+		}
+		const updated = await updateUser(c.var.db, user.id, { totpEnabled: true });
+		await appendAuditEvent(c.var.db, {
+			type: "user.totp_enabled",
+			actor: user.id,
+			subject: user.id,
+			ip: c.var.ip,
+		});
+		return c.json(toUserView(updated ?? user, await getUserGroupNames(c.var.db, user.id)), 200);
+	},
+);
+
+me.openapi(
+	createRoute({
+		method: "delete",
+		path: "/api/v1/me/totp",
+		tags: ["me"],
+		security,
+		middleware: [requireUser] as const,
+		request: { body: { content: { "application/json": { schema: codeBody } }, required: true } },
+		responses: {
+			204: { description: "TOTP is off." },
+			401: errorResponse("INVALID_TOTP"),
+			409: errorResponse("TOTP_MANDATORY"),
+		},
+	}),
+	async (c) => {
+		const user = userOf(c.var.principal);
+		if ((await getSettings(c.var.db)).requireTotp) throw new AppError("TOTP_MANDATORY");
+		if (user.totpEnabled) {
+			// A current code proves the authenticator is at hand, not just a stolen access token.
+			const secret = user.totpSecret
+				? await unseal(c.env.SEAL_KEY, user.totpSecret, user.id)
+				: null;
+			const step = secret ? verifyTotp(secret, c.req.valid("json").code) : null;
+			if (step === null || !(await claimTotpStep(c.var.db, user.id, step))) {
+				throw new AppError("INVALID_TOTP");
+			}
+		}
+		await updateUser(c.var.db, user.id, {
+			totpEnabled: false,
+			totpSecret: null,
+			totpLastStep: null,
+		});
+		await appendAuditEvent(c.var.db, {
+			type: "user.totp_disabled",
+			actor: user.id,
+			subject: user.id,
+			ip: c.var.ip,
+		});
+		return c.body(null, 204);
+	},
+);

@@ -1,0 +1,43 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * `DATA_DIR/run.json` says that a launcher is serving this data dir and where. The admin CLI
+ * reads it to decide between talking to the running server's API and opening the database
+ * itself. A file left behind by a crash is recognised by its PID no longer being alive.
+ */
+export interface RunInfo {
+	pid: number;
+	url: string;
+}
+
+const FILE = "run.json";
+
+/** Writes the run file (mode 0600: it names nothing secret, but it is nobody else's business). */
+export function writeRunFile(dataDir: string, info: RunInfo): void {
+	writeFileSync(join(dataDir, FILE), `${JSON.stringify(info)}\n`, { mode: 0o600 });
+}
+
+/** Removes the run file if it is ours. */
+export function removeRunFile(dataDir: string, pid = process.pid): void {
+	if (readRunFile(dataDir)?.pid === pid) rmSync(join(dataDir, FILE), { force: true });
+}
+
+/** The running server for this data dir, or null when none is running. */
+export function readRunFile(dataDir: string): RunInfo | null {
+	let info: RunInfo;
+	try {
+		info = JSON.parse(readFileSync(join(dataDir, FILE), "utf8")) as RunInfo;
+	} catch {
+		// No file (or a torn write): no running launcher to talk to.
+		return null;
+	}
+	if (!Number.isInteger(info.pid) || typeof info.url !== "string") return null;
+	try {
+		process.kill(info.pid, 0);
+	} catch (err) {
+		// EPERM means the process exists but belongs to someone else: still running.
+		if ((err as NodeJS.ErrnoException).code !== "EPERM") return null;
+	}
+	return info;
+}

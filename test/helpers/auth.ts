@@ -1,0 +1,66 @@
+import { join } from "node:path";
+import { type Client, createClient } from "@libsql/client";
+import type { TestServer } from "./server.ts";
+
+export const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
+
+export interface Session {
+	accessToken: string;
+	refreshToken?: string;
+	expiresIn: number;
+	totpEnrolmentRequired?: boolean;
+	user: { id: string; email: string; role: string; totpEnabled: boolean; groups: string[] };
+}
+
+export interface ErrorBody {
+	error: { code: string; message: string; details?: unknown };
+}
+
+/** A header set that makes the request come from `ip` as far as Miniflare's entry worker goes. */
+export function from(ip: string): Record<string, string> {
+	return { "cf-connecting-ip": ip };
+}
+
+/** Logs in; returns the raw answer so tests can check refusals too. */
+export async function login(
+	server: TestServer,
+	body: { email: string; password: string; totp?: string },
+	headers: Record<string, string> = {},
+) {
+	return server.json<Session & ErrorBody>("/api/v1/auth/login", { body, headers });
+}
+
+/** Logs in and fails the test unless it worked. */
+export async function mustLogin(
+	server: TestServer,
+	body: { email: string; password: string; totp?: string },
+	headers: Record<string, string> = {},
+): Promise<Session> {
+	const res = await login(server, body, headers);
+	if (res.status !== 200)
+		throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+	return res.body;
+}
+
+export function bearer(token: string): Record<string, string> {
+	return { authorization: `Bearer ${token}` };
+}
+
+/** Creates a user through the admin API. */
+export async function createUserAs(
+	server: TestServer,
+	adminToken: string,
+	user: { email: string; password: string; displayName?: string; role?: string; groups?: string[] },
+) {
+	const res = await server.json<Session["user"]>("/api/v1/users", {
+		body: { displayName: user.email.split("@")[0], ...user },
+		headers: bearer(adminToken),
+	});
+	if (res.status !== 201) throw new Error(`create user: ${res.status} ${JSON.stringify(res.body)}`);
+	return res.body;
+}
+
+/** Opens the server's database file read-side, as an admin on the same machine could. */
+export function openServerDb(server: TestServer): Client {
+	return createClient({ url: `file:${join(server.dataDir, "fernwart.db")}` });
+}
