@@ -1,0 +1,330 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { parseArgs } from "node:util";
+import { AUDIENCES, signToken } from "../functions/lib/jwt.ts";
+import { hashPassword } from "../functions/lib/password.ts";
+import { appendAuditEvent } from "../schema/audit.ts";
+import type { Db } from "../schema/db.ts";
+import { getGroupNamesByUser, setUserGroups } from "../schema/groups.ts";
+import { revokeUserRefreshTokens } from "../schema/refresh-tokens.ts";
+import {
+	countOtherActiveAdmins,
+	createUser,
+	getUserByEmail,
+	listUsers,
+	USER_ROLES,
+	type UserRole,
+	updateUser,
+} from "../schema/users.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { applyMigrations, nodeDb, openClient } from "./db.ts";
+import { generatePassword } from "./first-admin.ts";
+import { ensureAuthKeys } from "./keys.ts";
+import { readRunFile } from "./run-file.ts";
+
+const USAGE = `Usage: npm run fernwart -- user <command> [options]
+
+  user add --email <addr> [--name <display name>] [--role admin|supporter] [--groups a,b]
+  user list
+  user disable --email <addr>
+  user reset-password --email <addr>
+
+New passwords come from FERNWART_NEW_PASSWORD or --password-stdin; otherwise one is generated
+and printed once. While the server runs (DATA_DIR/run.json, or --url), the CLI uses its API;
+otherwise it works on the database in DATA_DIR directly.`;
+
+class CliError extends Error {
+	override name = "CliError";
+	readonly exitCode: number;
+	constructor(message: string, exitCode = 1) {
+		super(message);
+		this.exitCode = exitCode;
+	}
+}
+
+interface UserRow {
+	id: string;
+	email: string;
+	displayName: string;
+	role: UserRole;
+	disabled: boolean;
+	totpEnabled: boolean;
+	groups: string[];
+}
+
+/** The operations, implemented twice: on the database, and through the running server's API. */
+interface Backend {
+	mode: string;
+	add(input: {
+		email: string;
+		displayName: string;
+		role: UserRole;
+		password: string;
+		groups: string[];
+	}): Promise<UserRow>;
+	list(): Promise<UserRow[]>;
+	update(email: string, changes: { disabled?: boolean; password?: string }): Promise<UserRow>;
+	close(): Promise<void>;
+}
+
+async function directBackend(config: Config): Promise<Backend> {
+	const client = await openClient(config);
+	await applyMigrations(client);
+	const db: Db = nodeDb(client);
+	const audit = (type: string, subject: string, data?: Record<string, unknown>) =>
+		appendAuditEvent(db, { type, actor: "cli", subject, data: data ?? null });
+	const view = async (email: string): Promise<UserRow> => {
+		const all = await listRows();
+		const row = all.find((u) => u.email === email.toLowerCase());
+		if (!row) throw new CliError(`no user ${email}`);
+		return row;
+	};
+	const listRows = async (): Promise<UserRow[]> => {
+		const groups = await getGroupNamesByUser(db);
+		return (await listUsers(db)).map((u) => ({
+			id: u.id,
+			email: u.email,
+			displayName: u.displayName,
+			role: u.role,
+			disabled: u.disabled,
+			totpEnabled: u.totpEnabled,
+			groups: groups.get(u.id) ?? [],
+		}));
+	};
+	return {
+		mode: `server not running: working on ${config.libsqlUrl.replace(/^file:/, "")}`,
+		async add(input) {
+			if (await getUserByEmail(db, input.email)) throw new CliError(`${input.email} exists`);
+			const user = await createUser(db, {
+				email: input.email,
+				displayName: input.displayName,
+				role: input.role,
+				passwordHash: await hashPassword(input.password),
+			});
+			if (input.groups.length) await setUserGroups(db, user.id, input.groups);
+			await audit("user.created", user.id, { email: user.email, role: user.role });
+			return view(user.email);
+		},
+		list: listRows,
+		async update(email, changes) {
+			const user = await getUserByEmail(db, email);
+			if (!user) throw new CliError(`no user ${email}`);
+			if (changes.disabled && user.role === "admin" && !user.disabled) {
+				if ((await countOtherActiveAdmins(db, user.id)) === 0) {
+					throw new CliError("this would leave no enabled admin");
+				}
+			}
+			await updateUser(db, user.id, {
+				...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+				...(changes.password ? { passwordHash: await hashPassword(changes.password) } : {}),
+			});
+			await revokeUserRefreshTokens(db, user.id);
+			await audit(changes.disabled ? "user.disabled" : "user.updated", user.id, {
+				fields: Object.keys(changes).sort(),
+			});
+			return view(email);
+		},
+		async close() {
+			client.close();
+		},
+	};
+}
+
+/**
+ * Talks to the running server. It authenticates with a 60-second token of audience `admin-cli`
+ * signed with the key in DATA_DIR/keys: whoever can read that file can mint any token anyway,
+ * so this adds no new secret and no standing credential. The TLS certificate is pinned to the
+ * one in the data dir (or TLS_CERT), so the token never goes to another server.
+ */
+async function apiBackend(config: Config, url: string): Promise<Backend> {
+	const keys = ensureAuthKeys(config.dataDir);
+	const token = await signToken(keys.jwtPrivateKey, { sub: "cli" }, AUDIENCES.adminCli, 60);
+	const pin = new X509Certificate(readFileSync(config.tls.certPath)).fingerprint256;
+
+	const call = <T>(
+		method: string,
+		path: string,
+		body?: unknown,
+	): Promise<{ status: number; body: T }> =>
+		new Promise((resolve, reject) => {
+			const payload = body === undefined ? undefined : JSON.stringify(body);
+			const req = request(
+				new URL(path, url),
+				{
+					method,
+					headers: {
+						authorization: `Bearer ${token}`,
+						...(payload ? { "content-type": "application/json" } : {}),
+					},
+					// The fingerprint check below replaces CA and host-name checks: the server must
+					// present exactly the certificate from the data dir.
+					rejectUnauthorized: false,
+				},
+				(res) => {
+					const fingerprint = (res.socket as import("node:tls").TLSSocket).getPeerCertificate()
+						.fingerprint256;
+					if (fingerprint !== pin) {
+						res.destroy();
+						reject(new CliError(`${url} presented a certificate other than the data dir's`));
+						return;
+					}
+					let text = "";
+					res.setEncoding("utf8");
+					res.on("data", (d: string) => {
+						text += d;
+					});
+					res.on("end", () => {
+						resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : null) as T });
+					});
+				},
+			);
+			req.on("error", (err) => reject(new CliError(`cannot reach ${url}: ${err.message}`)));
+			req.end(payload);
+		});
+	const must = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+		const res = await call<T & { error?: { code: string; message: string } }>(method, path, body);
+		if (res.status >= 400) {
+			throw new CliError(
+				`${res.body?.error?.code ?? res.status}: ${res.body?.error?.message ?? ""}`,
+			);
+		}
+		return res.body;
+	};
+	const list = async () => (await must<{ users: UserRow[] }>("GET", "/api/v1/users")).users;
+	return {
+		mode: `server running: using its API at ${url}`,
+		add: (input) => must<UserRow>("POST", "/api/v1/users", input),
+		list,
+		async update(email, changes) {
+			const user = (await list()).find((u) => u.email === email.toLowerCase());
+			if (!user) throw new CliError(`no user ${email}`);
+			return must<UserRow>("PATCH", `/api/v1/users/${user.id}`, changes);
+		},
+		async close() {},
+	};
+}
+
+async function newPassword(fromStdin: boolean): Promise<{ password: string; generated: boolean }> {
+	let password = process.env.FERNWART_NEW_PASSWORD;
+	if (fromStdin) {
+		let text = "";
+		for await (const chunk of process.stdin) text += chunk;
+		password = text.replace(/\r?\n$/, "");
+	}
+	if (password) {
+		if (password.length < 12)
+			throw new CliError("the password must have at least 12 characters", 2);
+		return { password, generated: false };
+	}
+	return { password: generatePassword(), generated: true };
+}
+
+function printUsers(rows: UserRow[]): void {
+	const lines = rows.map((u) => [
+		u.email,
+		u.role,
+		u.disabled ? "disabled" : "active",
+		u.totpEnabled ? "totp" : "-",
+		u.groups.join(",") || "-",
+		u.displayName,
+	]);
+	const header = ["EMAIL", "ROLE", "STATE", "2FA", "GROUPS", "NAME"];
+	const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+	for (const l of [header, ...lines]) {
+		process.stdout.write(
+			`${l
+				.map((c, i) => c.padEnd(widths[i] ?? 0))
+				.join("  ")
+				.trimEnd()}\n`,
+		);
+	}
+}
+
+async function run(argv: string[]): Promise<void> {
+	const { values, positionals } = parseArgs({
+		args: argv,
+		allowPositionals: true,
+		options: {
+			email: { type: "string" },
+			name: { type: "string" },
+			role: { type: "string", default: "supporter" },
+			groups: { type: "string" },
+			"password-stdin": { type: "boolean", default: false },
+			url: { type: "string" },
+			help: { type: "boolean", short: "h", default: false },
+		},
+	});
+	const [area, command] = positionals;
+	if (values.help || area !== "user" || !command) throw new CliError(USAGE, values.help ? 0 : 2);
+
+	const config = loadConfig();
+	const url = values.url ?? process.env.FERNWART_URL ?? readRunFile(config.dataDir)?.url;
+	const backend = url ? await apiBackend(config, url) : await directBackend(config);
+	process.stderr.write(`[cli] ${backend.mode}\n`);
+	try {
+		const email = values.email;
+		const needEmail = () => {
+			if (!email) throw new CliError(`user ${command} needs --email`, 2);
+			return email;
+		};
+		switch (command) {
+			case "add": {
+				const role = values.role as UserRole;
+				if (!USER_ROLES.includes(role)) throw new CliError("--role must be admin or supporter", 2);
+				const address = needEmail();
+				const { password, generated } = await newPassword(values["password-stdin"]);
+				const user = await backend.add({
+					email: address,
+					displayName: values.name ?? address.split("@")[0] ?? address,
+					role,
+					password,
+					groups: (values.groups ?? "")
+						.split(",")
+						.map((g) => g.trim())
+						.filter(Boolean),
+				});
+				process.stdout.write(`added ${user.email} (${user.role}, id ${user.id})\n`);
+				if (generated) process.stdout.write(`password (shown once): ${password}\n`);
+				break;
+			}
+			case "list":
+				printUsers(await backend.list());
+				break;
+			case "disable": {
+				const user = await backend.update(needEmail(), { disabled: true });
+				process.stdout.write(`disabled ${user.email}; their sessions are ended\n`);
+				break;
+			}
+			case "reset-password": {
+				const address = needEmail();
+				const { password, generated } = await newPassword(values["password-stdin"]);
+				const user = await backend.update(address, { password });
+				process.stdout.write(`new password set for ${user.email}; their sessions are ended\n`);
+				if (generated) process.stdout.write(`password (shown once): ${password}\n`);
+				break;
+			}
+			default:
+				throw new CliError(USAGE, 2);
+		}
+	} finally {
+		await backend.close();
+	}
+}
+
+if (import.meta.main) {
+	try {
+		await run(process.argv.slice(2));
+	} catch (err) {
+		if (err instanceof CliError) {
+			(err.exitCode === 0 ? process.stdout : process.stderr).write(`${err.message}\n`);
+			process.exit(err.exitCode);
+		}
+		if (err instanceof ConfigError) {
+			process.stderr.write(`fernwart: configuration error: ${err.message}\n`);
+			process.exit(2);
+		}
+		process.stderr.write(`fernwart: ${(err as Error).message}\n`);
+		process.exit(1);
+	}
+}
