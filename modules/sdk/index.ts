@@ -6,4 +6,5 @@ export * from "../../protocol/canonical.ts";
 export * from "../../protocol/control.ts";
 export * from "../../protocol/encoding.ts";
 export * from "../../protocol/frame.ts";
+export * from "../../protocol/signature.ts";
 export * from "./crypto.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+	canonicalJson,
 	createStatement,
 	deriveSessionKeys,
 	type EphemeralKeyPair,
@@ -442,5 +443,90 @@ describe("Ed25519 statements and identity signatures", () => {
 		await expect(exportSigningPrivateKey(keys.privateKey)).rejects.toThrow();
 		const x = await generateEphemeralKeyPair();
 		expect(x.privateKey.extractable).toBe(false);
+	});
+});
+
+describe("worked example of docs/protocol.md", () => {
+	// RFC 7748 §6.1 (X25519) and RFC 8032 §7.1 tests 1 and 2 (Ed25519).
+	const ALICE = {
+		d: "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+		x: "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+	};
+	const BOB = {
+		d: "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+		x: "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+	};
+	const ED_1 = {
+		d: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+		x: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+	};
+	const ED_2_PUBLIC = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+	const SESSION = "fernwart-example";
+	const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+	const unhex = (value: string) => new Uint8Array(Buffer.from(value, "hex"));
+	const jwk = (crv: string, key: { d: string; x: string }) => ({
+		kty: "OKP",
+		crv,
+		d: toBase64url(unhex(key.d)),
+		x: toBase64url(unhex(key.x)),
+	});
+	const x25519Pair = async (key: { d: string; x: string }): Promise<EphemeralKeyPair> => ({
+		privateKey: await crypto.subtle.importKey(
+			"jwk",
+			jwk("X25519", key),
+			{ name: "X25519" },
+			false,
+			["deriveBits"],
+		),
+		publicKey: unhex(key.x),
+	});
+
+	it("reproduces the commitment, transcript hash, SAS, frames and signature", async () => {
+		expect(await keyCommitment(SESSION, unhex(ALICE.x))).toBe(
+			"DMaTNXs4SazLJ1B8kLSMEJNI1XEs9pkonD4lfM9j-Uc",
+		);
+		const supporterKeys = await deriveSessionKeys({
+			sessionId: SESSION,
+			own: { role: "supporter", keyPair: await x25519Pair(ALICE), ed25519: unhex(ED_1.x) },
+			peer: { role: "customer", x25519: unhex(BOB.x), ed25519: unhex(ED_2_PUBLIC) },
+		});
+		const customerKeys = await deriveSessionKeys({
+			sessionId: SESSION,
+			own: { role: "customer", keyPair: await x25519Pair(BOB), ed25519: unhex(ED_2_PUBLIC) },
+			peer: { role: "supporter", x25519: unhex(ALICE.x), ed25519: unhex(ED_1.x) },
+		});
+		for (const keys of [supporterKeys, customerKeys]) {
+			expect(hex(keys.transcriptHash)).toBe(
+				"72f1c7565d27ce03cc3dff2a07cea464489721b6a272530d8358e0daa7f40e4b",
+			);
+			expect(keys.sas).toBe("271236");
+		}
+		const tech = new SessionCipher(supporterKeys);
+		const customer = new SessionCipher(customerKeys);
+		const down = await tech.seal(CHANNELS.chat, 0, text("hello"));
+		const up = await customer.seal(CHANNELS.screen, 1, text("hi"));
+		expect(hex(down)).toBe(
+			"01040000000000000000000000005b650084ed467d8f6ed6f393f90a5ee2c9b5adc892",
+		);
+		expect(hex(up)).toBe("0101000000010000000000000000cef66c812543846058677a8fdd847fc9f7d9");
+		expect((await customer.open(down)).ok).toBe(true);
+		expect((await tech.open(up)).ok).toBe(true);
+
+		const signer = await crypto.subtle.importKey(
+			"jwk",
+			jwk("Ed25519", ED_1),
+			{ name: "Ed25519" },
+			false,
+			["sign"],
+		);
+		const statement = createStatement("stop", SESSION, {}, 1_700_000_000_000);
+		expect(canonicalJson(statement)).toBe(
+			'{"details":{},"sessionId":"fernwart-example","timestamp":1700000000000,"type":"stop"}',
+		);
+		const signature = await signStatement(signer, statement);
+		expect(signature).toBe(
+			"OQ725sHD5yrls2qeAkgsEy_c-gLDALLw6oONClJi9Vyzu4Mhc4jqqZMZrfN__IGhvOdp_Nor4ycANBSodM7NCQ",
+		);
+		expect(await verifyStatement(toBase64url(unhex(ED_1.x)), statement, signature)).toBe(true);
 	});
 });
