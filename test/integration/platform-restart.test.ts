@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@libsql/client";
 import { describe, expect, it } from "vitest";
 import { makeDataDir, startServer } from "../helpers/server.ts";
+import { queryDb } from "../helpers/sql.ts";
 
 describe("platform: restart", () => {
 	it("keeps the database, the first admin and the certificate across a restart", async () => {
@@ -15,13 +15,12 @@ describe("platform: restart", () => {
 		expect(fingerprint).toBeDefined();
 		expect(await first.stop()).toBe(0);
 
-		const db = createClient({ url: `file:${join(dataDir, "fernwart.db")}` });
-		const before = await db.execute("SELECT id, email, password_hash FROM users");
-		db.close();
-		expect(before.rows).toHaveLength(1);
+		const dbPath = join(dataDir, "fernwart.db");
+		const before = queryDb(dbPath, "SELECT id, email, password_hash FROM users");
+		expect(before).toHaveLength(1);
 		// The password is stored only as a KDF string, never in clear.
-		expect(String(before.rows[0]?.password_hash)).toMatch(/^pbkdf2-sha256-chain\$6\$/);
-		expect(String(before.rows[0]?.password_hash)).not.toContain("correct horse");
+		expect(String(before[0]?.password_hash)).toMatch(/^pbkdf2-sha256-chain\$6\$/);
+		expect(String(before[0]?.password_hash)).not.toContain("correct horse");
 
 		const second = await startServer({ dataDir });
 		try {
@@ -33,9 +32,6 @@ describe("platform: restart", () => {
 		} finally {
 			await second.stop();
 		}
-		const after = createClient({ url: `file:${join(dataDir, "fernwart.db")}` });
-		const rows = await after.execute("SELECT id, email, password_hash FROM users");
-		after.close();
-		expect(rows.rows).toEqual(before.rows);
+		expect(queryDb(dbPath, "SELECT id, email, password_hash FROM users")).toEqual(before);
 	});
 });
