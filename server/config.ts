@@ -30,7 +30,9 @@ const envSchema = z.object({
 		.regex(/^(file:|libsql:|https?:)/, "must start with file:, libsql:, http: or https:")
 		.optional(),
 	LIBSQL_AUTH_TOKEN: z.string().min(1).optional(),
-	FERNWART_ADMIN_EMAIL: z.email({ error: "must be an e-mail address" }).optional(),
+	FERNWART_ADMIN_EMAIL: z
+		.email({ pattern: z.regexes.html5Email, error: "must be an e-mail address" })
+		.optional(),
 	FERNWART_ADMIN_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
 	SMTP_URL: z
 		.string()

@@ -2,7 +2,8 @@ import { serve } from "@hono/node-server";
 import { loadConfig } from "./config.ts";
 import { createDbService } from "./db-service.ts";
 import { log } from "./log.ts";
-import { loadConfigOrExit, onShutdown, prepareData, startOrExit } from "./prepare.ts";
+import { createMailService } from "./mail-service.ts";
+import { handleShutdown, loadConfigOrExit, prepareData, startOrExit } from "./prepare.ts";
 
 /**
  * The DB service on its own, for on-prem runs under plain `workerd serve` (deploy/). It prepares
@@ -10,6 +11,7 @@ import { loadConfigOrExit, onShutdown, prepareData, startOrExit } from "./prepar
  * it as an external service and authenticates with the token in DATA_DIR/db-token.env.
  */
 async function main(): Promise<void> {
+	const shutdown = handleShutdown();
 	const config = loadConfigOrExit(loadConfig);
 	const port = Number(process.env.DB_SERVICE_PORT ?? 8444);
 	if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -17,12 +19,18 @@ async function main(): Promise<void> {
 		process.exit(2);
 	}
 	const { client, dbToken } = await startOrExit(() => prepareData(config));
-	const app = createDbService(client, dbToken);
+	const db = createDbService(client, dbToken);
+	// The worker's MAIL binding points at this same service (POST /mail/send) when SMTP is set.
+	const mail = config.smtpUrl ? createMailService(config.smtpUrl, dbToken) : null;
+	const fetch = (request: Request) =>
+		mail && new URL(request.url).pathname.startsWith("/mail/")
+			? mail.fetch(request)
+			: db.fetch(request);
 	// Loopback only: the service has no TLS and must never be reachable from the network.
-	const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port }, (info) => {
+	const server = serve({ fetch, hostname: "127.0.0.1", port }, (info) => {
 		log.info("db-service", `DB service listening on http://127.0.0.1:${info.port}`);
 	});
-	onShutdown(
+	shutdown.ready(
 		() =>
 			new Promise<void>((resolve) => {
 				server.close(() => {

@@ -2,10 +2,9 @@ import type { Miniflare } from "miniflare";
 import { bundleWorker, packageVersion } from "./build.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { createDbService } from "./db-service.ts";
-import { ensureAuthKeys } from "./keys.ts";
 import { log } from "./log.ts";
 import { createMailService } from "./mail-service.ts";
-import { loadConfigOrExit, onShutdown, prepareData, startOrExit } from "./prepare.ts";
+import { handleShutdown, loadConfigOrExit, prepareData, startOrExit } from "./prepare.ts";
 import { removeRunFile, writeRunFile } from "./run-file.ts";
 import { startRuntime } from "./runtime.ts";
 
@@ -20,10 +19,9 @@ export async function startServer(
 	config: Config,
 	opts: { build: boolean },
 ): Promise<RunningServer> {
-	const { client, tls, dbToken } = await prepareData(config);
+	const { client, tls, dbToken, authKeys: keys } = await prepareData(config);
 	if (opts.build) bundleWorker();
 	const dbService = createDbService(client, dbToken);
-	const keys = ensureAuthKeys(config.dataDir);
 	const mailService = config.smtpUrl ? createMailService(config.smtpUrl, dbToken) : null;
 	const { mf, url } = await startRuntime(config, tls, {
 		version: packageVersion(),
@@ -52,6 +50,7 @@ async function disposeQuietly(mf: Miniflare): Promise<void> {
 }
 
 async function main(): Promise<void> {
+	const shutdown = handleShutdown();
 	const config = loadConfigOrExit(loadConfig);
 	const build = !process.argv.includes("--no-build");
 	const server = await startOrExit(() => startServer(config, { build }));
@@ -61,11 +60,11 @@ async function main(): Promise<void> {
 	const local = new URL(server.url);
 	if (local.hostname === "0.0.0.0" || local.hostname === "[::]") local.hostname = "127.0.0.1";
 	writeRunFile(config.dataDir, { pid: process.pid, url: local.origin });
-	log.info("launcher", `Fernwart listening on ${shown.origin} (PID ${process.pid})`);
-	onShutdown(async () => {
+	shutdown.ready(async () => {
 		removeRunFile(config.dataDir);
 		await server.stop();
 	});
+	log.info("launcher", `Fernwart listening on ${shown.origin} (PID ${process.pid})`);
 }
 
 if (import.meta.main) await main();

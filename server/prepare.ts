@@ -4,6 +4,7 @@ import type { Client } from "@libsql/client";
 import { type Config, ConfigError } from "./config.ts";
 import { applyMigrations, nodeDb, openClient } from "./db.ts";
 import { ensureFirstAdmin } from "./first-admin.ts";
+import { type AuthKeys, ensureAuthKeys } from "./keys.ts";
 import { log } from "./log.ts";
 import { ensureDbToken } from "./secrets.ts";
 import { ensureTls, type TlsMaterial } from "./tls.ts";
@@ -12,6 +13,8 @@ export interface PreparedData {
 	client: Client;
 	tls: TlsMaterial;
 	dbToken: string;
+	/** Token-signing and TOTP-sealing keys (DATA_DIR/keys/auth.env, an EnvironmentFile for workerd). */
+	authKeys: AuthKeys;
 }
 
 /**
@@ -43,7 +46,12 @@ export async function prepareData(config: Config): Promise<PreparedData> {
 			process.stdout.write(`\n  First admin password (shown once): ${admin.generatedPassword}\n\n`);
 		}
 	}
-	return { client, tls, dbToken: ensureDbToken(config.dataDir) };
+	return {
+		client,
+		tls,
+		dbToken: ensureDbToken(config.dataDir),
+		authKeys: ensureAuthKeys(config.dataDir),
+	};
 }
 
 /** Reads the config or ends the process with one line and exit code 2. */
@@ -69,23 +77,49 @@ export async function startOrExit<T>(start: () => Promise<T>): Promise<T> {
 	}
 }
 
-/** Stops on SIGINT/SIGTERM once; a second signal while stopping is ignored. */
-export function onShutdown(stop: () => Promise<void>): void {
+const STOP_DEADLINE_MS = 10_000;
+
+/**
+ * Handles SIGINT/SIGTERM from the very start of the process, so that no signal ever meets a
+ * moment without a handler (where Node's default would kill the process mid-write). A signal
+ * during start-up stops the server as soon as it is up. A second signal while stopping is
+ * ignored; a stop that takes longer than 10 s ends the process anyway.
+ */
+export function handleShutdown() {
+	let stop: (() => Promise<void>) | undefined;
+	let requested: string | undefined;
 	let stopping = false;
-	const shutdown = (signal: string) => {
-		if (stopping) return;
+	const run = (signal: string) => {
+		if (stopping || !stop) return;
 		stopping = true;
 		log.info("launcher", `${signal}: stopping`);
+		setTimeout(() => {
+			log.warn("launcher", "stop took too long; exiting");
+			process.exit(1);
+		}, STOP_DEADLINE_MS).unref();
 		stop().then(
 			() => process.exit(0),
 			() => process.exit(1),
 		);
 	};
-	// Miniflare's exit hook answers these signals with process.exit(130/143) before any graceful
-	// stop can run; its "exit" listener still kills workerd if we ever exit abruptly, so only the
-	// signal listeners are replaced here.
-	for (const signal of ["SIGINT", "SIGTERM"] as const) {
-		process.removeAllListeners(signal);
-		process.on(signal, () => shutdown(signal));
-	}
+	const listener = (signal: NodeJS.Signals) => {
+		requested = signal;
+		run(signal);
+	};
+	process.on("SIGINT", listener);
+	process.on("SIGTERM", listener);
+	return {
+		/** Sets what a signal does once the server is up, and acts on a signal that came early. */
+		ready(stopServer: () => Promise<void>) {
+			stop = stopServer;
+			// Miniflare's exit hook answers these signals with process.exit(130/143) before a
+			// graceful stop can run. Its "exit" listener stays, so workerd is still killed if the
+			// process ever ends abruptly; only its signal listeners are dropped, ours stay.
+			for (const signal of ["SIGINT", "SIGTERM"] as const) {
+				for (const l of process.listeners(signal))
+					if (l !== listener) process.removeListener(signal, l);
+			}
+			if (requested) run(requested);
+		},
+	};
 }

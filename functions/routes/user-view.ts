@@ -34,4 +34,6 @@ export function toUserView(user: User, groups: string[]): UserView {
 /** Passwords: at least 12 characters (OWASP ASVS 2.1.1), at most 1024 to bound hashing work. */
 export const passwordSchema = z.string().min(12).max(1024);
 
-export const emailSchema = z.email().max(254);
+// The HTML5 rule (what a browser's type=email accepts): intranet addresses such as admin@localhost
+// are valid here, which a stricter public-Internet rule would refuse.
+export const emailSchema = z.email({ pattern: z.regexes.html5Email }).max(254);

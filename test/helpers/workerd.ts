@@ -74,9 +74,11 @@ export async function startWorkerd(dataDir: string, dbPort: number): Promise<Wor
 	mkdirSync(join(install, "tls"));
 	cpSync(join(dataDir, "tls", "cert.pem"), join(install, "tls", "cert.pem"));
 	cpSync(join(dataDir, "tls", "key.pem"), join(install, "tls", "key.pem"));
-	const token = /^FERNWART_DB_TOKEN=(\S+)$/m.exec(
-		readFileSync(join(dataDir, "db-token.env"), "utf8"),
-	)?.[1];
+	// The same EnvironmentFiles systemd hands to workerd in deploy/fernwart-workerd.service.
+	const env = {
+		...readEnvFile(join(dataDir, "db-token.env")),
+		...readEnvFile(join(dataDir, "keys", "auth.env")),
+	};
 	const child = spawn(
 		join(ROOT, "node_modules/workerd/bin/workerd"),
 		[
@@ -91,12 +93,22 @@ export async function startWorkerd(dataDir: string, dbPort: number): Promise<Wor
 			"--control-fd",
 			"3",
 		],
-		{ env: { FERNWART_DB_TOKEN: token ?? "" }, stdio: ["ignore", "inherit", "inherit", "pipe"] },
+		{ env, stdio: ["ignore", "inherit", "inherit", "pipe"] },
 	);
 	const port = Number(
 		await waitForLine(child.stdio[3] as Readable, /"socket":"https","port":(\d+)/),
 	);
 	return { port, process: child, stop: () => stopChild(child) };
+}
+
+/** Reads a KEY=value file as systemd's EnvironmentFile does (no quoting needed for our files). */
+function readEnvFile(path: string): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const line of readFileSync(path, "utf8").split("\n")) {
+		const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+		if (m?.[1]) out[m[1]] = m[2] ?? "";
+	}
+	return out;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

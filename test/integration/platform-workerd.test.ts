@@ -43,6 +43,23 @@ describe("platform: plain workerd serve with the standalone DB service", () => {
 		expect(res.status).toBe(200);
 	});
 
+	it("logs in the first admin with the default intranet address admin@localhost", async () => {
+		const res = await fetch(`https://localhost:${workerd.port}/api/v1/auth/login`, {
+			dispatcher: agent,
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ email: "admin@localhost", password: "correct horse battery staple" }),
+		});
+		expect(res.status).toBe(200);
+		const body = (await res.json()) as { accessToken: string };
+		const me = await fetch(`https://localhost:${workerd.port}/api/v1/me`, {
+			dispatcher: agent,
+			headers: { authorization: `Bearer ${body.accessToken}` },
+		});
+		expect(me.status).toBe(200);
+		expect(await me.json()).toMatchObject({ email: "admin@localhost", role: "admin" });
+	});
+
 	it("refuses DB service calls without the shared token", async () => {
 		const res = await fetch(`http://127.0.0.1:${db.port}/query`, {
 			method: "POST",
