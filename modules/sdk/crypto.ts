@@ -42,8 +42,6 @@ export const NONCE_BYTES = 12;
 
 /** Label at the start of the transcript whose SHA-256 salts HKDF. */
 export const TRANSCRIPT_LABEL = "fernwart.v1/transcript";
-/** Label at the start of the supporter's key commitment. */
-export const COMMITMENT_LABEL = "fernwart.v1/commitment";
 /** HKDF `info` strings, one per derived secret. */
 export const HKDF_INFO = {
 	supporterToPeer: "fernwart.v1 key supporter->peer",
@@ -69,38 +67,6 @@ export async function generateEphemeralKeyPair(): Promise<EphemeralKeyPair> {
 	const pair = await subtle().generateKey(X25519, false, ["deriveBits"]);
 	const publicKey = new Uint8Array(await subtle().exportKey("raw", pair.publicKey));
 	return { privateKey: pair.privateKey, publicKey };
-}
-
-/**
- * The supporter's commitment to its X25519 key, sent in its `hello` in place of the key:
- * base64url(SHA-256("fernwart.v1/commitment" ‖ lp(sessionId) ‖ lp(x25519))). It makes the relay
- * pick its own keys before it can compute any SAS, so it cannot search for a matching pair.
- */
-export async function keyCommitment(
-	sessionId: string,
-	x25519PublicKey: Uint8Array,
-): Promise<string> {
-	const digest = await subtle().digest(
-		"SHA-256",
-		concatBytes(
-			utf8(COMMITMENT_LABEL),
-			lengthPrefixed(utf8(sessionId)),
-			lengthPrefixed(x25519PublicKey),
-		),
-	);
-	return toBase64url(new Uint8Array(digest));
-}
-
-/** True if `x25519PublicKey` (from `key.reveal`) opens `commitment` (from the supporter's hello). */
-export async function verifyKeyCommitment(
-	sessionId: string,
-	x25519PublicKey: Uint8Array,
-	commitment: string,
-): Promise<boolean> {
-	const expected = fromBase64url(commitment);
-	if (expected === null) return false;
-	const actual = fromBase64url(await keyCommitment(sessionId, x25519PublicKey));
-	return actual !== null && bytesEqual(actual, expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,6 +432,7 @@ async function sign(privateKey: CryptoKey, data: Bytes): Promise<string> {
 	return toBase64url(new Uint8Array(await subtle().sign(ED25519, privateKey, data)));
 }
 
+export { COMMITMENT_LABEL, keyCommitment, verifyKeyCommitment } from "../../protocol/commitment.ts";
 export {
 	importVerifyKey,
 	verifyEphemeral,
