@@ -7,4 +7,6 @@ export * from "../../protocol/control.ts";
 export * from "../../protocol/encoding.ts";
 export * from "../../protocol/frame.ts";
 export * from "../../protocol/signature.ts";
+export * from "./api.ts";
 export * from "./crypto.ts";
+export * from "./session.ts";
