@@ -5,8 +5,10 @@ import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
 import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
 import { auth } from "./routes/auth.ts";
+import { connect } from "./routes/connect.ts";
 import { health } from "./routes/health.ts";
 import { me } from "./routes/me.ts";
+import { sessions } from "./routes/sessions.ts";
 import { settings } from "./routes/settings.ts";
 import { users } from "./routes/users.ts";
 
@@ -29,6 +31,8 @@ export function createApp() {
 		const pattern = routePath(c, -1);
 		const route = pattern === "/*" ? "unmatched" : pattern;
 		countRequest(c.req.method, route, c.res.status);
+		// A WebSocket upgrade's response belongs to the runtime; its headers are not ours to set.
+		if (c.res.status === 101) return;
 		for (const [k, v] of Object.entries(SECURITY_HEADERS)) {
 			if (!c.res.headers.has(k)) c.res.headers.set(k, v);
 		}
@@ -39,6 +43,8 @@ export function createApp() {
 	app.route("/", me);
 	app.route("/", users);
 	app.route("/", settings);
+	app.route("/", sessions);
+	app.route("/", connect);
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 		type: "http",

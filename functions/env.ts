@@ -1,4 +1,6 @@
+import type { AuditLogNamespace } from "../durable/audit-log-api.ts";
 import type { RateLimiterNamespace } from "../durable/rate-limiter-api.ts";
+import type { SessionActorNamespace } from "../durable/session-actor-api.ts";
 import type { Db, DbBinding } from "../schema/db.ts";
 import type { User, UserRole } from "../schema/users.ts";
 import type { Audience } from "./lib/jwt.ts";
@@ -13,6 +15,10 @@ export interface Env {
 	PUBLIC_URL?: string;
 	/** Failed-login and reset-request counters (durable/rate-limiter.ts). */
 	RATE_LIMITER: RateLimiterNamespace;
+	/** The one writer of the hash-chained audit protocol (durable/audit-log.ts). */
+	AUDIT_LOG: AuditLogNamespace;
+	/** One relay per support session (durable/session-actor.ts). */
+	SESSION_ACTOR: SessionActorNamespace;
 	/** The Ed25519 private JWK (base64url of its JSON) that signs access tokens; data dir. */
 	JWT_PRIVATE_KEY: string;
 	/** 32 bytes (base64url) that seal TOTP secrets at rest; data dir, never the database. */

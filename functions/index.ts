@@ -4,4 +4,6 @@ import { createApp } from "./app.ts";
 const app = createApp();
 
 export default app;
+export { AuditLog } from "../durable/audit-log.ts";
 export { RateLimiter } from "../durable/rate-limiter.ts";
+export { SessionActor } from "../durable/session-actor.ts";

@@ -13,6 +13,20 @@ export const settings = sqliteTable("settings", {
 export const SETTINGS = {
 	/** Every user must log in with a TOTP code; users without one may only enrol. */
 	requireTotp: z.boolean().default(false),
+	/** The support terms a customer accepts before anything flows (when a session requires it). */
+	termsText: z
+		.string()
+		.min(1)
+		.max(20_000)
+		.default(
+			"Remote support terms: the supporter may see and, with your permission, control your screen for this session only. You can end the session at any time with STOP. The session is recorded in the support protocol.",
+		),
+	/** Sessions require the customer's acceptance of the terms unless the supporter turns it off. */
+	requireTerms: z.boolean().default(true),
+	/** Which side shows its screen by default. */
+	defaultView: z.enum(["customer", "supporter"]).default("customer"),
+	/** How long an issued support ID can be typed in. */
+	sessionCodeTtlMinutes: z.int().min(1).max(60).default(10),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -10,4 +10,6 @@ export interface ActorBinding {
 
 export const ACTORS: readonly ActorBinding[] = [
 	{ binding: "RATE_LIMITER", className: "RateLimiter" },
+	{ binding: "AUDIT_LOG", className: "AuditLog" },
+	{ binding: "SESSION_ACTOR", className: "SessionActor" },
 ];

@@ -4,7 +4,7 @@ import { request } from "node:https";
 import { parseArgs } from "node:util";
 import { AUDIENCES, signToken } from "../functions/lib/jwt.ts";
 import { hashPassword } from "../functions/lib/password.ts";
-import { appendAuditEvent } from "../schema/audit.ts";
+import { appendChained, getChainHead } from "../schema/audit.ts";
 import type { Db } from "../schema/db.ts";
 import { getGroupNamesByUser, setUserGroups } from "../schema/groups.ts";
 import { revokeUserRefreshTokens } from "../schema/refresh-tokens.ts";
@@ -72,8 +72,12 @@ async function directBackend(config: Config): Promise<Backend> {
 	const client = await openClient(config);
 	await applyMigrations(client);
 	const db: Db = nodeDb(client);
-	const audit = (type: string, subject: string, data?: Record<string, unknown>) =>
-		appendAuditEvent(db, { type, actor: "cli", subject, data: data ?? null });
+	// Only while the server is stopped (otherwise the CLI goes through the API), so this process
+	// is the protocol's only writer and may chain on from the head it reads.
+	const audit = async (type: string, subject: string, data?: Record<string, unknown>) =>
+		appendChained(db, await getChainHead(db), [
+			{ type, actor: "cli", subject, data: data ?? null },
+		]);
 	const view = async (email: string): Promise<UserRow> => {
 		const all = await listRows();
 		const row = all.find((u) => u.email === email.toLowerCase());

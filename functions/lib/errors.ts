@@ -39,6 +39,11 @@ export const ERRORS = {
 	},
 	INVALID_RESET_TOKEN: { status: 400, message: "The reset link is invalid, used or expired." },
 	MAIL_DISABLED: { status: 501, message: "E-mail is not configured on this server." },
+	/** Unknown, expired and used support IDs all get this one answer. */
+	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
+	SESSION_ENDED: { status: 410, message: "The session has ended." },
+	INVALID_TICKET: { status: 401, message: "The connection ticket is invalid, used or expired." },
+	UPGRADE_REQUIRED: { status: 426, message: "This endpoint takes WebSocket connections only." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -16,6 +16,8 @@ export const AUDIENCES = {
 	totpEnrol: "totp-enrol",
 	/** The admin CLI on the server machine, minted with the key from the data dir. */
 	adminCli: "admin-cli",
+	/** A single-use WebSocket ticket (lib/tickets.ts); never accepted by the HTTP API. */
+	wsTicket: "ws-ticket",
 } as const;
 export type Audience = (typeof AUDIENCES)[keyof typeof AUDIENCES];
 

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { appendAuditEvent } from "../../schema/audit.ts";
 import type { Db } from "../../schema/db.ts";
 import { getUserGroupNames } from "../../schema/groups.ts";
 import {
@@ -25,6 +24,7 @@ import {
 	updateUser,
 } from "../../schema/users.ts";
 import type { AppEnv, Env } from "../env.ts";
+import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
 import { ACCESS_TOKEN_SECONDS, AUDIENCES, publicJwks, signToken } from "../lib/jwt.ts";
 import { createOpaqueToken, opaqueSecretMatches, parseOpaqueToken } from "../lib/opaque-token.ts";
@@ -108,14 +108,14 @@ async function failLogin(
 		countHit(c.env, `login-account:${email}`, POLICIES.loginAccount),
 		ip ? countHit(c.env, `login-ip:${ip}`, POLICIES.loginAddress) : null,
 	]);
-	await appendAuditEvent(c.var.db, {
+	await audit(c.env, {
 		type: "user.login_failed",
 		subject: user?.id ?? null,
 		ip,
 		data: { email, reason },
 	});
 	if (account.justLocked) {
-		await appendAuditEvent(c.var.db, {
+		await audit(c.env, {
 			type: "user.locked",
 			subject: user?.id ?? null,
 			ip,
@@ -242,7 +242,7 @@ auth.openapi(
 
 		if (!user.totpEnabled && (await getSettings(c.var.db)).requireTotp) {
 			// The admin requires a second factor: this login may only set one up.
-			await appendAuditEvent(c.var.db, {
+			await audit(c.env, {
 				type: "user.login",
 				actor: user.id,
 				subject: user.id,
@@ -266,7 +266,7 @@ auth.openapi(
 			);
 		}
 		const session = await issueSession(c, user);
-		await appendAuditEvent(c.var.db, {
+		await audit(c.env, {
 			type: "user.login",
 			actor: user.id,
 			subject: user.id,
@@ -302,7 +302,7 @@ auth.openapi(
 		// A rotated token presented again: one of two holders is not the user. Both lose the family.
 		if (row.rotatedAt || !(await claimRefreshToken(db, row.id))) {
 			await revokeRefreshFamily(db, row.familyId);
-			await appendAuditEvent(db, {
+			await audit(c.env, {
 				type: "user.refresh_reuse",
 				subject: row.userId,
 				ip: c.var.ip,
@@ -338,7 +338,7 @@ auth.openapi(
 		// The same answer for unknown tokens: logout must not be an oracle for token ids.
 		if (parsed && row && (await opaqueSecretMatches(parsed.secret, row.secretHash))) {
 			await revokeRefreshFamily(db, row.familyId);
-			await appendAuditEvent(db, {
+			await audit(c.env, {
 				type: "user.logout",
 				actor: row.userId,
 				subject: row.userId,
@@ -395,7 +395,7 @@ auth.openapi(
 				const hit = await countHit(env, `reset-account:${email}`, POLICIES.resetAccount);
 				// The request that reaches the limit still sends; the ones after it do not.
 				const send = user !== null && !user.disabled && (!hit.locked || hit.justLocked);
-				await appendAuditEvent(db, {
+				await audit(c.env, {
 					type: "user.password_reset_requested",
 					subject: user?.id ?? null,
 					ip,
@@ -445,7 +445,7 @@ auth.openapi(
 		await updateUser(db, user.id, { passwordHash: await hashPassword(body.password) });
 		await revokeUserRefreshTokens(db, user.id);
 		await limiter(c.env, `login-account:${user.email}`).reset();
-		await appendAuditEvent(db, {
+		await audit(c.env, {
 			type: "user.password_reset",
 			actor: user.id,
 			subject: user.id,

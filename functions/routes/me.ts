@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { appendAuditEvent } from "../../schema/audit.ts";
 import { getUserGroupNames } from "../../schema/groups.ts";
 import { getSettings } from "../../schema/settings.ts";
 import { claimTotpStep, type User, updateUser } from "../../schema/users.ts";
 import type { Principal } from "../env.ts";
+import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { seal, unseal } from "../lib/seal.ts";
@@ -95,7 +95,7 @@ me.openapi(
 			throw new AppError("INVALID_TOTP");
 		}
 		const updated = await updateUser(c.var.db, user.id, { totpEnabled: true });
-		await appendAuditEvent(c.var.db, {
+		await audit(c.env, {
 			type: "user.totp_enabled",
 			actor: user.id,
 			subject: user.id,
@@ -137,7 +137,7 @@ me.openapi(
 			totpSecret: null,
 			totpLastStep: null,
 		});
-		await appendAuditEvent(c.var.db, {
+		await audit(c.env, {
 			type: "user.totp_disabled",
 			actor: user.id,
 			subject: user.id,

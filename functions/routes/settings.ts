@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { appendAuditEvent } from "../../schema/audit.ts";
 import { getSettings, setSetting } from "../../schema/settings.ts";
+import { audit } from "../lib/audit.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin } from "../middleware/require-user.ts";
@@ -43,7 +43,7 @@ settings.openapi(
 	async (c) => {
 		const body = c.req.valid("json");
 		if (body.requireTotp !== undefined) await setSetting(c.var.db, "requireTotp", body.requireTotp);
-		await appendAuditEvent(c.var.db, {
+		await audit(c.env, {
 			type: "settings.updated",
 			actor: c.var.principal.id,
 			ip: c.var.ip,

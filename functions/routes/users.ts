@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { appendAuditEvent } from "../../schema/audit.ts";
 import { getGroupNamesByUser, getUserGroupNames, setUserGroups } from "../../schema/groups.ts";
 import { revokeUserRefreshTokens } from "../../schema/refresh-tokens.ts";
 import {
@@ -13,6 +12,7 @@ import {
 	type UserChanges,
 	updateUser,
 } from "../../schema/users.ts";
+import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
 import { hashPassword } from "../lib/password.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
@@ -92,7 +92,7 @@ users.openapi(
 			passwordHash: await hashPassword(body.password),
 		});
 		if (body.groups.length) await setUserGroups(db, user.id, body.groups);
-		await appendAuditEvent(db, {
+		await audit(c.env, {
 			type: "user.created",
 			actor: c.var.principal.id,
 			subject: user.id,
@@ -167,7 +167,7 @@ users.openapi(
 		if (body.disabled === true || body.password !== undefined) {
 			await revokeUserRefreshTokens(db, user.id);
 		}
-		await appendAuditEvent(db, {
+		await audit(c.env, {
 			type: body.disabled === true ? "user.disabled" : "user.updated",
 			actor: c.var.principal.id,
 			subject: user.id,
@@ -205,7 +205,7 @@ users.openapi(
 			throw new AppError("LAST_ADMIN");
 		}
 		await deleteUser(db, user.id);
-		await appendAuditEvent(db, {
+		await audit(c.env, {
 			type: "user.deleted",
 			actor: c.var.principal.id,
 			subject: user.id,

@@ -8,7 +8,6 @@
 import type { ConsentType, Role, Statement } from "../../protocol/control.ts";
 import {
 	type Bytes,
-	bytesEqual,
 	concatBytes,
 	fromBase64url,
 	lengthPrefixed,

@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { type Client, createClient } from "@libsql/client";
 import type { TestServer } from "./server.ts";
+import { queryDb } from "./sql.ts";
 
 export const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
 
@@ -60,7 +60,18 @@ export async function createUserAs(
 	return res.body;
 }
 
-/** Opens the server's database file read-side, as an admin on the same machine could. */
-export function openServerDb(server: TestServer): Client {
-	return createClient({ url: `file:${join(server.dataDir, "fernwart.db")}` });
+/**
+ * The server's database file, as an admin on the same machine could open it. Queries run in a
+ * child process (see sql.ts for why libSQL stays out of the test runner).
+ */
+export function openServerDb(server: TestServer) {
+	const path = join(server.dataDir, "fernwart.db");
+	return {
+		async execute(statement: string | { sql: string; args?: (string | number | null)[] }) {
+			const { sql, args } =
+				typeof statement === "string" ? { sql: statement, args: [] } : statement;
+			return { rows: queryDb(path, sql, args ?? []) };
+		},
+		close() {},
+	};
 }

@@ -8,15 +8,20 @@ import { ROOT } from "./server.ts";
  * runner spawns afterwards no longer react to SIGTERM (measured: the launcher hangs or dies by
  * the signal's default action). Keeping libSQL out of the runner keeps the stop tests honest.
  */
-export function queryDb(dbPath: string, sql: string): Record<string, unknown>[] {
+export function queryDb(
+	dbPath: string,
+	sql: string,
+	args: (string | number | null)[] = [],
+): Record<string, unknown>[] {
 	const script = `
 		import { createClient } from "@libsql/client";
 		const db = createClient({ url: "file:" + process.argv[1] });
-		const rs = await db.execute(process.argv[2]);
+		const rs = await db.execute({ sql: process.argv[2], args: JSON.parse(process.argv[3]) });
 		db.close();
 		process.stdout.write(JSON.stringify(rs.rows.map((r) => ({ ...r }))));
 	`;
-	const out = execFileSync(process.execPath, ["--input-type=module", "-e", script, dbPath, sql], {
+	const argv = ["--input-type=module", "-e", script, dbPath, sql, JSON.stringify(args)];
+	const out = execFileSync(process.execPath, argv, {
 		cwd: ROOT,
 		encoding: "utf8",
 	});

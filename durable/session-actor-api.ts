@@ -1,0 +1,23 @@
+import type { ConsentState } from "../protocol/control.ts";
+import type { SessionRecord } from "./session-rules.ts";
+
+/**
+ * The SessionActor's RPC surface as plain types for functions/. The upgrade itself goes through
+ * `fetch` with the verified principal in {@link PRINCIPAL_HEADER}.
+ */
+export interface SessionActorApi {
+	open(record: SessionRecord): Promise<void>;
+	end(reason: "ended" | "expired", by: string | null): Promise<boolean>;
+	snapshot(): Promise<ConsentState | null>;
+	fetch(request: Request): Promise<Response>;
+}
+
+export interface SessionActorNamespace {
+	idFromName(name: string): unknown;
+	get(id: unknown): SessionActorApi;
+}
+
+/** Header the upgrade route sets (after deleting any copy the client sent). */
+export const PRINCIPAL_HEADER = "x-fernwart-principal";
+
+export type { SessionRecord };

@@ -1,0 +1,378 @@
+import type { ClientMessage, ConsentState, Hello, Role } from "../protocol/control.ts";
+import { CHANNELS, type FrameHeader, HEADER_BYTES } from "../protocol/frame.ts";
+
+/**
+ * The consent rules of a support session as pure functions (DESIGN §4, §5): which control
+ * message a role may send in which state, what it changes, and which binary frames may flow.
+ * The SessionActor does the I/O around them; these functions decide and never touch a socket.
+ */
+
+/** AES-GCM tag bytes: a frame's plaintext is its length minus header and tag. */
+const TAG_BYTES = 16;
+
+/** How far a statement's timestamp may be from the server's clock. */
+export const STATEMENT_SKEW_MS = 10 * 60_000;
+
+/** What the issuing route hands the actor; fixed for the session's life. */
+export interface SessionRecord {
+	id: string;
+	kind: "adhoc" | "host";
+	supporterId: string;
+	/** Which side shows first (the supporter's preset). */
+	view: "customer" | "supporter";
+	termsRequired: boolean;
+	termsSha256: string | null;
+	expiresAt: number;
+}
+
+export interface FileEntry {
+	id: number;
+	name: string;
+	size: number;
+	sha256: string;
+	from: Role;
+	status: "offered" | "accepted" | "rejected" | "done";
+	/** Plaintext bytes relayed so far (accepted transfers only). */
+	sent: number;
+}
+
+export type Phase = "waiting" | "active" | "ended";
+
+/** The actor's persisted state besides the record. Small: no queues, no payloads. */
+export interface LiveState {
+	revision: number;
+	phase: Phase;
+	termsAccepted: boolean;
+	shower: Role | null;
+	controller: Role | null;
+	hellos: Partial<Record<"supporter" | "peer", Hello>>;
+	/** The supporter's `key.reveal`, kept to hand it to a peer that resumes. */
+	reveal: { type: "key.reveal"; x25519: string } | null;
+	files: FileEntry[];
+	endReason: "stopped" | "ended" | "expired" | null;
+	/** When the last participant left (ms), for the idle timeout; null while someone is there. */
+	emptySince: number | null;
+	/** Roles that have connected at least once (the first connection is a join, later ones resume). */
+	seen: Role[];
+}
+
+export function initialState(): LiveState {
+	return {
+		revision: 0,
+		phase: "waiting",
+		termsAccepted: false,
+		shower: null,
+		controller: null,
+		hellos: {},
+		reveal: null,
+		files: [],
+		endReason: null,
+		emptySince: null,
+		seen: [],
+	};
+}
+
+/** The role on the other side: a host takes the customer's place. */
+export function otherRole(record: SessionRecord, role: Role): Role {
+	if (role !== "supporter") return "supporter";
+	return record.kind === "host" ? "host" : "customer";
+}
+
+/** The role a session's non-supporter participant has. */
+export function peerRole(record: SessionRecord): Role {
+	return record.kind === "host" ? "host" : "customer";
+}
+
+/** The `state` message body. */
+export function publicState(
+	record: SessionRecord,
+	live: LiveState,
+	connected: Role[],
+): ConsentState {
+	return {
+		sessionId: record.id,
+		revision: live.revision,
+		phase: live.phase,
+		connected,
+		termsRequired: record.termsRequired,
+		termsAccepted: live.termsAccepted,
+		shower: live.shower,
+		controller: live.controller,
+		files: live.files.map(({ sent: _sent, ...f }) => f),
+	};
+}
+
+/** An audit event the actor appends for a decision (session id and actor are added by it). */
+export interface AuditNote {
+	type: string;
+	data?: Record<string, unknown>;
+}
+
+export type Decision =
+	| { ok: false; code: "BAD_MESSAGE" | "NOT_ALLOWED"; message: string }
+	| {
+			ok: true;
+			next: LiveState;
+			/** Forward the sender's message to the other side (after the audit row is committed). */
+			relay: boolean;
+			audit: AuditNote[];
+			/** The message is a consent statement to verify and record before anything happens. */
+			consent: boolean;
+			/** Also send the other side `peer` with this hello. */
+			announce?: Hello;
+			stop?: boolean;
+	  };
+
+const refuse = (
+	message: string,
+	code: "BAD_MESSAGE" | "NOT_ALLOWED" = "NOT_ALLOWED",
+): Decision => ({
+	ok: false,
+	code,
+	message,
+});
+
+function assertNever(value: never): never {
+	throw new Error(`unhandled message ${JSON.stringify(value)}`);
+}
+
+/** A new state with the revision moved on, so modules can drop stale `state` messages. */
+export function bump(live: LiveState, change: Partial<LiveState>): LiveState {
+	return { ...live, ...change, revision: live.revision + 1 };
+}
+
+/**
+ * Decides what a control message from `from` does. Signatures are checked by the actor before a
+ * consent decision is applied; this function only knows roles, phases and the rules.
+ */
+export function decide(
+	record: SessionRecord,
+	live: LiveState,
+	from: Role,
+	msg: ClientMessage,
+): Decision {
+	if (live.phase === "ended") return refuse("the session has ended");
+	const other = otherRole(record, from);
+	const handshakeDone = live.phase === "active";
+	const termsOk = !record.termsRequired || live.termsAccepted;
+	const ok = (
+		next: LiveState,
+		audit: AuditNote[],
+		extra: { relay?: boolean; consent?: boolean; announce?: Hello; stop?: boolean } = {},
+	): Decision => ({
+		ok: true,
+		next,
+		relay: extra.relay ?? true,
+		audit,
+		consent: extra.consent ?? false,
+		...(extra.announce ? { announce: extra.announce } : {}),
+		...(extra.stop ? { stop: true } : {}),
+	});
+
+	switch (msg.type) {
+		case "hello": {
+			if (msg.role !== from) return refuse("hello role does not match the ticket");
+			const slot = from === "supporter" ? "supporter" : "peer";
+			const known = live.hellos[slot];
+			if (known) {
+				// Keys are fixed for the session: a second, different hello would be a key swap.
+				return JSON.stringify(known) === JSON.stringify(msg)
+					? ok(live, [], { relay: false })
+					: refuse("keys cannot change during a session");
+			}
+			// Protocol §4 rule 2: the peer sends its key only after the supporter's commitment.
+			if (slot === "peer" && !live.hellos.supporter)
+				return refuse("wait for the supporter's hello");
+			const next = bump(live, { hellos: { ...live.hellos, [slot]: msg } });
+			return ok(next, [{ type: "session.hello", data: { role: from } }], {
+				relay: false,
+				announce: msg,
+			});
+		}
+		case "key.reveal": {
+			if (from !== "supporter") return refuse("only the supporter reveals its key");
+			if (!live.hellos.peer) return refuse("wait for the other side's key");
+			if (live.reveal) {
+				return live.reveal.x25519 === msg.x25519
+					? ok(live, [], { relay: false })
+					: refuse("keys cannot change during a session");
+			}
+			// The commitment itself is checked by the actor (it needs a digest).
+			const next = bump(live, { reveal: msg, phase: "active" });
+			return ok(next, [{ type: "session.connected" }]);
+		}
+		case "terms.accept": {
+			if (from === "supporter") return refuse("only the customer accepts the terms");
+			if (!handshakeDone) return refuse("the handshake is not complete");
+			if (!record.termsRequired || live.termsAccepted) return refuse("no terms to accept");
+			if (msg.statement.details.sha256 !== record.termsSha256) {
+				return refuse("the accepted terms are not this session's terms");
+			}
+			return ok(
+				bump(live, { termsAccepted: true }),
+				[{ type: "terms.accepted", data: { termsSha256: record.termsSha256 } }],
+				{ consent: true },
+			);
+		}
+		case "view.request": {
+			if (!handshakeDone || !termsOk) return refuse("not yet: handshake and terms come first");
+			if (live.shower === other) return refuse("the other side already shows");
+			return ok(live, [{ type: "view.requested", data: { shower: other } }]);
+		}
+		case "view.grant": {
+			if (!handshakeDone || !termsOk) return refuse("not yet: handshake and terms come first");
+			if (live.shower === from) return refuse("already showing");
+			// The one who will show grants. A switch of direction ends any control grant.
+			const switched = live.shower !== null;
+			return ok(
+				bump(live, { shower: from, controller: null }),
+				[{ type: switched ? "view.switched" : "view.granted", data: { shower: from } }],
+				{ consent: true },
+			);
+		}
+		case "view.deny":
+			if (!handshakeDone) return refuse("the handshake is not complete");
+			return ok(live, [{ type: "view.denied", data: { asked: from } }], { consent: true });
+		case "control.request":
+			if (live.shower !== other) return refuse("control needs the other side to show");
+			if (live.controller === from) return refuse("control is already granted");
+			return ok(live, [{ type: "control.requested" }]);
+		case "control.grant":
+			if (live.shower !== from) return refuse("only the side that shows grants control");
+			if (live.controller === other) return refuse("control is already granted");
+			return ok(
+				bump(live, { controller: other }),
+				[{ type: "control.granted", data: { controller: other } }],
+				{ consent: true },
+			);
+		case "control.deny":
+			if (live.shower !== from) return refuse("only the side that shows decides on control");
+			return ok(live, [{ type: "control.denied" }], { consent: true });
+		case "control.revoke":
+			if (live.controller === null || live.shower !== from) return refuse("no control to revoke");
+			return ok(bump(live, { controller: null }), [{ type: "control.revoked" }], {
+				consent: true,
+			});
+		case "stop":
+			if (from === "supporter")
+				return refuse("the supporter ends a session, STOP is the customer's");
+			return ok(
+				bump(live, { phase: "ended", shower: null, controller: null, endReason: "stopped" }),
+				[{ type: "session.stopped", data: { by: from } }],
+				{ consent: true, stop: true },
+			);
+		case "file.offer": {
+			if (!handshakeDone || !termsOk) return refuse("not yet: handshake and terms come first");
+			if (live.files.some((f) => f.id === msg.id)) return refuse("file id already used");
+			if (live.files.length >= 1024) return refuse("too many files in one session");
+			const entry: FileEntry = {
+				id: msg.id,
+				name: msg.name,
+				size: msg.size,
+				sha256: msg.sha256,
+				from,
+				status: "offered",
+				sent: 0,
+			};
+			return ok(bump(live, { files: [...live.files, entry] }), [
+				{
+					type: "file.offered",
+					data: { id: msg.id, name: msg.name, size: msg.size, sha256: msg.sha256 },
+				},
+			]);
+		}
+		case "file.accept":
+		case "file.reject": {
+			const file = live.files.find((f) => f.id === msg.id);
+			if (!file || file.status !== "offered") return refuse("no open offer with this id");
+			if (file.from === from) return refuse("the receiver decides on an offer");
+			const status = msg.type === "file.accept" ? "accepted" : "rejected";
+			return ok(
+				bump(live, { files: live.files.map((f) => (f.id === msg.id ? { ...f, status } : f)) }),
+				[
+					{
+						type: `file.${status}`,
+						data: { id: file.id, name: file.name, size: file.size, sha256: file.sha256 },
+					},
+				],
+				{ consent: true },
+			);
+		}
+		case "file.done": {
+			const file = live.files.find((f) => f.id === msg.id);
+			if (!file || file.status !== "accepted" || file.from !== from) {
+				return refuse("no accepted transfer of yours with this id");
+			}
+			return ok(
+				bump(live, {
+					files: live.files.map((f) => (f.id === msg.id ? { ...f, status: "done" as const } : f)),
+				}),
+				[
+					{
+						type: "file.completed",
+						data: {
+							id: file.id,
+							name: file.name,
+							size: file.size,
+							sha256: file.sha256,
+							bytes: file.sent,
+						},
+					},
+				],
+			);
+		}
+		case "comment":
+			if (from !== "supporter")
+				return refuse("comments are the supporter's notes for the protocol");
+			// Relayed too: the customer sees what is written about the session.
+			return ok(live, [{ type: "comment.added", data: { text: msg.text } }]);
+		default:
+			return assertNever(msg);
+	}
+}
+
+export type FrameVerdict =
+	| { ok: true; fileId?: number; bytes?: number }
+	| { ok: false; reason: string };
+
+/**
+ * Whether a binary frame from `from` may flow (DESIGN §5 table). Only the clear header and the
+ * frame's length are read; the payload is never looked at.
+ */
+export function mayForward(
+	record: SessionRecord,
+	live: LiveState,
+	from: Role,
+	header: FrameHeader,
+	frameBytes: number,
+): FrameVerdict {
+	if (live.phase !== "active") return { ok: false, reason: "no-handshake" };
+	const other = otherRole(record, from);
+	if (header.channel === CHANNELS.auth) {
+		// Host sessions only; the supporter's password proof and the host's answer.
+		return record.kind === "host" ? { ok: true } : { ok: false, reason: "auth-not-host" };
+	}
+	if (record.termsRequired && !live.termsAccepted) return { ok: false, reason: "terms" };
+	switch (header.channel) {
+		case CHANNELS.screen:
+			return live.shower === from ? { ok: true } : { ok: false, reason: "no-view-grant" };
+		case CHANNELS.input:
+		case CHANNELS.clipboard:
+			return live.controller === from && live.shower === other
+				? { ok: true }
+				: { ok: false, reason: "no-control-grant" };
+		case CHANNELS.chat:
+			return { ok: true };
+		case CHANNELS.file: {
+			const file = live.files.find((f) => f.id === header.stream);
+			if (!file || file.status !== "accepted" || file.from !== from) {
+				return { ok: false, reason: "no-accepted-offer" };
+			}
+			const bytes = Math.max(0, frameBytes - HEADER_BYTES - TAG_BYTES);
+			if (file.sent + bytes > file.size) return { ok: false, reason: "over-offered-size" };
+			return { ok: true, fileId: file.id, bytes };
+		}
+		default:
+			return { ok: false, reason: "channel" };
+	}
+}

@@ -1,0 +1,366 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { consentStateSchema } from "../../protocol/control.ts";
+import {
+	consumeCode,
+	getSession,
+	insertSession,
+	retireExpiredCodes,
+	type SupportSession,
+	VIEW_DIRECTIONS,
+} from "../../schema/sessions.ts";
+import { getSettings } from "../../schema/settings.ts";
+import type { Env, Principal } from "../env.ts";
+import { audit } from "../lib/audit.ts";
+import { fromBase64Url, sha256Hex, toBase64Url, toHex } from "../lib/encoding.ts";
+import { AppError } from "../lib/errors.ts";
+import { constantTimeEqual } from "../lib/password.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { signTicket } from "../lib/tickets.ts";
+import { withClientAddress } from "../middleware/client-address.ts";
+import { countHit, enforceLimits } from "../middleware/rate-limit.ts";
+import { requireUser } from "../middleware/require-user.ts";
+import { withDb } from "../middleware/with-db.ts";
+
+/** The longest a session may run, whatever happens. */
+export const SESSION_MAX_MS = 12 * 60 * 60_000;
+
+/**
+ * Failed joins, with the reasoning behind each number. Per address: 20 wrong IDs in 10 minutes
+ * lock that address for 10 minutes. Globally: 300 in 10 minutes lock joining for 5 minutes for
+ * everyone — with 100 live IDs among 10^8, an attacker spread over many addresses then has well
+ * under a 0.1 % chance per day. A correct ID is never counted.
+ */
+export const JOIN_POLICIES = {
+	address: { limit: 20, windowMs: 10 * 60_000, lockMs: 10 * 60_000 },
+	global: { limit: 300, windowMs: 10 * 60_000, lockMs: 5 * 60_000 },
+} as const;
+
+const security = [{ bearer: [] }];
+
+/** 8 digits from a CSPRNG; rejection sampling keeps every code equally likely. */
+export function generateCode(): string {
+	const limit = 4_200_000_000; // the largest multiple of 10^8 below 2^32
+	for (;;) {
+		const [n] = crypto.getRandomValues(new Uint32Array(1));
+		if (n !== undefined && n < limit) return String(n % 100_000_000).padStart(8, "0");
+	}
+}
+
+/**
+ * The stored form of a code: HMAC-SHA256 keyed with the server's seal key, so a copy of the
+ * database alone does not let anyone try the 10^8 codes offline.
+ */
+async function codeHash(env: Env, code: string): Promise<string> {
+	const key = await crypto.subtle.importKey(
+		"raw",
+		fromBase64Url(env.SEAL_KEY) as BufferSource,
+		{ name: "HMAC", hash: "SHA-256" },
+		false,
+		["sign"],
+	);
+	const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`code:${code}`));
+	return toHex(new Uint8Array(mac));
+}
+
+function actorFor(env: Env, sessionId: string) {
+	return env.SESSION_ACTOR.get(env.SESSION_ACTOR.idFromName(sessionId));
+}
+
+/** The session if the principal may manage it (its supporter or an admin); else not found. */
+async function requireOwnSession(
+	c: { var: { db: Parameters<typeof getSession>[0] } },
+	principal: Principal,
+	id: string,
+): Promise<SupportSession> {
+	const session = await getSession(c.var.db, id);
+	const mine = session && (principal.role === "admin" || session.supporterId === principal.id);
+	if (!session || !mine) throw new AppError("SESSION_NOT_FOUND"); // another's session: not found
+	return session;
+}
+
+const sessionIdParam = z.object({ id: z.string().min(1).max(128) });
+
+const createBody = z
+	.object({
+		view: z.enum(VIEW_DIRECTIONS).optional(),
+		requireTerms: z.boolean().optional(),
+	})
+	.openapi("CreateSession");
+
+const createdSchema = z
+	.object({ sessionId: z.string(), code: z.string(), expiresAt: z.number() })
+	.openapi("SessionCreated");
+
+const joinBody = z
+	.object({
+		// Digits may come with the spaces or dashes people type them with.
+		code: z
+			.string()
+			.regex(/^[0-9 -]{8,16}$/)
+			.transform((s) => s.replace(/[ -]/g, "")),
+		displayName: z.string().trim().min(1).max(80),
+	})
+	.openapi("JoinSession");
+
+const joinedSchema = z
+	.object({
+		sessionId: z.string(),
+		ticket: z.string(),
+		resumeToken: z.string(),
+		terms: z.object({ text: z.string(), sha256: z.string() }).nullable(),
+	})
+	.openapi("SessionJoined");
+
+const ticketBody = z
+	.object({ resumeToken: z.string().min(20).max(100).optional() })
+	.openapi("TicketRequest");
+
+const sessionView = z
+	.object({
+		sessionId: z.string(),
+		kind: z.string(),
+		view: z.enum(VIEW_DIRECTIONS),
+		termsRequired: z.boolean(),
+		customerName: z.string().nullable(),
+		createdAt: z.number(),
+		expiresAt: z.number(),
+		joinedAt: z.number().nullable(),
+		endedAt: z.number().nullable(),
+		endReason: z.string().nullable(),
+		state: consentStateSchema.nullable(),
+	})
+	.openapi("Session");
+
+/** Issuing, joining, tickets, reading and ending support sessions. */
+export const sessions = createRouter();
+sessions.use("/api/v1/sessions/*", withDb, withClientAddress);
+sessions.use("/api/v1/sessions", withDb, withClientAddress);
+
+// The relay is opened before the code is returned, so an immediate join cannot race it.
+sessions.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/sessions",
+		tags: ["sessions"],
+		security,
+		middleware: [requireUser] as const,
+		request: { body: { content: { "application/json": { schema: createBody } }, required: false } },
+		responses: {
+			201: jsonResponse(createdSchema, "The session and its 8-digit support ID."),
+			401: errorResponse("UNAUTHENTICATED"),
+		},
+	}),
+	async (c) => {
+		const body = c.req.valid("json") ?? {};
+		const { db, principal } = c.var;
+		if (principal.kind !== "user") throw new AppError("FORBIDDEN");
+		const settings = await getSettings(db);
+		const now = new Date();
+		const termsRequired = body.requireTerms ?? settings.requireTerms;
+		const termsSha256 = termsRequired ? await sha256Hex(settings.termsText) : null;
+		await retireExpiredCodes(db, now);
+		let code = "";
+		let session: SupportSession | undefined;
+		// A clash with a live code is refused by the unique index; draw again (10^-8 per try).
+		for (let attempt = 0; attempt < 5 && !session; attempt++) {
+			code = generateCode();
+			const row: SupportSession = {
+				id: toBase64Url(crypto.getRandomValues(new Uint8Array(16))),
+				kind: "adhoc",
+				supporterId: principal.id,
+				codeHash: await codeHash(c.env, code),
+				codeExpiresAt: new Date(now.getTime() + settings.sessionCodeTtlMinutes * 60_000),
+				joinedAt: null,
+				view: body.view ?? settings.defaultView,
+				termsRequired,
+				termsText: termsRequired ? settings.termsText : null,
+				termsSha256,
+				customerName: null,
+				resumeHash: null,
+				createdAt: now,
+				expiresAt: new Date(now.getTime() + SESSION_MAX_MS),
+				endedAt: null,
+				endReason: null,
+			};
+			try {
+				await insertSession(db, row);
+				session = row;
+			} catch (err) {
+				if (attempt === 4) throw err;
+			}
+		}
+		const s = session as SupportSession;
+		await actorFor(c.env, s.id).open({
+			id: s.id,
+			kind: "adhoc",
+			supporterId: s.supporterId,
+			view: s.view,
+			termsRequired: s.termsRequired,
+			termsSha256: s.termsSha256,
+			expiresAt: s.expiresAt.getTime(),
+		});
+		await audit(c.env, {
+			type: "session.issued",
+			actor: principal.id,
+			subject: principal.id,
+			sessionId: s.id,
+			ip: c.var.ip,
+			data: { view: s.view, termsRequired, codeExpiresAt: s.codeExpiresAt.getTime() },
+		});
+		return c.json({ sessionId: s.id, code, expiresAt: s.codeExpiresAt.getTime() }, 201);
+	},
+);
+
+sessions.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/sessions/join",
+		tags: ["sessions"],
+		request: { body: { content: { "application/json": { schema: joinBody } }, required: true } },
+		responses: {
+			200: jsonResponse(joinedSchema, "Joined: a ticket for the WebSocket and a resume token."),
+			404: errorResponse("SESSION_NOT_FOUND: unknown, expired and used IDs alike"),
+			429: errorResponse("RATE_LIMITED"),
+		},
+	}),
+	async (c) => {
+		const { code, displayName } = c.req.valid("json");
+		const ip = c.var.ip;
+		const addressKey = ip ? `join-ip:${ip}` : null;
+		// Locked counters are checked before the code is looked at: once over the limit, no
+		// guess is evaluated at all.
+		await enforceLimits(c.env, [addressKey, "join-global"]);
+		const resume = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+		const session =
+			code.length === 8
+				? await consumeCode(c.var.db, await codeHash(c.env, code), {
+						customerName: displayName,
+						resumeHash: await sha256Hex(resume),
+						now: new Date(),
+					})
+				: null;
+		if (!session) {
+			await Promise.all([
+				addressKey ? countHit(c.env, addressKey, JOIN_POLICIES.address) : null,
+				countHit(c.env, "join-global", JOIN_POLICIES.global),
+			]);
+			await audit(c.env, { type: "session.join_failed", ip, data: { reason: "unknown-code" } });
+			throw new AppError("SESSION_NOT_FOUND");
+		}
+		const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
+			sub: `customer:${session.id}`,
+			sid: session.id,
+			role: "customer",
+		});
+		const terms =
+			session.termsRequired && session.termsText && session.termsSha256
+				? { text: session.termsText, sha256: session.termsSha256 }
+				: null;
+		return c.json({ sessionId: session.id, ticket, resumeToken: resume, terms }, 200);
+	},
+);
+
+sessions.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/sessions/{id}/tickets",
+		tags: ["sessions"],
+		description:
+			"A new single-use WebSocket ticket: the supporter with its Bearer token, the customer with its resume token.",
+		request: {
+			params: sessionIdParam,
+			body: { content: { "application/json": { schema: ticketBody } }, required: false },
+		},
+		responses: {
+			200: jsonResponse(z.object({ ticket: z.string() }).openapi("Ticket"), "A ticket."),
+			401: errorResponse("UNAUTHENTICATED"),
+			404: errorResponse("SESSION_NOT_FOUND"),
+			410: errorResponse("SESSION_ENDED"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const body = c.req.valid("json") ?? {};
+		if (c.req.header("authorization")) {
+			await requireUser(c, async () => {});
+			const session = await requireOwnSession(c, c.var.principal, id);
+			if (session.endedAt) throw new AppError("SESSION_ENDED");
+			const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
+				sub: c.var.principal.id,
+				sid: session.id,
+				role: "supporter",
+			});
+			return c.json({ ticket }, 200);
+		}
+		const session = await getSession(c.var.db, id);
+		const given = new TextEncoder().encode(await sha256Hex(body.resumeToken ?? ""));
+		const stored = new TextEncoder().encode(session?.resumeHash ?? "");
+		if (!session || !body.resumeToken || !constantTimeEqual(given, stored)) {
+			throw new AppError("SESSION_NOT_FOUND");
+		}
+		if (session.endedAt) throw new AppError("SESSION_ENDED");
+		const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
+			sub: `customer:${session.id}`,
+			sid: session.id,
+			role: "customer",
+		});
+		return c.json({ ticket }, 200);
+	},
+);
+
+sessions.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/sessions/{id}",
+		tags: ["sessions"],
+		security,
+		middleware: [requireUser] as const,
+		request: { params: sessionIdParam },
+		responses: {
+			200: jsonResponse(sessionView, "The session and its live consent state."),
+			404: errorResponse("SESSION_NOT_FOUND"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const s = await requireOwnSession(c, c.var.principal, id);
+		const state = await actorFor(c.env, s.id).snapshot();
+		return c.json(
+			{
+				sessionId: s.id,
+				kind: s.kind,
+				view: s.view,
+				termsRequired: s.termsRequired,
+				customerName: s.customerName,
+				createdAt: s.createdAt.getTime(),
+				expiresAt: s.expiresAt.getTime(),
+				joinedAt: s.joinedAt?.getTime() ?? null,
+				endedAt: s.endedAt?.getTime() ?? null,
+				endReason: s.endReason,
+				state,
+			},
+			200,
+		);
+	},
+);
+
+sessions.openapi(
+	createRoute({
+		method: "delete",
+		path: "/api/v1/sessions/{id}",
+		tags: ["sessions"],
+		security,
+		middleware: [requireUser] as const,
+		request: { params: sessionIdParam },
+		responses: {
+			204: { description: "Ended (or had ended already)." },
+			404: errorResponse("SESSION_NOT_FOUND"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const s = await requireOwnSession(c, c.var.principal, id);
+		await actorFor(c.env, s.id).end("ended", c.var.principal.id);
+		return c.body(null, 204);
+	},
+);

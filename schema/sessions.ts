@@ -1,0 +1,120 @@
+import { and, eq, gt, isNull, lte } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Db } from "./db.ts";
+import { users } from "./users.ts";
+
+export const SESSION_KINDS = ["adhoc", "host"] as const;
+export const VIEW_DIRECTIONS = ["customer", "supporter"] as const;
+export type ViewDirection = (typeof VIEW_DIRECTIONS)[number];
+
+/**
+ * Support sessions. The support ID (code) is stored only as its SHA-256 and is cleared when it is
+ * used, so a live code is unique (partial unique index) and a used one can never match again.
+ * Session content never reaches this table; the SessionActor keeps the live consent state.
+ */
+export const supportSessions = sqliteTable(
+	"support_sessions",
+	{
+		id: text("id").primaryKey(),
+		kind: text("kind", { enum: SESSION_KINDS }).notNull(),
+		supporterId: text("supporter_id")
+			.notNull()
+			.references(() => users.id),
+		/** SHA-256 hex of the 8-digit code while it can still be used; null once used or retired. */
+		codeHash: text("code_hash"),
+		codeExpiresAt: integer("code_expires_at", { mode: "timestamp_ms" }).notNull(),
+		joinedAt: integer("joined_at", { mode: "timestamp_ms" }),
+		/** Which side shows its screen first (the supporter's preset). */
+		view: text("view", { enum: VIEW_DIRECTIONS }).notNull(),
+		termsRequired: integer("terms_required", { mode: "boolean" }).notNull(),
+		/** The terms shown to the customer: text and SHA-256 are fixed when the session is issued. */
+		termsText: text("terms_text"),
+		termsSha256: text("terms_sha256"),
+		customerName: text("customer_name"),
+		/** SHA-256 hex of the customer's resume token (which the customer alone holds). */
+		resumeHash: text("resume_hash"),
+		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		endedAt: integer("ended_at", { mode: "timestamp_ms" }),
+		endReason: text("end_reason"),
+	},
+	(t) => [
+		uniqueIndex("support_sessions_live_code_idx").on(t.codeHash),
+		index("support_sessions_supporter_idx").on(t.supporterId, t.createdAt),
+	],
+);
+
+export type SupportSession = typeof supportSessions.$inferSelect;
+
+/** Inserts a new session; the caller made the code and hashed it. */
+export async function insertSession(db: Db, row: SupportSession): Promise<void> {
+	await db.insert(supportSessions).values(row);
+}
+
+/**
+ * Clears codes that expired unused, so their digits may be issued again. A code is only ever
+ * cleared, never reused while it could still be typed in.
+ */
+export async function retireExpiredCodes(db: Db, now: Date): Promise<void> {
+	await db
+		.update(supportSessions)
+		.set({ codeHash: null })
+		.where(lte(supportSessions.codeExpiresAt, now));
+}
+
+/** True if a code with this hash is live (issued, unused, not expired). */
+export async function isCodeLive(db: Db, codeHash: string, now: Date): Promise<boolean> {
+	const [row] = await db
+		.select({ id: supportSessions.id })
+		.from(supportSessions)
+		.where(and(eq(supportSessions.codeHash, codeHash), gt(supportSessions.codeExpiresAt, now)))
+		.limit(1);
+	return !!row;
+}
+
+/**
+ * Consumes a live code in one statement: the first join wins, every later one finds nothing.
+ * Returns the session or null for an unknown, expired or used code (the caller cannot tell which).
+ */
+export async function consumeCode(
+	db: Db,
+	codeHash: string,
+	join: { customerName: string; resumeHash: string; now: Date },
+): Promise<SupportSession | null> {
+	const [row] = await db
+		.update(supportSessions)
+		.set({
+			codeHash: null,
+			joinedAt: join.now,
+			customerName: join.customerName,
+			resumeHash: join.resumeHash,
+		})
+		.where(
+			and(
+				eq(supportSessions.codeHash, codeHash),
+				gt(supportSessions.codeExpiresAt, join.now),
+				isNull(supportSessions.endedAt),
+			),
+		)
+		.returning();
+	return row ?? null;
+}
+
+/** A session by id, or null. */
+export async function getSession(db: Db, id: string): Promise<SupportSession | null> {
+	const [row] = await db.select().from(supportSessions).where(eq(supportSessions.id, id)).limit(1);
+	return row ?? null;
+}
+
+/** Marks a session ended once; a second call keeps the first reason. */
+export async function markSessionEnded(
+	db: Db,
+	id: string,
+	reason: string,
+	at: Date,
+): Promise<void> {
+	await db
+		.update(supportSessions)
+		.set({ endedAt: at, endReason: reason, codeHash: null })
+		.where(and(eq(supportSessions.id, id), isNull(supportSessions.endedAt)));
+}

@@ -1,0 +1,411 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLOSE } from "../../protocol/control.ts";
+import { parseHeader } from "../../protocol/frame.ts";
+import { type AuditEvent, findChainBreak } from "../../schema/audit.ts";
+import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
+import { CHANNELS, RawParticipant } from "../helpers/raw-session.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { queryDb } from "../helpers/sql.ts";
+
+interface Created {
+	sessionId: string;
+	code: string;
+	expiresAt: number;
+}
+interface Joined {
+	sessionId: string;
+	ticket: string;
+	resumeToken: string;
+	terms: { text: string; sha256: string } | null;
+}
+
+const te = new TextEncoder();
+
+/** Rows of the audit protocol for one session, oldest first. */
+function auditTypes(server: TestServer, sessionId: string): string[] {
+	return queryDb(
+		join(server.dataDir, "fernwart.db"),
+		"SELECT type FROM audit_events WHERE session_id = ? ORDER BY seq",
+		[sessionId],
+	).map((r) => String(r.type));
+}
+
+function auditChain(server: TestServer): AuditEvent[] {
+	return queryDb(
+		join(server.dataDir, "fernwart.db"),
+		"SELECT * FROM audit_events ORDER BY seq",
+	).map((r) => ({
+		seq: Number(r.seq),
+		id: String(r.id),
+		ts: new Date(Number(r.ts)),
+		type: String(r.type),
+		actor: (r.actor as string | null) ?? null,
+		subject: (r.subject as string | null) ?? null,
+		sessionId: (r.session_id as string | null) ?? null,
+		hostId: (r.host_id as string | null) ?? null,
+		ip: (r.ip as string | null) ?? null,
+		data: r.data === null ? null : JSON.parse(String(r.data)),
+		prevHash: String(r.prev_hash),
+		hash: String(r.hash),
+	}));
+}
+
+/**
+ * Issues a session as the admin, joins it as a customer and completes the handshake (commitment,
+ * key, reveal) with two raw participants, as docs/protocol.md §4 orders it.
+ */
+async function openPair(
+	server: TestServer,
+	token: string,
+	options: { requireTerms?: boolean } = {},
+) {
+	const created = await server.json<Created>("/api/v1/sessions", {
+		body: { requireTerms: options.requireTerms ?? false },
+		headers: bearer(token),
+	});
+	expect(created.status).toBe(201);
+	const { sessionId, code } = created.body;
+	const joined = await server.json<Joined>("/api/v1/sessions/join", {
+		body: { code, displayName: "Ann" },
+	});
+	expect(joined.status).toBe(200);
+	const t = await server.json<{ ticket: string }>(`/api/v1/sessions/${sessionId}/tickets`, {
+		method: "POST",
+		headers: bearer(token),
+	});
+	const supporter = await RawParticipant.connect(server, sessionId, t.body.ticket, "supporter");
+	const customer = await RawParticipant.connect(server, sessionId, joined.body.ticket, "customer");
+	await supporter.hello();
+	const commitment = (await customer.next("peer")).hello as { ed25519: string };
+	await customer.hello();
+	const customerHello = (await supporter.next("peer")).hello as { x25519: string; ed25519: string };
+	supporter.reveal();
+	const reveal = (await customer.next("key.reveal")) as { x25519: string };
+	const sasS = await supporter.derive(customerHello, "customer");
+	const sasC = await customer.derive(
+		{ x25519: reveal.x25519, ed25519: commitment.ed25519 },
+		"supporter",
+	);
+	await customer.state((s) => s.phase === "active");
+	return { sessionId, code, joined: joined.body, supporter, customer, sasS, sasC };
+}
+
+/** Gives frames in flight a moment, then reports how many arrived. */
+async function settle(ms = 300) {
+	await new Promise((r) => setTimeout(r, ms));
+}
+
+describe("ad-hoc support sessions", () => {
+	let server: TestServer;
+	let token: string;
+	beforeAll(async () => {
+		server = await startServer();
+		token = (await mustLogin(server, ADMIN)).accessToken;
+	});
+	afterAll(async () => {
+		await server?.stop();
+	});
+
+	it("issues 8-digit IDs that join once; a used, an expired and a random ID get the same 404", async () => {
+		const a = await server.json<Created>("/api/v1/sessions", { body: {}, headers: bearer(token) });
+		expect(a.status).toBe(201);
+		expect(a.body.code).toMatch(/^\d{8}$/);
+		expect(a.body.expiresAt).toBeGreaterThan(Date.now() + 9 * 60_000);
+		const first = await server.json<Joined>("/api/v1/sessions/join", {
+			body: { code: `${a.body.code.slice(0, 4)} ${a.body.code.slice(4)}`, displayName: "Ann" },
+		});
+		expect(first.status).toBe(200);
+		expect(first.body.sessionId).toBe(a.body.sessionId);
+		const again = await server.json("/api/v1/sessions/join", {
+			body: { code: a.body.code, displayName: "Eve" },
+		});
+
+		const b = await server.json<Created>("/api/v1/sessions", { body: {}, headers: bearer(token) });
+		// Let the code expire the way time would, in the server's own database file.
+		queryDb(
+			join(server.dataDir, "fernwart.db"),
+			"UPDATE support_sessions SET code_expires_at = ? WHERE id = ?",
+			[Date.now() - 1000, b.body.sessionId],
+		);
+		const expired = await server.json("/api/v1/sessions/join", {
+			body: { code: b.body.code, displayName: "Eve" },
+		});
+		let random = "00000000";
+		while (random === a.body.code || random === b.body.code)
+			random = String(Math.floor(Math.random() * 1e8)).padStart(8, "0");
+		const unknown = await server.json("/api/v1/sessions/join", {
+			body: { code: random, displayName: "Eve" },
+		});
+
+		for (const res of [again, expired, unknown]) {
+			expect(res.status).toBe(404);
+			expect(res.body).toEqual(unknown.body);
+		}
+		expect(unknown.body).toMatchObject({ error: { code: "SESSION_NOT_FOUND" } });
+		// The code itself is never stored: only a keyed hash, cleared once used.
+		const rows = queryDb(
+			join(server.dataDir, "fernwart.db"),
+			"SELECT code_hash FROM support_sessions",
+		);
+		expect(JSON.stringify(rows)).not.toContain(a.body.code);
+	});
+
+	it("pairs supporter and customer with the same SAS, and relays chat byte for byte", async () => {
+		const { supporter, customer, sasS, sasC } = await openPair(server, token);
+		expect(sasS).toMatch(/^\d{6}$/);
+		expect(sasS).toBe(sasC);
+		const frame = await supporter.seal(CHANNELS.chat, te.encode("hello, can you hear me?"));
+		supporter.sendFrame(frame);
+		const got = await customer.until(() => customer.frames[0]);
+		expect(got).toEqual(frame);
+		const opened = await customer.cipher?.open(got);
+		expect(opened?.ok && new TextDecoder().decode(opened.plaintext)).toBe(
+			"hello, can you hear me?",
+		);
+		supporter.close();
+		customer.close();
+	});
+
+	it("lets nothing but control messages flow before the terms are accepted; records their hash and signature", async () => {
+		const { sessionId, joined, supporter, customer } = await openPair(server, token, {
+			requireTerms: true,
+		});
+		expect(joined.terms?.sha256).toMatch(/^[0-9a-f]{64}$/);
+		supporter.sendFrame(await supporter.seal(CHANNELS.chat, te.encode("before terms")));
+		customer.sendFrame(await customer.seal(CHANNELS.chat, te.encode("before terms")));
+		await settle();
+		expect(customer.frames).toHaveLength(0);
+		expect(supporter.frames).toHaveLength(0);
+		// Terms other than the ones shown are refused.
+		await customer.consent("terms.accept", { sha256: "0".repeat(64) });
+		expect((await customer.next("error")).code).toBe("NOT_ALLOWED");
+		await customer.consent("terms.accept", { sha256: joined.terms?.sha256 ?? "" });
+		await supporter.state((s) => s.termsAccepted === true);
+		const after = await supporter.seal(CHANNELS.chat, te.encode("after terms"));
+		supporter.sendFrame(after);
+		expect(await customer.until(() => customer.frames[0])).toEqual(after);
+
+		const rows = queryDb(
+			join(server.dataDir, "fernwart.db"),
+			"SELECT data FROM audit_events WHERE session_id = ? AND type = 'terms.accepted'",
+			[sessionId],
+		);
+		expect(rows).toHaveLength(1);
+		const data = JSON.parse(String(rows[0]?.data));
+		expect(data.termsSha256).toBe(joined.terms?.sha256);
+		expect(data.statement).toMatchObject({
+			type: "terms.accept",
+			sessionId,
+			details: { sha256: joined.terms?.sha256 },
+		});
+		expect(data.signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+		const consents = queryDb(
+			join(server.dataDir, "fernwart.db"),
+			"SELECT type, role FROM consents WHERE session_id = ?",
+			[sessionId],
+		);
+		expect(consents).toEqual([{ type: "terms.accept", role: "customer" }]);
+		supporter.close();
+		customer.close();
+	});
+
+	it("forwards screen only after the view grant and input only while control is granted", async () => {
+		const { supporter, customer } = await openPair(server, token);
+		// The customer's screen before any grant: dropped.
+		customer.sendFrame(await customer.seal(CHANNELS.screen, te.encode("screen before grant")));
+		// The supporter's input before any grant: dropped.
+		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click before grant")));
+		await settle();
+		expect(supporter.frames).toHaveLength(0);
+		expect(customer.frames).toHaveLength(0);
+
+		supporter.send({ type: "view.request" });
+		await customer.next("view.request");
+		await customer.consent("view.grant");
+		await supporter.state((s) => s.shower === "customer");
+		const screen = await customer.seal(CHANNELS.screen, new Uint8Array([1, 2, 3, 250, 251]));
+		customer.sendFrame(screen);
+		expect(await supporter.until(() => supporter.frames[0])).toEqual(screen);
+
+		// Still no control: input dropped.
+		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click without control")));
+		await settle();
+		expect(customer.frames).toHaveLength(0);
+
+		supporter.send({ type: "control.request" });
+		await customer.next("control.request");
+		await customer.consent("control.grant");
+		await supporter.state((s) => s.controller === "supporter");
+		const click = await supporter.seal(CHANNELS.input, te.encode("click"));
+		supporter.sendFrame(click);
+		expect(await customer.until(() => customer.frames[0])).toEqual(click);
+
+		await customer.consent("control.revoke");
+		await supporter.state((s) => s.controller === null);
+		// Sent right after the revoke was acknowledged: never arrives.
+		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click after revoke")));
+		await settle();
+		expect(customer.frames).toHaveLength(1);
+		supporter.close();
+		customer.close();
+	});
+
+	it("stops a modified supporter that ignores the rules: the server closes it, not the peer", async () => {
+		const { supporter, customer } = await openPair(server, token);
+		// A supporter that grants itself control and sends input without any grant.
+		await supporter.consent("control.grant");
+		expect((await supporter.next("error")).code).toBe("NOT_ALLOWED");
+		for (let i = 0; i < 25 && supporter.closeCode === null; i++) {
+			supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode(`rogue ${i}`)));
+			supporter.sendFrame(await supporter.seal(CHANNELS.screen, te.encode(`rogue ${i}`)));
+		}
+		await supporter.until(() => supporter.closeCode !== null);
+		expect(supporter.closeCode).toBe(CLOSE.POLICY_VIOLATION);
+		expect(customer.frames).toHaveLength(0);
+		expect(customer.closeCode).toBeNull();
+		// The relay counted the drops.
+		const metrics = await (await server.fetch("/metrics")).text();
+		expect(
+			Number(/^fernwart_frames_dropped_total (\d+)$/m.exec(metrics)?.[1]),
+		).toBeGreaterThanOrEqual(19);
+		customer.close();
+	});
+
+	it("refuses a consent whose signature is not the customer's", async () => {
+		const { supporter, customer } = await openPair(server, token);
+		supporter.send({ type: "view.request" });
+		await customer.next("view.request");
+		// Signed with the supporter's key, sent on the customer's socket: not the customer's consent.
+		const statement = {
+			type: "view.grant",
+			sessionId: customer.sessionId,
+			details: {},
+			timestamp: Date.now(),
+		};
+		const { signStatement } = await import("../../modules/sdk/crypto.ts");
+		customer.send({
+			type: "view.grant",
+			statement,
+			signature: await signStatement(supporter.keys.sign.privateKey, statement as never),
+		});
+		expect((await customer.next("error")).code).toBe("BAD_SIGNATURE");
+		expect(customer.latestState()?.shower).toBeNull();
+		supporter.close();
+		customer.close();
+	});
+
+	it("STOP ends the session for both within 100 ms, and the protocol shows it", async () => {
+		const { sessionId, supporter, customer } = await openPair(server, token);
+		supporter.send({ type: "view.request" });
+		await customer.next("view.request");
+		await customer.consent("view.grant");
+		await supporter.state((s) => s.shower === "customer");
+		const started = performance.now();
+		await customer.consent("stop");
+		await Promise.all([
+			supporter.until(() => supporter.closeCode !== null),
+			customer.until(() => customer.closeCode !== null),
+		]);
+		const elapsed = performance.now() - started;
+		expect(elapsed).toBeLessThan(100);
+		expect(supporter.closeCode).toBe(CLOSE.STOPPED);
+		expect(customer.closeCode).toBe(CLOSE.STOPPED);
+		expect(supporter.messages).toContainEqual({ type: "end", reason: "stopped", by: "customer" });
+		await settle(300);
+		expect(auditTypes(server, sessionId)).toEqual(
+			expect.arrayContaining([
+				"session.issued",
+				"session.joined",
+				"view.granted",
+				"session.stopped",
+				"session.ended",
+			]),
+		);
+		const row = await server.json<{ endReason: string; state: { phase: string } }>(
+			`/api/v1/sessions/${sessionId}`,
+			{
+				headers: bearer(token),
+			},
+		);
+		expect(row.body.endReason).toBe("stopped");
+		expect(row.body.state.phase).toBe("ended");
+		// A new ticket for an ended session is refused.
+		const t = await server.json(`/api/v1/sessions/${sessionId}/tickets`, {
+			method: "POST",
+			headers: bearer(token),
+		});
+		expect(t.status).toBe(410);
+	});
+
+	it("makes the receiving SDK reject a flipped ciphertext bit and a replayed frame", async () => {
+		const { supporter, customer } = await openPair(server, token);
+		const a = await supporter.seal(CHANNELS.chat, te.encode("first"));
+		const b = await supporter.seal(CHANNELS.chat, te.encode("second"));
+		const flipped = b.slice();
+		flipped[flipped.length - 5] = (flipped[flipped.length - 5] ?? 0) ^ 1;
+		supporter.sendFrame(a);
+		supporter.sendFrame(flipped);
+		supporter.sendFrame(a); // replay
+		supporter.sendFrame(b);
+		await customer.until(() => customer.frames.length >= 4);
+		const results = [];
+		for (const f of customer.frames) results.push(await customer.cipher?.open(f));
+		expect(results.map((r) => (r?.ok ? "ok" : r?.reason))).toEqual([
+			"ok",
+			"auth-failed",
+			"stale-seq",
+			"ok",
+		]);
+		expect(parseHeader(flipped).ok).toBe(true); // the relay forwarded it; only the SDK can tell
+		supporter.close();
+		customer.close();
+	});
+
+	it("refuses a used ticket and a ticket for another session", async () => {
+		const one = await server.json<Created>("/api/v1/sessions", {
+			body: {},
+			headers: bearer(token),
+		});
+		const two = await server.json<Created>("/api/v1/sessions", {
+			body: {},
+			headers: bearer(token),
+		});
+		const t = await server.json<{ ticket: string }>(
+			`/api/v1/sessions/${one.body.sessionId}/tickets`,
+			{
+				method: "POST",
+				headers: bearer(token),
+			},
+		);
+		const ws = await RawParticipant.connect(server, one.body.sessionId, t.body.ticket, "supporter");
+		await expect(
+			RawParticipant.connect(server, one.body.sessionId, t.body.ticket, "supporter"),
+		).rejects.toThrow(/401/);
+		await expect(
+			RawParticipant.connect(server, two.body.sessionId, t.body.ticket, "supporter"),
+		).rejects.toThrow(/401/);
+		ws.close();
+	});
+
+	it("answers 1,000 wrong IDs from one address with at most 20 evaluations; the rest get 429", async () => {
+		const statuses: number[] = [];
+		const headers = { "cf-connecting-ip": "198.51.100.77" };
+		for (let i = 0; i < 1000; i++) {
+			const res = await server.json("/api/v1/sessions/join", {
+				body: { code: String(10_000_000 + i), displayName: "x" },
+				headers,
+			});
+			statuses.push(res.status);
+		}
+		expect(statuses.filter((s) => s === 404)).toHaveLength(20);
+		expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
+		expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
+	});
+
+	it("keeps a hash chain over everything it wrote", () => {
+		const rows = auditChain(server);
+		expect(rows.length).toBeGreaterThan(20);
+		return expect(findChainBreak(rows)).resolves.toBeNull();
+	});
+});
