@@ -2,94 +2,20 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE } from "../../protocol/control.ts";
 import { parseHeader } from "../../protocol/frame.ts";
-import { type AuditEvent, findChainBreak } from "../../schema/audit.ts";
+import { findChainBreak } from "../../schema/audit.ts";
 import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
 import { CHANNELS, RawParticipant } from "../helpers/raw-session.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import {
+	auditChain,
+	auditTypes,
+	type Created,
+	type Joined,
+	openPair,
+} from "../helpers/sessions.ts";
 import { queryDb } from "../helpers/sql.ts";
 
-interface Created {
-	sessionId: string;
-	code: string;
-	expiresAt: number;
-}
-interface Joined {
-	sessionId: string;
-	ticket: string;
-	resumeToken: string;
-	terms: { text: string; sha256: string } | null;
-}
-
 const te = new TextEncoder();
-
-/** Rows of the audit protocol for one session, oldest first. */
-function auditTypes(server: TestServer, sessionId: string): string[] {
-	return queryDb(
-		join(server.dataDir, "fernwart.db"),
-		"SELECT type FROM audit_events WHERE session_id = ? ORDER BY seq",
-		[sessionId],
-	).map((r) => String(r.type));
-}
-
-function auditChain(server: TestServer): AuditEvent[] {
-	return queryDb(
-		join(server.dataDir, "fernwart.db"),
-		"SELECT * FROM audit_events ORDER BY seq",
-	).map((r) => ({
-		seq: Number(r.seq),
-		id: String(r.id),
-		ts: new Date(Number(r.ts)),
-		type: String(r.type),
-		actor: (r.actor as string | null) ?? null,
-		subject: (r.subject as string | null) ?? null,
-		sessionId: (r.session_id as string | null) ?? null,
-		hostId: (r.host_id as string | null) ?? null,
-		ip: (r.ip as string | null) ?? null,
-		data: r.data === null ? null : JSON.parse(String(r.data)),
-		prevHash: String(r.prev_hash),
-		hash: String(r.hash),
-	}));
-}
-
-/**
- * Issues a session as the admin, joins it as a customer and completes the handshake (commitment,
- * key, reveal) with two raw participants, as docs/protocol.md §4 orders it.
- */
-async function openPair(
-	server: TestServer,
-	token: string,
-	options: { requireTerms?: boolean } = {},
-) {
-	const created = await server.json<Created>("/api/v1/sessions", {
-		body: { requireTerms: options.requireTerms ?? false },
-		headers: bearer(token),
-	});
-	expect(created.status).toBe(201);
-	const { sessionId, code } = created.body;
-	const joined = await server.json<Joined>("/api/v1/sessions/join", {
-		body: { code, displayName: "Ann" },
-	});
-	expect(joined.status).toBe(200);
-	const t = await server.json<{ ticket: string }>(`/api/v1/sessions/${sessionId}/tickets`, {
-		method: "POST",
-		headers: bearer(token),
-	});
-	const supporter = await RawParticipant.connect(server, sessionId, t.body.ticket, "supporter");
-	const customer = await RawParticipant.connect(server, sessionId, joined.body.ticket, "customer");
-	await supporter.hello();
-	const commitment = (await customer.next("peer")).hello as { ed25519: string };
-	await customer.hello();
-	const customerHello = (await supporter.next("peer")).hello as { x25519: string; ed25519: string };
-	supporter.reveal();
-	const reveal = (await customer.next("key.reveal")) as { x25519: string };
-	const sasS = await supporter.derive(customerHello, "customer");
-	const sasC = await customer.derive(
-		{ x25519: reveal.x25519, ed25519: commitment.ed25519 },
-		"supporter",
-	);
-	await customer.state((s) => s.phase === "active");
-	return { sessionId, code, joined: joined.body, supporter, customer, sasS, sasC };
-}
 
 /** Gives frames in flight a moment, then reports how many arrived. */
 async function settle(ms = 300) {
