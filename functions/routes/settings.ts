@@ -1,11 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getSettings, setSetting } from "../../schema/settings.ts";
+import { getSettings, type SettingKey, setSetting } from "../../schema/settings.ts";
 import { audit } from "../lib/audit.ts";
+import { sha256Hex } from "../lib/encoding.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin } from "../middleware/require-user.ts";
 
-const settingsSchema = z.object({ requireTotp: z.boolean() }).openapi("Settings");
+const settingsSchema = z
+	.object({
+		requireTotp: z.boolean(),
+		termsText: z.string().min(1).max(20_000),
+		requireTerms: z.boolean(),
+		defaultView: z.enum(["customer", "supporter"]),
+		sessionCodeTtlMinutes: z.int().min(1).max(60),
+	})
+	.openapi("Settings");
 const security = [{ bearer: [] }];
 
 /** Server-wide settings, admin only. */
@@ -42,12 +51,18 @@ settings.openapi(
 	}),
 	async (c) => {
 		const body = c.req.valid("json");
-		if (body.requireTotp !== undefined) await setSetting(c.var.db, "requireTotp", body.requireTotp);
+		for (const [key, value] of Object.entries(body) as [SettingKey, never][]) {
+			if (value !== undefined) await setSetting(c.var.db, key, value);
+		}
 		await audit(c.env, {
 			type: "settings.updated",
 			actor: c.var.principal.id,
 			ip: c.var.ip,
-			data: body,
+			// The terms text can be long; the protocol records that it changed and its hash.
+			data: {
+				...body,
+				...(body.termsText !== undefined ? { termsText: await sha256Hex(body.termsText) } : {}),
+			},
 		});
 		return c.json(await getSettings(c.var.db), 200);
 	},

@@ -283,7 +283,7 @@ describe("accounts and login", () => {
 			body: { requireTotp: true },
 			headers: bearer(admin.accessToken),
 		});
-		expect(on.body).toEqual({ requireTotp: true });
+		expect(on.body).toMatchObject({ requireTotp: true });
 		try {
 			const res = await login(server, { email: user.email, password: PASSWORD });
 			expect(res.status).toBe(200);
