@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE } from "../../protocol/control.ts";
 import { parseHeader } from "../../protocol/frame.ts";
 import { findChainBreak } from "../../schema/audit.ts";
-import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
+import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import { CHANNELS, RawParticipant } from "../helpers/raw-session.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import {
@@ -286,6 +286,34 @@ describe("ad-hoc support sessions", () => {
 		expect(parseHeader(flipped).ok).toBe(true); // the relay forwarded it; only the SDK can tell
 		supporter.close();
 		customer.close();
+	});
+
+	it("ends for both when the supporter ends it; another supporter cannot see or end it", async () => {
+		const { sessionId, supporter, customer } = await openPair(server, token);
+		const other = await createUserAs(server, token, {
+			email: "bob@example.test",
+			password: "another long password",
+			role: "supporter",
+		});
+		const bob = await mustLogin(server, { email: other.email, password: "another long password" });
+		const peek = await server.json(`/api/v1/sessions/${sessionId}`, {
+			headers: bearer(bob.accessToken),
+		});
+		expect(peek.status).toBe(404);
+		const steal = await server.json(`/api/v1/sessions/${sessionId}/tickets`, {
+			method: "POST",
+			headers: bearer(bob.accessToken),
+		});
+		expect(steal.status).toBe(404);
+		const end = await server.fetch(`/api/v1/sessions/${sessionId}`, {
+			method: "DELETE",
+			headers: bearer(token),
+		});
+		expect(end.status).toBe(204);
+		await customer.until(() => customer.closeCode !== null);
+		await supporter.until(() => supporter.closeCode !== null);
+		expect(customer.closeCode).toBe(CLOSE.ENDED);
+		expect(customer.messages).toContainEqual({ type: "end", reason: "ended" });
 	});
 
 	it("refuses a used ticket and a ticket for another session", async () => {
