@@ -2,7 +2,6 @@ import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
 import { incrementCounter, trackWebSocket } from "../functions/lib/metrics.ts";
-import { canonicalJson } from "../protocol/canonical.ts";
 import { verifyKeyCommitment } from "../protocol/commitment.ts";
 import {
 	CLOSE,
@@ -21,7 +20,7 @@ import { fromBase64url } from "../protocol/encoding.ts";
 import { channelName, parseHeader } from "../protocol/frame.ts";
 import { verifyStatement } from "../protocol/signature.ts";
 import type { AuditInput } from "../schema/audit.ts";
-import { consents } from "../schema/consents.ts";
+import { recordConsent } from "../schema/consents.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { markSessionEnded } from "../schema/sessions.ts";
 import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
@@ -337,18 +336,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (decision.consent && isConsentMessage(msg)) {
 			const hello = this.live.hellos[from.role === "supporter" ? "supporter" : "peer"] as Hello;
 			try {
-				await this.database()
-					.insert(consents)
-					.values({
-						id: crypto.randomUUID(),
-						sessionId: record.id,
-						type: msg.type,
-						role: from.role,
-						statement: canonicalJson(msg.statement),
-						signature: msg.signature,
-						publicKey: hello.ed25519,
-						recordedAt: new Date(),
-					});
+				await recordConsent(this.database(), {
+					sessionId: record.id,
+					type: msg.type,
+					role: from.role,
+					statement: msg.statement,
+					signature: msg.signature,
+					publicKey: hello.ed25519,
+				});
 			} catch (err) {
 				this.log(`consent write failed: ${(err as Error).name}`);
 				return false;
@@ -407,18 +402,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			: { by: from.role, signatureValid: false };
 		if (signed && hello) {
 			try {
-				await this.database()
-					.insert(consents)
-					.values({
-						id: crypto.randomUUID(),
-						sessionId: record.id,
-						type: "stop",
-						role: from.role,
-						statement: canonicalJson(msg.statement),
-						signature: msg.signature,
-						publicKey: hello.ed25519,
-						recordedAt: new Date(),
-					});
+				await recordConsent(this.database(), {
+					sessionId: record.id,
+					type: "stop",
+					role: from.role,
+					statement: msg.statement,
+					signature: msg.signature,
+					publicKey: hello.ed25519,
+				});
 			} catch (err) {
 				this.log(`stop consent write failed: ${(err as Error).name}`);
 			}

@@ -1,5 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { canonicalJson } from "../protocol/canonical.ts";
 import type { Db } from "./db.ts";
 
 /**
@@ -27,6 +28,30 @@ export const consents = sqliteTable(
 );
 
 export type Consent = typeof consents.$inferSelect;
+
+/** Records a verified, signed consent statement (the caller checked the signature). */
+export async function recordConsent(
+	db: Db,
+	input: {
+		sessionId: string;
+		type: string;
+		role: string;
+		statement: unknown;
+		signature: string;
+		publicKey: string;
+	},
+): Promise<void> {
+	await db.insert(consents).values({
+		id: crypto.randomUUID(),
+		sessionId: input.sessionId,
+		type: input.type,
+		role: input.role,
+		statement: canonicalJson(input.statement),
+		signature: input.signature,
+		publicKey: input.publicKey,
+		recordedAt: new Date(),
+	});
+}
 
 /** The consents of one session in the order they were recorded. */
 export async function listConsents(db: Db, sessionId: string): Promise<Consent[]> {
