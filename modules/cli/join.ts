@@ -1,0 +1,248 @@
+/**
+ * `npm run fernwart -- join CODE`: the customer's command-line module. Joins with the 8-digit
+ * ID, shows the support terms and asks, shows the SAS, answers the supporter's requests, and
+ * stops everything with one key. Nothing is granted unless the customer says yes (or passed the
+ * matching flag); an unanswered question in a script is a no.
+ */
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import { createApiClient } from "../sdk/api.ts";
+import { SessionClient } from "../sdk/session.ts";
+import {
+	CliError,
+	CONNECTION_OPTIONS,
+	CONNECTION_USAGE,
+	explain,
+	Keys,
+	Output,
+	openTransport,
+	parseMs,
+	printSessionEvents,
+	sleep,
+} from "./common.ts";
+
+const USAGE = `Usage: npm run fernwart -- join CODE [options]
+
+Joins the support session with the 8-digit ID the supporter gave you.
+
+  --name NAME          how the supporter sees you (default: your user name)
+  --accept-terms       accept the support terms without asking
+  --grant-view         show your screen when the supporter asks
+  --grant-control      give remote control when the supporter asks
+  --allow-files        accept files the supporter offers
+  --chat TEXT          send one encrypted chat message once connected
+  --stop-after-ms N    press STOP N ms after the connection is secured
+${CONNECTION_USAGE}
+
+Keys while connected: s STOP (ends remote access at once), y/n answer a question.
+Without a terminal and without the flags above, every request is declined.`;
+
+/** Exit code when the customer declines the terms. */
+export const EXIT_TERMS_DECLINED = 4;
+
+/** Runs the command; resolves with the process exit code. */
+export async function runJoin(argv: string[]): Promise<number> {
+	let parsed: ReturnType<typeof parse>;
+	try {
+		parsed = parse(argv);
+	} catch (err) {
+		throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2);
+	}
+	const { values, positionals } = parsed;
+	if (values.help) {
+		process.stdout.write(`${USAGE}\n`);
+		return 0;
+	}
+	const code = (positionals[0] ?? "").replace(/[\s-]/g, "");
+	if (!/^\d{8}$/.test(code) || positionals.length > 1) {
+		throw new CliError(`join needs the 8-digit support ID\n\n${USAGE}`, 2);
+	}
+	const stopAfterMs = parseMs(values["stop-after-ms"], "--stop-after-ms");
+	const displayName = values.name ?? safeUserName();
+
+	const out = new Output(values.json);
+	const transport = openTransport(values);
+	const keys = new Keys(!values.json);
+	const write = (text: string) => process.stdout.write(text);
+	const api = createApiClient({ baseUrl: transport.origin, fetch: transport.fetch });
+	let client: SessionClient | null = null;
+	try {
+		const joined = await api.joinSession({ code, displayName });
+		out.event(
+			"joined",
+			{ sessionId: joined.sessionId, fingerprint: transport.seenFingerprint },
+			"Joined the support session.",
+		);
+
+		const terms = joined.terms ?? null;
+		if (terms) {
+			out.event(
+				"terms",
+				{ sha256: terms.sha256, text: terms.text },
+				`\nSupport terms:\n\n${terms.text}\n`,
+			);
+			const accepted = values["accept-terms"]
+				? true
+				: keys.enabled
+					? await keys.ask(write, "Do you accept these terms?")
+					: false;
+			out.event("terms.decision", { accepted }, null);
+			if (!accepted) {
+				out.say("Terms not accepted: not connecting.");
+				return EXIT_TERMS_DECLINED;
+			}
+		}
+
+		const session = new SessionClient({
+			role: "customer",
+			sessionId: joined.sessionId,
+			baseUrl: transport.origin,
+			webSocket: transport.webSocket,
+			ticket: joined.ticket,
+			renewTicket: () => api.ticket(joined.sessionId, { resumeToken: joined.resumeToken }),
+			...(terms ? { termsSha256: terms.sha256 } : {}),
+		});
+		client = session;
+		printSessionEvents(session, out);
+
+		const report = (what: string) => (err: unknown) =>
+			out.event(
+				"error",
+				{ source: "cli", code: "ACTION_FAILED", message: `${what}: ${(err as Error).message}` },
+				`Could not ${what}: ${(err as Error).message}`,
+			);
+		const act = (action: string, text: string, run: () => Promise<void>) =>
+			run().then(() => out.event("action", { action }, text), report(action));
+
+		// One question at a time, in the order the requests came.
+		let questions: Promise<unknown> = Promise.resolve();
+		const decide = (flag: boolean, question: string): Promise<boolean> => {
+			const answer = questions.then(() =>
+				flag ? true : keys.enabled ? keys.ask(write, question) : false,
+			);
+			questions = answer.catch(() => false);
+			return answer;
+		};
+		session.on("control", ({ message, verified }) => {
+			if (verified === false) return;
+			switch (message.type) {
+				case "view.request":
+					void decide(values["grant-view"], "Show your screen to the supporter?").then((yes) =>
+						yes
+							? act("view.grant", "You are showing your screen.", () => session.grantView())
+							: act("view.deny", "Declined to show your screen.", () => session.denyView()),
+					);
+					return;
+				case "control.request":
+					void decide(
+						values["grant-control"],
+						"Give the supporter control of mouse and keyboard?",
+					).then((yes) =>
+						yes
+							? act("control.grant", "Remote control granted (press s to stop).", () =>
+									session.grantControl(),
+								)
+							: act("control.deny", "Remote control declined.", () => session.denyControl()),
+					);
+					return;
+				case "file.offer": {
+					const id = message.id;
+					void decide(
+						values["allow-files"],
+						`Accept the file ${message.name} (${message.size} bytes)?`,
+					).then((yes) =>
+						yes
+							? act("file.accept", "File accepted.", () => session.acceptFile(id))
+							: act("file.reject", "File declined.", () => session.rejectFile(id)),
+					);
+					return;
+				}
+				default:
+			}
+		});
+
+		let stopping = false;
+		const stop = () => {
+			if (stopping) return;
+			stopping = true;
+			out.say("STOP: ending remote access now.");
+			void act("stop", "Stopped.", () => session.stop());
+		};
+		keys.onKey((key) => {
+			if (key === "s" || key === "S" || key === "ctrl-c") stop();
+		});
+		// Ctrl+C without a terminal (a script, a signal) means STOP too: never leave access open.
+		process.once("SIGINT", stop);
+		process.once("SIGTERM", stop);
+
+		let sentTerms = false;
+		let sentChat = false;
+		const onReady = () => {
+			const state = session.state;
+			if (!session.sas || !state || state.phase !== "active") return;
+			if (terms && !state.termsAccepted && !sentTerms) {
+				sentTerms = true;
+				void act("terms.accept", "Terms accepted.", () => session.acceptTerms());
+			}
+			if (values.chat && !sentChat && (!state.termsRequired || state.termsAccepted)) {
+				sentChat = true;
+				const text = values.chat;
+				void act("chat", "Chat message sent.", async () => {
+					await session.send("chat", 0, new TextEncoder().encode(text));
+				});
+			}
+		};
+		session.on("ready", onReady);
+		session.on("state", onReady);
+		if (stopAfterMs !== null) {
+			void session
+				.whenReady(2 ** 31 - 1)
+				.then(() => sleep(stopAfterMs))
+				.then(stop, () => {});
+		}
+
+		const closed = session.waitFor("closed", () => true, 2 ** 31 - 1);
+		let ended = false;
+		session.on("end", () => {
+			ended = true;
+		});
+		await session.connect();
+		out.say(keys.enabled ? "Connected. Press s at any time to STOP." : "Connected.");
+		const result = await closed;
+		process.off("SIGINT", stop);
+		process.off("SIGTERM", stop);
+		out.event("closed", result, null);
+		return ended ? 0 : 1;
+	} catch (err) {
+		client?.close();
+		throw explain(err, transport);
+	} finally {
+		keys.close();
+		await transport.close();
+	}
+}
+
+function safeUserName(): string {
+	try {
+		return userInfo().username.slice(0, 80) || "Customer";
+	} catch {
+		return "Customer"; // no passwd entry (containers): a neutral name is fine
+	}
+}
+
+function parse(argv: string[]) {
+	return parseArgs({
+		args: argv,
+		allowPositionals: true,
+		options: {
+			...CONNECTION_OPTIONS,
+			name: { type: "string" },
+			"accept-terms": { type: "boolean", default: false },
+			"grant-view": { type: "boolean", default: false },
+			"grant-control": { type: "boolean", default: false },
+			"allow-files": { type: "boolean", default: false },
+			chat: { type: "string" },
+			"stop-after-ms": { type: "string" },
+		},
+	});
+}
