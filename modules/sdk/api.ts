@@ -119,6 +119,11 @@ export interface ApiClient {
 	readonly accessToken: string | null;
 	/** Uses a token obtained elsewhere (e.g. a browser module that refreshed it). */
 	setAccessToken(token: string | null): void;
+	/**
+	 * Trades the refresh token from {@link login} for a new access token (and the next refresh
+	 * token). Supporter calls do this by themselves once when the access token has expired.
+	 */
+	refresh(): Promise<LoginResult>;
 	/** Issues a support session (supporter). */
 	createSession(input?: {
 		view?: "customer" | "supporter";
@@ -138,6 +143,8 @@ export interface ApiClient {
 export function createApiClient(options: ApiClientOptions): ApiClient {
 	const base = new URL(options.baseUrl);
 	let accessToken: string | null = null;
+	let refreshToken: string | null = null;
+	let refreshing: Promise<LoginResult> | null = null;
 
 	/** Sends one request; returns the status and parsed JSON body, or throws the refusal. */
 	const call = async (
@@ -199,6 +206,33 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 		if (!accessToken) throw new ApiError(401, "UNAUTHENTICATED", "log in first");
 		return accessToken;
 	};
+	const refresh = (): Promise<LoginResult> => {
+		// One refresh at a time: refresh tokens are single-use, and a second use revokes the login.
+		refreshing ??= (async () => {
+			try {
+				if (!refreshToken) throw new ApiError(401, "UNAUTHENTICATED", "log in again");
+				const result = await must("POST", "/api/v1/auth/refresh", loginSchema, { refreshToken });
+				accessToken = result.accessToken;
+				refreshToken = result.refreshToken ?? null;
+				return result;
+			} finally {
+				refreshing = null;
+			}
+		})();
+		return refreshing;
+	};
+	/** A supporter call; an expired access token (15 min) is refreshed once and the call retried. */
+	const asUser = async <T>(call: (token: string) => Promise<T>): Promise<T> => {
+		const token = requireToken();
+		try {
+			return await call(token);
+		} catch (err) {
+			if (!(err instanceof ApiError) || err.code !== "UNAUTHENTICATED" || !refreshToken) throw err;
+			// Another call may have refreshed meanwhile; its token is then the one to use.
+			const current = accessToken;
+			return call(current && current !== token ? current : (await refresh()).accessToken);
+		}
+	};
 	const sessionPath = (sessionId: string) => `/api/v1/sessions/${encodeURIComponent(sessionId)}`;
 
 	return {
@@ -207,14 +241,19 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 		},
 		setAccessToken(token) {
 			accessToken = token;
+			refreshToken = null;
 		},
 		async login(input) {
 			const result = await must("POST", "/api/v1/auth/login", loginSchema, input);
 			accessToken = result.accessToken;
+			refreshToken = result.refreshToken ?? null;
 			return result;
 		},
+		refresh,
 		createSession(input = {}) {
-			return must("POST", "/api/v1/sessions", createdSessionSchema, input, requireToken());
+			return asUser((token) =>
+				must("POST", "/api/v1/sessions", createdSessionSchema, input, token),
+			);
 		},
 		joinSession(input) {
 			return must("POST", "/api/v1/sessions/join", joinedSessionSchema, input);
@@ -224,14 +263,18 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 			const result =
 				credentials && "resumeToken" in credentials
 					? await must("POST", path, ticketSchema, { resumeToken: credentials.resumeToken })
-					: await must("POST", path, ticketSchema, {}, credentials?.accessToken ?? requireToken());
+					: credentials
+						? await must("POST", path, ticketSchema, {}, credentials.accessToken)
+						: await asUser((token) => must("POST", path, ticketSchema, {}, token));
 			return result.ticket;
 		},
 		getSession(sessionId) {
-			return must("GET", sessionPath(sessionId), sessionInfoSchema, undefined, requireToken());
+			return asUser((token) =>
+				must("GET", sessionPath(sessionId), sessionInfoSchema, undefined, token),
+			);
 		},
 		async endSession(sessionId) {
-			await call("DELETE", sessionPath(sessionId), undefined, requireToken());
+			await asUser((token) => call("DELETE", sessionPath(sessionId), undefined, token));
 		},
 	};
 }

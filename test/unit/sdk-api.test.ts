@@ -109,4 +109,31 @@ describe("SDK API client", () => {
 		await api.endSession("s1");
 		expect(calls[0]?.method).toBe("DELETE");
 	});
+
+	it("refreshes an expired access token once and retries, with one refresh for parallel calls", async () => {
+		let valid = "at";
+		let refreshes = 0;
+		const { api, calls } = fakeServer((c) => {
+			if (c.url.endsWith("/auth/login")) return { status: 200, body: LOGIN };
+			if (c.url.endsWith("/auth/refresh")) {
+				refreshes++;
+				expect(c.body).toEqual({ refreshToken: refreshes === 1 ? "rt" : "rt2" });
+				valid = `at${refreshes + 1}`;
+				return {
+					status: 200,
+					body: { ...LOGIN, accessToken: valid, refreshToken: `rt${refreshes + 1}` },
+				};
+			}
+			if (c.headers.authorization !== `Bearer ${valid}`) {
+				return { status: 401, body: { error: { code: "UNAUTHENTICATED", message: "expired" } } };
+			}
+			return { status: 200, body: { ticket: "t" } };
+		});
+		await api.login({ email: "s@example.test", password: "pw" });
+		valid = "expired";
+		expect(await Promise.all([api.ticket("s1"), api.ticket("s1")])).toEqual(["t", "t"]);
+		expect(refreshes).toBe(1);
+		expect(api.accessToken).toBe("at2");
+		expect(calls.filter((c) => c.url.endsWith("/tickets")).length).toBe(4);
+	});
 });
