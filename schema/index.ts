@@ -2,6 +2,7 @@
 export * from "./audit.ts";
 export * from "./consents.ts";
 export * from "./groups.ts";
+export * from "./hosts.ts";
 export * from "./password-resets.ts";
 export * from "./refresh-tokens.ts";
 export * from "./sessions.ts";

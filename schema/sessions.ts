@@ -37,6 +37,8 @@ export const supportSessions = sqliteTable(
 		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
 		endedAt: integer("ended_at", { mode: "timestamp_ms" }),
 		endReason: text("end_reason"),
+		/** For host sessions: the host reached (schema/hosts.ts); null for ad-hoc sessions. */
+		hostId: text("host_id"),
 	},
 	(t) => [
 		uniqueIndex("support_sessions_live_code_idx").on(t.codeHash),

@@ -181,6 +181,7 @@ sessions.openapi(
 				expiresAt: new Date(now.getTime() + SESSION_MAX_MS),
 				endedAt: null,
 				endReason: null,
+				hostId: null,
 			};
 			try {
 				await insertSession(db, row);
