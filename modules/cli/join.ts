@@ -53,8 +53,9 @@ export async function runJoin(argv: string[]): Promise<number> {
 		process.stdout.write(`${USAGE}\n`);
 		return 0;
 	}
-	const code = (positionals[0] ?? "").replace(/[\s-]/g, "");
-	if (!/^\d{8}$/.test(code) || positionals.length > 1) {
+	// People type the ID as they hear it: "1234 5678" arrives as two arguments.
+	const code = positionals.join("").replace(/[\s-]/g, "");
+	if (!/^\d{8}$/.test(code)) {
 		throw new CliError(`join needs the 8-digit support ID\n\n${USAGE}`, 2);
 	}
 	const stopAfterMs = parseMs(values["stop-after-ms"], "--stop-after-ms");
