@@ -31,7 +31,7 @@ import {
 	channelName,
 	parseHeader,
 } from "../../protocol/frame.ts";
-import { importVerifyKey, verifyStatement } from "../../protocol/signature.ts";
+import { importVerifyKey, verifyEphemeral, verifyStatement } from "../../protocol/signature.ts";
 import {
 	createStatement,
 	deriveSessionKeys,
@@ -42,6 +42,7 @@ import {
 	keyCommitment,
 	type OpenFailure,
 	SessionCipher,
+	signEphemeral,
 	signStatement,
 } from "./crypto.ts";
 
@@ -147,9 +148,29 @@ export interface ResumeOptions {
 	maxDelayMs?: number;
 }
 
+/** A host's enrolled identity key: it signs the host's hello and its consent statements. */
+export interface HostIdentity {
+	privateKey: CryptoKey;
+	/** Raw Ed25519 public key, base64url, as registered with the server. */
+	publicKey: string;
+}
+
+/**
+ * What a supporter knows of the host it connects to: the key the server returned and the copy
+ * the supporter module pinned. Both must be the key that signed the host's ephemeral key.
+ */
+export interface ExpectedHost {
+	publicKey: string;
+	pinnedKey?: string;
+}
+
 /** Options of {@link SessionClient}. */
 export interface SessionClientOptions {
-	role: "supporter" | "customer";
+	role: "supporter" | "customer" | "host";
+	/** The host's identity key; required for `role: "host"`. */
+	identity?: HostIdentity;
+	/** A supporter connecting to a host: the peer must be that host (protocol §6.2). */
+	expectedHost?: ExpectedHost;
 	sessionId: string;
 	/** The server's origin (`https://…`); the WebSocket URL is derived from it. */
 	baseUrl: string | URL;
@@ -174,8 +195,10 @@ export interface SessionClientOptions {
 
 interface OwnKeys {
 	ephemeral: EphemeralKeyPair;
-	signing: CryptoKeyPair;
+	signingKey: CryptoKey;
 	ed25519: string;
+	/** A host's identity signature over its ephemeral key (others have none). */
+	identitySignature: string | null;
 	/** The supporter's commitment to `ephemeral.publicKey` (customers have none). */
 	commitment: string | null;
 }
@@ -197,7 +220,7 @@ const CLOSE_TO_END: Record<number, (typeof END_REASONS)[number]> = {
  * hello went out on a new socket) they wait in an outbox and follow the hello after a resume.
  */
 export class SessionClient {
-	readonly role: "supporter" | "customer";
+	readonly role: "supporter" | "customer" | "host";
 	readonly sessionId: string;
 	readonly #options: SessionClientOptions;
 	readonly #listeners = new Map<keyof SessionEvents, Set<Listener<never>>>();
@@ -320,11 +343,18 @@ export class SessionClient {
 	async connect(): Promise<void> {
 		if (this.#own || this.#finished) throw new Error("connect() may be called once");
 		const ephemeral = await generateEphemeralKeyPair();
-		const signing = await generateSigningKeyPair();
+		const identity = this.#options.identity;
+		if (this.role === "host" && !identity) throw new Error("a host needs its identity key");
+		// A host signs with its enrolled identity key; the others with a fresh key per session.
+		const signing = identity ? null : await generateSigningKeyPair();
 		this.#own = {
 			ephemeral,
-			signing,
-			ed25519: await exportPublicKey(signing.publicKey),
+			signingKey: identity?.privateKey ?? (signing as CryptoKeyPair).privateKey,
+			ed25519: identity?.publicKey ?? (await exportPublicKey((signing as CryptoKeyPair).publicKey)),
+			identitySignature:
+				this.role === "host" && identity
+					? await signEphemeral(identity.privateKey, this.sessionId, ephemeral.publicKey)
+					: null,
 			commitment:
 				this.role === "supporter" ? await keyCommitment(this.sessionId, ephemeral.publicKey) : null,
 		};
@@ -402,6 +432,18 @@ export class SessionClient {
 		return this.#sendConsent("stop");
 	}
 
+	/**
+	 * A host's signed verdict on the supporter's password proof (`result`: accepted, refused or
+	 * locked). The relay audits it and opens the other channels only after `accepted`.
+	 */
+	reportHostAuth(details: {
+		result: "accepted" | "refused" | "locked";
+		failures: number;
+	}): Promise<void> {
+		if (this.role !== "host") return Promise.reject(new Error("only a host reports host.auth"));
+		return this.#sendConsent("host.auth", details);
+	}
+
 	/** Offers a file; after acceptance its bytes go on the file channel with `stream = id`. */
 	offerFile(file: { id: number; name: string; size: number; sha256: string }): Promise<void> {
 		return this.#sendControl({ type: "file.offer", ...file });
@@ -458,7 +500,7 @@ export class SessionClient {
 		const now = this.#options.now ?? Date.now;
 		return this.#enqueue(async () => {
 			const statement = createStatement(type, this.sessionId, details, now());
-			const signature = await signStatement(own.signing.privateKey, statement);
+			const signature = await signStatement(own.signingKey, statement);
 			return this.#encode({ type, ...extra, statement, signature });
 		});
 	}
@@ -513,6 +555,14 @@ export class SessionClient {
 				role: "supporter",
 				x25519Commitment: own.commitment,
 				ed25519: own.ed25519,
+			});
+		} else if (this.role === "host") {
+			this.#sendRaw(ws, {
+				type: "hello",
+				role: "host",
+				x25519: toBase64url(own.ephemeral.publicKey),
+				ed25519: own.ed25519,
+				identitySignature: own.identitySignature,
 			});
 		} else {
 			this.#sendRaw(ws, {
@@ -760,11 +810,13 @@ export class SessionClient {
 	}
 
 	async #onPeerHello(hello: Hello): Promise<void> {
-		const expected = this.role === "supporter" ? "customer" : "supporter";
+		const expected =
+			this.role !== "supporter" ? "supporter" : this.#options.expectedHost ? "host" : "customer";
 		if (hello.role !== expected) {
 			this.#fail("BAD_PEER", `expected a ${expected}, got a ${hello.role}`);
 			return;
 		}
+		if (hello.role === "host" && !(await this.#checkHost(hello))) return;
 		if (this.#peerHello) {
 			// After a resume the server repeats the hello; new keys mid-session would be a new party.
 			if (JSON.stringify(this.#peerHello) !== JSON.stringify(hello)) {
@@ -782,7 +834,7 @@ export class SessionClient {
 		this.#emit("peer", { hello });
 		const ws = this.#ws;
 		if (!ws) return;
-		if (this.role === "customer") {
+		if (this.role !== "supporter") {
 			// Only now, with the supporter's commitment in hand, may the customer show its key.
 			if (!this.#helloSent) this.#sendHello(ws);
 			return;
@@ -801,7 +853,7 @@ export class SessionClient {
 	}
 
 	async #onKeyReveal(x25519Text: string): Promise<void> {
-		if (this.role !== "customer") return; // the relay never sends one to a supporter
+		if (this.role === "supporter") return; // the relay never sends one to a supporter
 		const hello = this.#peerHello;
 		if (hello?.role !== "supporter") {
 			this.#fail("BAD_HANDSHAKE", "key.reveal before the supporter's hello");
@@ -844,6 +896,36 @@ export class SessionClient {
 		this.#cipher = new SessionCipher(keys);
 		this.#sas = keys.sas;
 		this.#emit("ready", { sas: keys.sas });
+	}
+
+	/**
+	 * A host must be the one the server registered and this module pinned, and its identity key
+	 * must vouch for the ephemeral key it uses in this session. Any mismatch ends the client: a
+	 * changed host key is an attack until an admin says otherwise, never a prompt to click.
+	 */
+	async #checkHost(hello: Extract<Hello, { role: "host" }>): Promise<boolean> {
+		const expected = this.#options.expectedHost;
+		if (!expected) return true;
+		if (expected.pinnedKey !== undefined && expected.pinnedKey !== expected.publicKey) {
+			this.#fail(
+				"HOST_KEY_CHANGED",
+				"the server returned a host key that differs from the pinned one",
+			);
+			return false;
+		}
+		if (hello.ed25519 !== expected.publicKey) {
+			this.#fail("HOST_KEY_CHANGED", "the host presented a different identity key");
+			return false;
+		}
+		const x25519 = fromBase64url(hello.x25519);
+		const valid =
+			x25519 !== null &&
+			(await verifyEphemeral(expected.publicKey, this.sessionId, x25519, hello.identitySignature));
+		if (!valid) {
+			this.#fail("BAD_HOST_SIGNATURE", "the host's identity signature does not verify");
+			return false;
+		}
+		return true;
 	}
 
 	async #verifyPeer(message: Extract<ClientMessage, { statement: Statement }>): Promise<boolean> {
