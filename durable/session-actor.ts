@@ -583,6 +583,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			actor: who ? `${who.role}:${who.principalId}` : null,
 			sessionId: record.id,
 			subject: record.supporterId,
+			hostId: record.hostId ?? null,
 			ip: who?.ip ?? null,
 			data: n.data ?? null,
 		}));

@@ -23,6 +23,9 @@ export interface SessionRecord {
 	termsRequired: boolean;
 	termsSha256: string | null;
 	expiresAt: number;
+	/** Host sessions: the host reached and its registered identity key (raw, base64url). */
+	hostId?: string;
+	hostKey?: string;
 }
 
 export interface FileEntry {
@@ -54,6 +57,11 @@ export interface LiveState {
 	emptySince: number | null;
 	/** Roles that have connected at least once (the first connection is a join, later ones resume). */
 	seen: Role[];
+	/**
+	 * Host sessions: the host accepted the supporter's password proof (its signed `host.auth`).
+	 * Optional because states stored before host sessions existed lack it.
+	 */
+	hostAuthorized?: boolean;
 }
 
 export function initialState(): LiveState {
@@ -154,7 +162,10 @@ export function decide(
 	if (live.phase === "ended") return refuse("the session has ended");
 	const other = otherRole(record, from);
 	const handshakeDone = live.phase === "active";
-	const termsOk = !record.termsRequired || live.termsAccepted;
+	// A host session opens its other channels only after the host accepted the password proof.
+	const termsOk =
+		(!record.termsRequired || live.termsAccepted) &&
+		(record.kind !== "host" || live.hostAuthorized === true);
 	const ok = (
 		next: LiveState,
 		audit: AuditNote[],
@@ -172,6 +183,11 @@ export function decide(
 	switch (msg.type) {
 		case "hello": {
 			if (msg.role !== from) return refuse("hello role does not match the ticket");
+			// The relay vouches for no key, but it refuses a host hello with any key but the
+			// registered one; the supporter module checks the signature itself (protocol §6.2).
+			if (msg.role === "host" && record.hostKey && msg.ed25519 !== record.hostKey) {
+				return refuse("this is not the registered host key");
+			}
 			const slot = from === "supporter" ? "supporter" : "peer";
 			const known = live.hellos[slot];
 			if (known) {
@@ -321,6 +337,28 @@ export function decide(
 				],
 			);
 		}
+		case "host.auth": {
+			if (from !== "host" || record.kind !== "host")
+				return refuse("only the host judges the proof");
+			if (!handshakeDone) return refuse("the handshake is not complete");
+			const result = String(msg.statement.details.result);
+			const accepted = result === "accepted";
+			if (live.hostAuthorized && accepted) return refuse("already accepted");
+			return ok(
+				accepted ? bump(live, { hostAuthorized: true }) : live,
+				[
+					{
+						type: accepted ? "host.connected" : "host.auth_failed",
+						data: {
+							result,
+							hostId: record.hostId ?? null,
+							failures: msg.statement.details.failures ?? null,
+						},
+					},
+				],
+				{ consent: true },
+			);
+		}
 		case "comment":
 			if (from !== "supporter")
 				return refuse("comments are the supporter's notes for the protocol");
@@ -353,6 +391,9 @@ export function mayForward(
 		return record.kind === "host" ? { ok: true } : { ok: false, reason: "auth-not-host" };
 	}
 	if (record.termsRequired && !live.termsAccepted) return { ok: false, reason: "terms" };
+	if (record.kind === "host" && live.hostAuthorized !== true) {
+		return { ok: false, reason: "host-not-authorized" };
+	}
 	switch (header.channel) {
 		case CHANNELS.screen:
 			return live.shower === from ? { ok: true } : { ok: false, reason: "no-view-grant" };

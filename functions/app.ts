@@ -7,7 +7,9 @@ import { createRouter } from "./lib/router.ts";
 import { auth } from "./routes/auth.ts";
 import { connect } from "./routes/connect.ts";
 import { health } from "./routes/health.ts";
+import { hostRoutes } from "./routes/hosts.ts";
 import { me } from "./routes/me.ts";
+import { pages } from "./routes/pages.ts";
 import { sessions } from "./routes/sessions.ts";
 import { settings } from "./routes/settings.ts";
 import { users } from "./routes/users.ts";
@@ -44,7 +46,10 @@ export function createApp() {
 	app.route("/", users);
 	app.route("/", settings);
 	app.route("/", sessions);
+	app.route("/", hostRoutes);
 	app.route("/", connect);
+	// The web console's pages set their own CSP; the API's `default-src 'none'` applies elsewhere.
+	app.route("/", pages);
 
 	app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 		type: "http",

@@ -1,4 +1,5 @@
 import type { AuditLogNamespace } from "../durable/audit-log-api.ts";
+import type { HostActorNamespace } from "../durable/host-actor-api.ts";
 import type { RateLimiterNamespace } from "../durable/rate-limiter-api.ts";
 import type { SessionActorNamespace } from "../durable/session-actor-api.ts";
 import type { Db, DbBinding } from "../schema/db.ts";
@@ -19,6 +20,8 @@ export interface Env {
 	AUDIT_LOG: AuditLogNamespace;
 	/** One relay per support session (durable/session-actor.ts). */
 	SESSION_ACTOR: SessionActorNamespace;
+	/** One per enrolled host: presence and session notices (durable/host-actor.ts). */
+	HOST_ACTOR: HostActorNamespace;
 	/** The Ed25519 private JWK (base64url of its JSON) that signs access tokens; data dir. */
 	JWT_PRIVATE_KEY: string;
 	/** 32 bytes (base64url) that seal TOTP secrets at rest; data dir, never the database. */

@@ -5,5 +5,6 @@ const app = createApp();
 
 export default app;
 export { AuditLog } from "../durable/audit-log.ts";
+export { HostActor } from "../durable/host-actor.ts";
 export { RateLimiter } from "../durable/rate-limiter.ts";
 export { SessionActor } from "../durable/session-actor.ts";

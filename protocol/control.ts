@@ -76,6 +76,8 @@ export const CONSENT_TYPES = [
 	"stop",
 	"file.accept",
 	"file.reject",
+	// A host's signed verdict on the supporter's password proof (docs/protocol.md §7).
+	"host.auth",
 ] as const;
 /** One of {@link CONSENT_TYPES}. */
 export type ConsentType = (typeof CONSENT_TYPES)[number];
@@ -131,6 +133,17 @@ function fileConsentMessage<T extends "file.accept" | "file.reject">(type: T) {
 			message: "statement.details.fileId must equal id",
 			path: ["statement", "details", "fileId"],
 		});
+}
+
+/**
+ * The host's verdict on a password proof: `details.result` is `accepted`, `refused` or `locked`.
+ * The relay opens a host session's other channels only after an `accepted` one, and audits each.
+ */
+function hostAuthMessage() {
+	return consentMessage("host.auth").refine(
+		(m) => ["accepted", "refused", "locked"].includes(String(m.statement.details.result)),
+		{ message: "details.result must be accepted, refused or locked", path: ["statement"] },
+	);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,6 +219,7 @@ const relayedClientMessages = [
 	fileConsentMessage("file.reject"),
 	z.strictObject({ type: z.literal("file.done"), id: fileIdSchema }),
 	z.strictObject({ type: z.literal("comment"), text: z.string().min(1).max(4000) }),
+	hostAuthMessage(),
 ] as const;
 
 /** Every message a module may send. */

@@ -183,7 +183,7 @@ export async function deleteHost(db: Db, id: string): Promise<void> {
 export async function setHostPresence(
 	db: Db,
 	id: string,
-	presence: { onlineSince: Date | null; lastSeenAt: Date },
+	presence: { onlineSince?: Date | null; lastSeenAt: Date },
 ): Promise<void> {
 	await db.update(hosts).set(presence).where(eq(hosts.id, id));
 }

@@ -12,4 +12,5 @@ export const ACTORS: readonly ActorBinding[] = [
 	{ binding: "RATE_LIMITER", className: "RateLimiter" },
 	{ binding: "AUDIT_LOG", className: "AuditLog" },
 	{ binding: "SESSION_ACTOR", className: "SessionActor" },
+	{ binding: "HOST_ACTOR", className: "HostActor" },
 ];

@@ -44,6 +44,16 @@ export const ERRORS = {
 	SESSION_ENDED: { status: 410, message: "The session has ended." },
 	INVALID_TICKET: { status: 401, message: "The connection ticket is invalid, used or expired." },
 	UPGRADE_REQUIRED: { status: 426, message: "This endpoint takes WebSocket connections only." },
+	/** Unknown hosts and hosts of another group alike. */
+	HOST_NOT_FOUND: { status: 404, message: "No such host." },
+	HOST_OFFLINE: { status: 409, message: "The host is not connected." },
+	HOST_DISABLED: { status: 403, message: "This host is disabled." },
+	INVALID_ENROLLMENT_TOKEN: {
+		status: 400,
+		message: "The enrolment token is invalid, used or expired.",
+	},
+	INVALID_CHALLENGE: { status: 401, message: "The challenge is unknown, used or not signed." },
+	GROUP_NOT_FOUND: { status: 404, message: "No such group." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
