@@ -186,9 +186,10 @@ function yesNo(value: boolean): string {
 /** One line on what may flow now, from this role's point of view. */
 export function describeState(
 	state: NonNullable<SessionClient["state"]>,
-	role: "supporter" | "customer",
+	role: "supporter" | "customer" | "host",
 ): string {
-	const other = role === "supporter" ? "customer" : "supporter";
+	const other =
+		role !== "supporter" ? "supporter" : state.connected.includes("host") ? "host" : "customer";
 	const parts = [
 		`peer ${state.connected.includes(other) ? "connected" : "not connected"}`,
 		`phase ${state.phase}`,
