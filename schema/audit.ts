@@ -1,7 +1,11 @@
-import { and, asc, desc, eq, gt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { canonicalJson } from "../protocol/canonical.ts";
+import { chainHash, eventContent, GENESIS_HASH } from "../protocol/audit-chain.ts";
 import type { Db } from "./db.ts";
+import { supportSessions } from "./sessions.ts";
+import { users } from "./users.ts";
+
+export { chainHash, GENESIS_HASH };
 
 /**
  * The audit protocol: append-only and hash-chained (DESIGN §6). This file has inserts and selects
@@ -37,6 +41,8 @@ export const auditEvents = sqliteTable(
 	(t) => [
 		index("audit_events_type_idx").on(t.type, t.seq),
 		index("audit_events_session_idx").on(t.sessionId, t.seq),
+		// Time ranges of the list, the export and retention.
+		index("audit_events_ts_idx").on(t.ts),
 	],
 );
 
@@ -44,29 +50,9 @@ export type AuditEvent = typeof auditEvents.$inferSelect;
 export type AuditInput = Pick<AuditEvent, "type"> &
 	Partial<Omit<AuditEvent, "seq" | "id" | "ts" | "type" | "prevHash" | "hash">>;
 
-/** The chain's starting value. */
-export const GENESIS_HASH = "0".repeat(64);
-
-/** The hashed part of an event, in the form verifiers recompute. */
+/** The hashed part of an event, in the form verifiers recompute (protocol/audit-chain.ts). */
 export function chainedContent(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) {
-	return {
-		id: e.id,
-		ts: e.ts.getTime(),
-		type: e.type,
-		actor: e.actor,
-		subject: e.subject,
-		sessionId: e.sessionId,
-		hostId: e.hostId,
-		ip: e.ip,
-		data: e.data,
-	};
-}
-
-/** SHA-256(prevHash ‖ canonical JSON of the event), lower-case hex. */
-export async function chainHash(prevHash: string, content: unknown): Promise<string> {
-	const bytes = new TextEncoder().encode(prevHash + canonicalJson(content));
-	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-	return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+	return eventContent({ ...e, ts: e.ts.getTime() });
 }
 
 /** The hash of the newest row, or the genesis value for an empty protocol. */
@@ -79,21 +65,18 @@ export async function getChainHead(db: Db): Promise<string> {
 	return row?.hash ?? GENESIS_HASH;
 }
 
-/**
- * Appends events after `head` in one transaction and returns the rows and the new head. The
- * caller serialises calls (one writer); if the batch fails nothing is written and the head stays.
- */
-export async function appendChained(
-	db: Db,
+/** Builds the rows that chain `inputs` after `head`, without writing them. */
+export async function prepareChained(
 	head: string,
 	inputs: AuditInput[],
+	now = new Date(),
 ): Promise<{ rows: Omit<AuditEvent, "seq">[]; head: string }> {
 	const rows: Omit<AuditEvent, "seq">[] = [];
 	let prev = head;
 	for (const input of inputs) {
 		const base = {
 			id: crypto.randomUUID(),
-			ts: new Date(),
+			ts: now,
 			type: input.type,
 			actor: input.actor ?? null,
 			subject: input.subject ?? null,
@@ -106,9 +89,22 @@ export async function appendChained(
 		rows.push({ ...base, prevHash: prev, hash });
 		prev = hash;
 	}
-	const [first, ...rest] = rows.map((r) => db.insert(auditEvents).values(r));
-	if (first) await db.batch([first, ...rest]);
 	return { rows, head: prev };
+}
+
+/**
+ * Appends events after `head` in one transaction and returns the rows and the new head. The
+ * caller serialises calls (one writer); if the batch fails nothing is written and the head stays.
+ */
+export async function appendChained(
+	db: Db,
+	head: string,
+	inputs: AuditInput[],
+): Promise<{ rows: Omit<AuditEvent, "seq">[]; head: string }> {
+	const prepared = await prepareChained(head, inputs);
+	const [first, ...rest] = prepared.rows.map((r) => db.insert(auditEvents).values(r));
+	if (first) await db.batch([first, ...rest]);
+	return prepared;
 }
 
 /** The newest events first, optionally of one type, about one subject or in one session. */
@@ -150,4 +146,194 @@ export async function findChainBreak(
 		prev = row.hash;
 	}
 	return null;
+}
+
+/** The newest event's place in the chain, or null for an empty table. */
+export async function getChainHeadRow(db: Db): Promise<{ seq: number; hash: string } | null> {
+	const [row] = await db
+		.select({ seq: auditEvents.seq, hash: auditEvents.hash })
+		.from(auditEvents)
+		.orderBy(desc(auditEvents.seq))
+		.limit(1);
+	return row ?? null;
+}
+
+/** Events of the sessions `supporterId` issued: what a supporter may read of the protocol. */
+function ofSupporter(supporterId: string): SQL {
+	return sql`${auditEvents.sessionId} IN (SELECT ${supportSessions.id} FROM ${supportSessions} WHERE ${supportSessions.supporterId} = ${supporterId})`;
+}
+
+export interface AuditFilter {
+	sessionId?: string;
+	hostId?: string;
+	/** Events by or about this user, including those of the sessions they ran. */
+	userId?: string;
+	/** An exact type, or a prefix ending in `.` or `.*` (`session.` matches every session event). */
+	type?: string;
+	/** Time range in ms, `from` inclusive, `to` exclusive. */
+	from?: number;
+	to?: number;
+	/** Only events of this supporter's sessions (a supporter's own view). */
+	supporterId?: string;
+	/** Paging: only events with a smaller seq. */
+	beforeSeq?: number;
+	limit?: number;
+}
+
+/** A page of events, newest first, matching every given filter. */
+export async function listAuditPage(db: Db, f: AuditFilter): Promise<AuditEvent[]> {
+	const where: SQL[] = [];
+	if (f.sessionId) where.push(eq(auditEvents.sessionId, f.sessionId));
+	if (f.hostId) where.push(eq(auditEvents.hostId, f.hostId));
+	if (f.userId) {
+		where.push(
+			or(
+				eq(auditEvents.actor, f.userId),
+				eq(auditEvents.subject, f.userId),
+				eq(auditEvents.actor, `supporter:${f.userId}`),
+			) as SQL,
+		);
+	}
+	if (f.type) {
+		const prefix = f.type.endsWith(".*") ? f.type.slice(0, -1) : f.type;
+		where.push(
+			prefix.endsWith(".")
+				? (and(
+						gte(auditEvents.type, prefix),
+						lt(auditEvents.type, `${prefix.slice(0, -1)}/`),
+					) as SQL)
+				: eq(auditEvents.type, f.type),
+		);
+	}
+	if (f.from !== undefined) where.push(gte(auditEvents.ts, new Date(f.from)));
+	if (f.to !== undefined) where.push(lt(auditEvents.ts, new Date(f.to)));
+	if (f.supporterId) where.push(ofSupporter(f.supporterId));
+	if (f.beforeSeq !== undefined) where.push(lt(auditEvents.seq, f.beforeSeq));
+	return db
+		.select()
+		.from(auditEvents)
+		.where(where.length ? and(...where) : undefined)
+		.orderBy(desc(auditEvents.seq))
+		.limit(Math.min(Math.max(f.limit ?? 100, 1), 1000));
+}
+
+/** The seq range of events in a time range or of one session; null when nothing matches. */
+export async function getSeqRange(
+	db: Db,
+	f: { from?: number; to?: number; sessionId?: string },
+): Promise<{ first: number; last: number } | null> {
+	const where: SQL[] = [];
+	if (f.sessionId) where.push(eq(auditEvents.sessionId, f.sessionId));
+	if (f.from !== undefined) where.push(gte(auditEvents.ts, new Date(f.from)));
+	if (f.to !== undefined) where.push(lt(auditEvents.ts, new Date(f.to)));
+	const [row] = await db
+		.select({
+			first: sql<number | null>`min(${auditEvents.seq})`,
+			last: sql<number | null>`max(${auditEvents.seq})`,
+		})
+		.from(auditEvents)
+		.where(where.length ? and(...where) : undefined);
+	return row && row.first !== null && row.last !== null
+		? { first: Number(row.first), last: Number(row.last) }
+		: null;
+}
+
+/** Events with afterSeq < seq ≤ throughSeq in chain order, at most `limit`. */
+export async function listChainRange(
+	db: Db,
+	afterSeq: number,
+	throughSeq: number,
+	limit = 1000,
+): Promise<AuditEvent[]> {
+	return db
+		.select()
+		.from(auditEvents)
+		.where(and(gt(auditEvents.seq, afterSeq), lte(auditEvents.seq, throughSeq)))
+		.orderBy(asc(auditEvents.seq))
+		.limit(limit);
+}
+
+/** Which of `sessionIds` were issued by `supporterId`. */
+export async function filterOwnSessions(
+	db: Db,
+	supporterId: string,
+	sessionIds: string[],
+): Promise<Set<string>> {
+	if (sessionIds.length === 0) return new Set();
+	const rows = await db
+		.select({ id: supportSessions.id })
+		.from(supportSessions)
+		.where(
+			and(eq(supportSessions.supporterId, supporterId), inArray(supportSessions.id, sessionIds)),
+		);
+	return new Set(rows.map((r) => r.id));
+}
+
+/** The session events the evaluation reads (durations come from these, docs/audit.md). */
+export const REPORT_EVENT_TYPES = [
+	"session.issued",
+	"session.joined",
+	"session.resumed",
+	"session.left",
+	"session.ended",
+	"control.granted",
+	"control.revoked",
+	"view.switched",
+] as const;
+
+/** A session issued in the range, with what the report groups by. */
+export interface ReportSession {
+	id: string;
+	kind: string;
+	supporterId: string;
+	supporterEmail: string | null;
+	customerName: string | null;
+	createdAt: Date;
+}
+
+/**
+ * The sessions issued in [from, to) (of one supporter, if given) and their events of
+ * {@link REPORT_EVENT_TYPES}, oldest first.
+ */
+export async function listReportInput(
+	db: Db,
+	f: { from: number; to: number; supporterId?: string },
+): Promise<{
+	sessions: ReportSession[];
+	events: Pick<AuditEvent, "sessionId" | "hostId" | "type" | "ts" | "data">[];
+}> {
+	const inRange = and(
+		gte(supportSessions.createdAt, new Date(f.from)),
+		lt(supportSessions.createdAt, new Date(f.to)),
+		f.supporterId ? eq(supportSessions.supporterId, f.supporterId) : undefined,
+	);
+	const sessions = await db
+		.select({
+			id: supportSessions.id,
+			kind: supportSessions.kind,
+			supporterId: supportSessions.supporterId,
+			supporterEmail: users.email,
+			customerName: supportSessions.customerName,
+			createdAt: supportSessions.createdAt,
+		})
+		.from(supportSessions)
+		.leftJoin(users, eq(users.id, supportSessions.supporterId))
+		.where(inRange)
+		.orderBy(asc(supportSessions.createdAt));
+	if (sessions.length === 0) return { sessions, events: [] };
+	const ids = db.select({ id: supportSessions.id }).from(supportSessions).where(inRange);
+	const events = await db
+		.select({
+			sessionId: auditEvents.sessionId,
+			hostId: auditEvents.hostId,
+			type: auditEvents.type,
+			ts: auditEvents.ts,
+			data: auditEvents.data,
+		})
+		.from(auditEvents)
+		.where(
+			and(inArray(auditEvents.sessionId, ids), inArray(auditEvents.type, [...REPORT_EVENT_TYPES])),
+		)
+		.orderBy(asc(auditEvents.seq));
+	return { sessions, events };
 }

@@ -1,5 +1,6 @@
 /** The table barrel read by drizzle-kit and handed to drizzle for relational queries. */
 export * from "./audit.ts";
+export * from "./checkpoints.ts";
 export * from "./consents.ts";
 export * from "./groups.ts";
 export * from "./hosts.ts";

@@ -27,6 +27,11 @@ export const SETTINGS = {
 	defaultView: z.enum(["customer", "supporter"]).default("customer"),
 	/** How long an issued support ID can be typed in. */
 	sessionCodeTtlMinutes: z.int().min(1).max(60).default(10),
+	/**
+	 * Whole sessions' audit events older than this many days are deleted by cutting the chain at
+	 * a signed checkpoint (docs/audit.md, "Retention"); 0 keeps the protocol for ever.
+	 */
+	auditRetentionDays: z.int().min(0).max(36_500).default(0),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

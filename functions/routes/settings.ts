@@ -13,6 +13,7 @@ const settingsSchema = z
 		requireTerms: z.boolean(),
 		defaultView: z.enum(["customer", "supporter"]),
 		sessionCodeTtlMinutes: z.int().min(1).max(60),
+		auditRetentionDays: z.int().min(0).max(36_500),
 	})
 	.openapi("Settings");
 const security = [{ bearer: [] }];
