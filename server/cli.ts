@@ -319,7 +319,7 @@ async function run(argv: string[]): Promise<void> {
 if (import.meta.main) {
 	const command = process.argv[2];
 	// The module commands are clients of a server over HTTPS: no data dir, no config, no database.
-	if (command === "support" || command === "join") {
+	if (command === "support" || command === "join" || command === "host" || command === "connect") {
 		const { runModuleCommand } = await import("../modules/cli/index.ts");
 		process.exit(await runModuleCommand(process.argv.slice(2)));
 	}

@@ -4,11 +4,13 @@
  * machine that can reach the server.
  */
 import { CliError } from "./common.ts";
+import { runConnect } from "./connect.ts";
+import { runHost } from "./host.ts";
 import { runJoin } from "./join.ts";
 import { runSupport } from "./support.ts";
 
 /** The commands this module adds to the `fernwart` CLI. */
-export const MODULE_COMMANDS = ["support", "join"] as const;
+export const MODULE_COMMANDS = ["support", "join", "host", "connect"] as const;
 
 /** True if `command` is one of {@link MODULE_COMMANDS}. */
 export function isModuleCommand(command: string | undefined): boolean {
@@ -24,6 +26,8 @@ export async function runModuleCommand(argv: string[]): Promise<number> {
 	try {
 		if (command === "support") return await runSupport(rest);
 		if (command === "join") return await runJoin(rest);
+		if (command === "host") return await runHost(rest);
+		if (command === "connect") return await runConnect(rest);
 		throw new CliError(`unknown command ${command}`, 2);
 	} catch (err) {
 		const cli = err instanceof CliError ? err : new CliError((err as Error).message);
