@@ -76,7 +76,7 @@ export const CONSENT_TYPES = [
 	"stop",
 	"file.accept",
 	"file.reject",
-	// A host's signed verdict on the supporter's password proof (docs/protocol.md §7).
+	// A host's signed verdict on the supporter's password proof (docs/protocol.md §10).
 	"host.auth",
 ] as const;
 /** One of {@link CONSENT_TYPES}. */

@@ -1,7 +1,7 @@
 /**
  * What a host agent speaks besides the session protocol: the signed challenge that replaces a
  * bearer secret, the presence socket's messages, and the password proof it exchanges with the
- * supporter inside the encrypted `auth` channel (docs/protocol.md §7). Isomorphic (zod and
+ * supporter inside the encrypted `auth` channel (docs/protocol.md §10). Isomorphic (zod and
  * WebCrypto only): the server, the host agent and the supporter module all import it.
  */
 import * as z from "zod";
@@ -143,7 +143,7 @@ export const authMessageSchema = z.discriminatedUnion("t", [
 		salt: z.string().regex(/^[A-Za-z0-9_-]{22,86}$/),
 		kdf: scryptParamsSchema,
 	}),
-	/** Supporter → host: the derived key (see docs/protocol.md §7 for why not an HMAC). */
+	/** Supporter → host: the derived key (see docs/protocol.md §10 for why not an HMAC). */
 	z.strictObject({
 		t: z.literal("proof"),
 		nonce: nonceSchema,

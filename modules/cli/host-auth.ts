@@ -1,5 +1,5 @@
 /**
- * The host's remote-maintenance password (docs/protocol.md §7). The host keeps only
+ * The host's remote-maintenance password (docs/protocol.md §10). The host keeps only
  * `verifier = SHA-256(scrypt(password, salt))`; inside the encrypted session it sends the salt,
  * the scrypt parameters and a nonce on the `auth` channel, and the supporter answers with
  * `k = scrypt(password, salt)`. The host accepts if SHA-256(k) equals its verifier.
