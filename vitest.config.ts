@@ -21,6 +21,18 @@ export default defineConfig({
 					maxWorkers: 2,
 				},
 			},
+			{
+				test: {
+					name: "e2e",
+					include: ["test/e2e/**/*.test.ts"],
+					// Builds like the integration setup, and says once if Chromium is missing (fails on CI).
+					globalSetup: ["test/e2e/setup.ts"],
+					testTimeout: 120_000,
+					hookTimeout: 120_000,
+					// A browser and a server per file: one file at a time on two cores.
+					maxWorkers: 1,
+				},
+			},
 		],
 	},
 });

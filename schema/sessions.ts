@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lte } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lte } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -119,4 +119,23 @@ export async function markSessionEnded(
 		.update(supportSessions)
 		.set({ endedAt: at, endReason: reason, codeHash: null })
 		.where(and(eq(supportSessions.id, id), isNull(supportSessions.endedAt)));
+}
+
+/**
+ * Sessions not ended and not past their deadline, newest first: all of them for an admin
+ * (`supporterId` null), else that supporter's own. At most `limit` rows.
+ */
+export async function listLiveSessions(
+	db: Db,
+	supporterId: string | null,
+	now: Date,
+	limit = 100,
+): Promise<SupportSession[]> {
+	const live = and(isNull(supportSessions.endedAt), gt(supportSessions.expiresAt, now));
+	return db
+		.select()
+		.from(supportSessions)
+		.where(supporterId ? and(live, eq(supportSessions.supporterId, supporterId)) : live)
+		.orderBy(desc(supportSessions.createdAt))
+		.limit(limit);
 }

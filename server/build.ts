@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ACTORS } from "./actors.ts";
 import { COMPATIBILITY_DATE, EGRESS_GUARD_PATH } from "./runtime.ts";
+import { buildWebAssets } from "./web-assets.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DIST_DIR = join(ROOT, "dist");
@@ -19,6 +20,8 @@ export function packageVersion(): string {
  * off for the call because the build must not reach the internet.
  */
 export function bundleWorker(): void {
+	// The browser modules first: the worker bundle embeds them (server/web-assets.ts).
+	buildWebAssets();
 	execFileSync(
 		process.execPath,
 		[

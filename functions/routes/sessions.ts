@@ -4,6 +4,7 @@ import {
 	consumeCode,
 	getSession,
 	insertSession,
+	listLiveSessions,
 	retireExpiredCodes,
 	type SupportSession,
 	VIEW_DIRECTIONS,
@@ -209,6 +210,59 @@ sessions.openapi(
 			data: { view: s.view, termsRequired, codeExpiresAt: s.codeExpiresAt.getTime() },
 		});
 		return c.json({ sessionId: s.id, code, expiresAt: s.codeExpiresAt.getTime() }, 201);
+	},
+);
+
+const liveSessionView = z
+	.object({
+		sessionId: z.string(),
+		kind: z.string(),
+		supporterId: z.string(),
+		customerName: z.string().nullable(),
+		createdAt: z.number(),
+		expiresAt: z.number(),
+		joinedAt: z.number().nullable(),
+		state: consentStateSchema.nullable(),
+	})
+	.openapi("LiveSession");
+
+// The admin console's live list: an admin sees every session, a supporter only their own.
+sessions.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/sessions",
+		tags: ["sessions"],
+		security,
+		middleware: [requireUser] as const,
+		responses: {
+			200: jsonResponse(
+				z.object({ sessions: z.array(liveSessionView) }),
+				"Live sessions (at most 100, newest first) with their consent state.",
+			),
+			401: errorResponse("UNAUTHENTICATED"),
+		},
+	}),
+	async (c) => {
+		const { db, principal } = c.var;
+		const rows = await listLiveSessions(
+			db,
+			principal.role === "admin" ? null : principal.id,
+			new Date(),
+		);
+		const list = await Promise.all(
+			rows.map(async (s) => ({
+				sessionId: s.id,
+				kind: s.kind,
+				supporterId: s.supporterId,
+				customerName: s.customerName,
+				createdAt: s.createdAt.getTime(),
+				expiresAt: s.expiresAt.getTime(),
+				joinedAt: s.joinedAt?.getTime() ?? null,
+				state: await actorFor(c.env, s.id).snapshot(),
+			})),
+		);
+		// A relay that has already ended is not live, whatever the row says in this instant.
+		return c.json({ sessions: list.filter((s) => s.state?.phase !== "ended") }, 200);
 	},
 );
 

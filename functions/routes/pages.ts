@@ -1,0 +1,124 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import type { AppEnv } from "../env.ts";
+import { createRouter } from "../lib/router.ts";
+import { WEB_ASSETS } from "../web/assets.gen.js";
+import {
+	LANGS,
+	type Lang,
+	type MessageKey,
+	type Messages,
+	messages,
+	pickLang,
+} from "../web/i18n.ts";
+import { PAGE_CSP, PAGE_PERMISSIONS, type PageOptions, renderPage } from "../web/layout.ts";
+import { adminBody, consoleBody, homeBody, joinBody, loginBody } from "../web/pages.ts";
+
+/** The language switch's cookie: not a credential, so it is the only cookie the pages set. */
+const LANG_COOKIE = "fernwart_lang";
+
+const pageQuery = z.object({ lang: z.string().max(8).optional() });
+
+const htmlResponse = (description: string) => ({
+	content: { "text/html": { schema: z.string() } },
+	description,
+});
+
+/** Language from `?lang=`, the cookie, then Accept-Language; an explicit choice is remembered. */
+function language(c: Context<AppEnv>): Lang {
+	const query = c.req.query("lang");
+	const lang = pickLang(query, getCookie(c, LANG_COOKIE), c.req.header("accept-language"));
+	if (query && (LANGS as readonly string[]).includes(query)) {
+		setCookie(c, LANG_COOKIE, lang, {
+			path: "/",
+			secure: true,
+			httpOnly: true,
+			sameSite: "Lax",
+			maxAge: 365 * 24 * 3600,
+		});
+	}
+	return lang;
+}
+
+async function page(
+	c: Context<AppEnv>,
+	path: string,
+	titleKey: MessageKey,
+	script: string | null,
+	body: (t: Messages) => PageOptions["body"],
+	nav?: PageOptions["nav"],
+) {
+	const lang = language(c);
+	const t = messages(lang);
+	c.header("content-security-policy", PAGE_CSP);
+	c.header("permissions-policy", PAGE_PERMISSIONS);
+	c.header("content-language", lang);
+	c.header("vary", "accept-language, cookie");
+	const options: PageOptions = { lang, t, titleKey, script, path, body: body(t) };
+	return c.html(await renderPage(nav ? { ...options, nav } : options), 200);
+}
+
+/** One documented GET route per page; the bodies are HTML, the data comes from the JSON API. */
+function pageRoute(path: string, description: string) {
+	return createRoute({
+		method: "get",
+		path,
+		tags: ["pages"],
+		description,
+		request: { query: pageQuery },
+		responses: { 200: htmlResponse(description) },
+	});
+}
+
+/**
+ * The web console's pages and their bundled scripts (docs/web.md). The pages hold no data and
+ * need no login: the scripts authenticate against the JSON API with Bearer tokens.
+ */
+export const pages = createRouter();
+
+pages.openapi(pageRoute("/", "Start page: join a session or log in."), (c) =>
+	page(c, "/", "home.title", null, homeBody),
+);
+pages.openapi(pageRoute("/login", "Login page of the web console."), (c) =>
+	page(c, "/login", "login.title", "login", loginBody),
+);
+pages.openapi(pageRoute("/join", "Customer module: join with a support ID, no install."), (c) =>
+	page(c, "/join", "join.title", "customer", joinBody, "customer"),
+);
+pages.openapi(pageRoute("/console", "Supporter console."), (c) =>
+	page(c, "/console", "console.title", "console", consoleBody, "staff"),
+);
+pages.openapi(pageRoute("/admin", "Admin console."), (c) =>
+	page(c, "/admin", "admin.title", "admin", adminBody, "staff"),
+);
+
+pages.openapi(
+	createRoute({
+		method: "get",
+		path: "/assets/{name}",
+		tags: ["pages"],
+		description: "The pages' bundled scripts and style sheet (built by npm run build).",
+		request: { params: z.object({ name: z.string().max(64) }) },
+		responses: {
+			200: {
+				content: { "text/javascript": { schema: z.string() }, "text/css": { schema: z.string() } },
+				description: "The asset; revalidated with its ETag.",
+			},
+			304: { description: "Not modified." },
+			404: { description: "No such asset." },
+		},
+	}),
+	(c) => {
+		const asset = Object.hasOwn(WEB_ASSETS, c.req.param("name"))
+			? WEB_ASSETS[c.req.param("name")]
+			: undefined;
+		if (!asset) return c.text("not found", 404);
+		// Versioned URLs could be cached for good; revalidation is cheap and never serves stale code.
+		c.header("cache-control", "no-cache");
+		c.header("etag", asset.etag);
+		if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304);
+		c.header("content-type", asset.type);
+		return c.body(asset.body, 200);
+	},
+);

@@ -1,0 +1,188 @@
+import { html } from "hono/html";
+import type { Messages } from "./i18n.ts";
+
+/*
+ * The static structure of each page. Scripts (modules/web/) find their elements by id and only
+ * toggle `hidden`, fill text with textContent and draw on canvases; all wording comes from here
+ * and from the i18n block, so nothing user-supplied is ever parsed as HTML.
+ */
+
+/** `/`: where customers and staff split. */
+export function homeBody(t: Messages) {
+	return html`<ul class="choices">
+<li><a class="button primary big" href="/join">${t["home.customer"]}</a></li>
+<li><a class="button big" href="/login">${t["home.supporter"]}</a></li>
+</ul>`;
+}
+
+/** `/login`. */
+export function loginBody(t: Messages) {
+	return html`<form id="login-form" class="card narrow" novalidate>
+<label for="email">${t["login.email"]}</label>
+<input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">${t["login.password"]}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="totp">${t["login.totp"]}</label>
+<input id="totp" name="totp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}">
+<p id="login-error" class="error" role="alert" hidden></p>
+<button type="submit" class="primary">${t["login.submit"]}</button>
+</form>`;
+}
+
+/** `/join`: the customer module, step by step; only one step is visible at a time. */
+export function joinBody(t: Messages) {
+	return html`<section id="step-code" class="card narrow">
+<p>${t["join.intro"]}</p>
+<form id="join-form" novalidate>
+<label for="code">${t["join.code"]}</label>
+<input id="code" name="code" class="code-input" inputmode="numeric" autocomplete="off" maxlength="11" required aria-describedby="join-error">
+<label for="name">${t["join.name"]}</label>
+<input id="name" name="name" autocomplete="name" maxlength="80" required>
+<p id="join-error" class="error" role="alert" hidden></p>
+<button type="submit" class="primary">${t["join.submit"]}</button>
+</form>
+</section>
+<section id="step-terms" class="card" hidden aria-labelledby="terms-title">
+<h2 id="terms-title">${t["join.terms"]}</h2>
+<div id="terms-text" class="terms" tabindex="0"></div>
+<label class="check"><input type="checkbox" id="terms-accept"> ${t["join.termsAccept"]}</label>
+<div class="row">
+<button type="button" id="terms-submit" class="primary" disabled>${t["join.termsSubmit"]}</button>
+<button type="button" id="terms-decline">${t["join.termsDecline"]}</button>
+</div>
+</section>
+<section id="step-session" hidden>
+<p id="status" class="status" role="status" aria-live="polite">${t["join.connecting"]}</p>
+<div class="indicators">
+<p id="ind-viewing" class="indicator viewing" hidden>${t["join.viewing"]}</p>
+<p id="ind-control" class="indicator control" hidden>${t["join.controlling"]} <button type="button" id="revoke">${t["join.revoke"]}</button></p>
+</div>
+<div class="grid">
+<div class="card">
+<p class="sas-label">${t["join.sas"]}: <strong id="sas" class="sas">——————</strong></p>
+<p class="hint">${t["join.sasHint"]}</p>
+<div class="row">
+<button type="button" id="share" class="primary" disabled>${t["join.share"]}</button>
+<button type="button" id="share-stop" hidden>${t["join.shareStop"]}</button>
+</div>
+<p class="hint">${t["join.shareHint"]}</p>
+<div id="preview-wrap" class="preview-wrap" hidden>
+<video id="preview" muted playsinline aria-label="${t["join.sharing"]}"></video>
+<div id="pointer" class="pointer" hidden></div>
+</div>
+</div>
+${chatBody(t)}
+</div>
+</section>
+<section id="step-ended" class="card narrow" hidden>
+<p id="ended-text" role="alert"></p>
+<a href="/join" class="button">${t["nav.join"]}</a>
+</section>
+<button type="button" id="stop" class="stop" hidden aria-keyshortcuts="Alt+Shift+S" title="${t["join.stopHint"]}">${t["join.stop"]}<span class="stop-hint">${t["join.stopHint"]}</span></button>
+<dialog id="consent" aria-labelledby="consent-text">
+<p id="consent-text"></p>
+<div class="row">
+<button type="button" id="consent-allow" class="primary">${t["join.allow"]}</button>
+<button type="button" id="consent-deny">${t["join.deny"]}</button>
+</div>
+</dialog>`;
+}
+
+/** `/console`: issue an ID, watch the screen, ask for control, chat and comment. */
+export function consoleBody(t: Messages) {
+	return html`<section id="issue" class="card">
+<button type="button" id="issue-button" class="primary big">${t["console.issue"]}</button>
+<div id="code-box" hidden>
+<p class="code-label">${t["console.code"]}</p>
+<p class="code-row"><output id="code" class="code" aria-live="polite"></output>
+<button type="button" id="copy">${t["console.copy"]}</button></p>
+<p id="countdown" class="hint" aria-live="off"></p>
+<p id="code-hint" class="hint"></p>
+</div>
+<p id="issue-error" class="error" role="alert" hidden></p>
+</section>
+<section id="live" hidden>
+<p id="status" class="status" role="status" aria-live="polite"></p>
+<div class="grid wide">
+<div class="card screen-card">
+<h2>${t["console.screen"]}</h2>
+<canvas id="screen" class="screen" tabindex="0" width="640" height="360" aria-label="${t["console.screen"]}"></canvas>
+<div class="row">
+<button type="button" id="request-view">${t["console.requestView"]}</button>
+<button type="button" id="request-control">${t["console.requestControl"]}</button>
+<button type="button" id="end" class="danger">${t["console.end"]}</button>
+</div>
+<p class="hint">${t["console.controlNote"]}</p>
+</div>
+<div class="side">
+<div class="card">
+<p class="sas-label">${t["console.sas"]}: <strong id="sas" class="sas">——————</strong></p>
+<p class="hint">${t["console.sasHint"]}</p>
+</div>
+${chatBody(t)}
+<form id="comment-form" class="card">
+<label for="comment">${t["console.comment"]}</label>
+<textarea id="comment" maxlength="4000" rows="2"></textarea>
+<button type="submit">${t["console.commentSend"]}</button>
+</form>
+</div>
+</div>
+</section>
+<section id="ended" class="card narrow" hidden>
+<p id="ended-text" role="alert"></p>
+<button type="button" id="again" class="primary">${t["console.issue"]}</button>
+</section>`;
+}
+
+/** `/admin`: users, settings and live sessions. */
+export function adminBody(t: Messages) {
+	return html`<p id="admin-error" class="error" role="alert" hidden></p>
+<section class="card" aria-labelledby="users-title">
+<h2 id="users-title">${t["admin.users"]}</h2>
+<table id="users"><thead><tr><th scope="col">${t["admin.userEmail"]}</th><th scope="col">${t["admin.userName"]}</th><th scope="col">${t["admin.userRole"]}</th></tr></thead><tbody></tbody></table>
+<form id="user-form" class="inline-form">
+<label for="user-email">${t["admin.userEmail"]}</label>
+<input id="user-email" type="email" required autocomplete="off">
+<label for="user-name">${t["admin.userName"]}</label>
+<input id="user-name" required maxlength="80" autocomplete="off">
+<label for="user-role">${t["admin.userRole"]}</label>
+<select id="user-role"><option value="supporter">supporter</option><option value="admin">admin</option></select>
+<label for="user-password">${t["admin.userPassword"]}</label>
+<input id="user-password" type="password" minlength="12" required autocomplete="new-password">
+<button type="submit" class="primary">${t["admin.userCreate"]}</button>
+<p id="user-result" role="status" aria-live="polite"></p>
+</form>
+</section>
+<section class="card" aria-labelledby="sessions-title">
+<h2 id="sessions-title">${t["admin.sessions"]}</h2>
+<table id="sessions"><thead><tr><th scope="col">${t["admin.sessionCreated"]}</th><th scope="col">${t["admin.sessionCustomer"]}</th><th scope="col">${t["admin.sessionState"]}</th><th scope="col"></th></tr></thead><tbody></tbody></table>
+<p id="sessions-none" hidden>${t["admin.sessionsNone"]}</p>
+</section>
+<section class="card" aria-labelledby="settings-title">
+<h2 id="settings-title">${t["admin.settings"]}</h2>
+<form id="settings-form">
+<label for="terms-text">${t["admin.termsText"]}</label>
+<textarea id="terms-text" rows="5" maxlength="20000"></textarea>
+<label class="check"><input type="checkbox" id="require-terms"> ${t["admin.requireTerms"]}</label>
+<label for="default-view">${t["admin.defaultView"]}</label>
+<select id="default-view"><option value="customer">${t["admin.viewCustomer"]}</option><option value="supporter">${t["admin.viewSupporter"]}</option></select>
+<label for="code-ttl">${t["admin.codeTtl"]}</label>
+<input id="code-ttl" type="number" min="1" max="60">
+<label class="check"><input type="checkbox" id="require-totp"> ${t["admin.requireTotp"]}</label>
+<button type="submit" class="primary">${t["admin.save"]}</button>
+<p id="settings-result" role="status" aria-live="polite"></p>
+</form>
+</section>`;
+}
+
+function chatBody(t: Messages) {
+	return html`<section class="card chat" aria-labelledby="chat-title">
+<h2 id="chat-title">${t["chat.title"]}</h2>
+<ol id="chat-log" class="chat-log" aria-live="polite"></ol>
+<form id="chat-form" class="row">
+<label for="chat-input" class="visually-hidden">${t["chat.message"]}</label>
+<input id="chat-input" maxlength="2000" autocomplete="off" disabled>
+<button type="submit" id="chat-send" disabled>${t["chat.send"]}</button>
+</form>
+</section>`;
+}

@@ -1,0 +1,238 @@
+/**
+ * The supporter console (`/console`): issue a support ID, watch the customer's screen, ask for
+ * control (pointer and keys on the input channel, drawn as annotations at a browser customer),
+ * chat, comments for the protocol, end the session.
+ */
+import type { ConsentState } from "../../protocol/control.ts";
+import type { ApiClient, CreatedSession } from "../sdk/api.ts";
+import { SessionClient } from "../sdk/session.ts";
+import { setupChat } from "./chat.ts";
+import {
+	$,
+	apiJson,
+	authedClient,
+	describeError,
+	formatDuration,
+	loadAuth,
+	setupLogout,
+	show,
+	t,
+	trackedWebSocket,
+} from "./common.ts";
+import { encodeJson, INPUT_STREAM, type InputEvent } from "./wire.ts";
+
+/** Pointer moves are sent at most this often; clicks always. */
+const MOVE_INTERVAL_MS = 40;
+
+setupLogout();
+const api = await authedClient();
+
+let client: SessionClient | null = null;
+let countdown: ReturnType<typeof setInterval> | null = null;
+let customerName: string | null = null;
+
+$("issue-button").addEventListener("click", () => {
+	void issue();
+});
+$("again").addEventListener("click", () => location.reload());
+
+async function issue(): Promise<void> {
+	const error = $("issue-error");
+	show(error, false);
+	let created: CreatedSession;
+	try {
+		created = await api.createSession();
+	} catch (err) {
+		error.textContent = describeError(err);
+		show(error);
+		return;
+	}
+	showCode(created);
+	await connect(api, created.sessionId);
+}
+
+function showCode(created: CreatedSession): void {
+	const code = `${created.code.slice(0, 4)} ${created.code.slice(4)}`;
+	$("code").textContent = code;
+	$("code-hint").textContent = t("console.waiting", { url: `${location.origin}/join` });
+	show($("issue-button"), false);
+	show($("code-box"));
+	$("copy").addEventListener("click", () => {
+		navigator.clipboard.writeText(created.code).then(
+			() => {
+				$("copy").textContent = t("console.copied");
+			},
+			() => undefined, // no clipboard permission: the ID stays readable on screen
+		);
+	});
+	const tick = () => {
+		const left = created.expiresAt - Date.now();
+		$("countdown").textContent =
+			left > 0 ? t("console.expires", { time: formatDuration(left) }) : t("console.expired");
+		if (left <= 0 && countdown) clearInterval(countdown);
+	};
+	tick();
+	countdown = setInterval(tick, 1000);
+}
+
+async function connect(apiClient: ApiClient, sessionId: string): Promise<void> {
+	const socket = trackedWebSocket();
+	const session = new SessionClient({
+		role: "supporter",
+		sessionId,
+		baseUrl: location.origin,
+		webSocket: socket.factory,
+		// A resume may come after the access token expired: refresh it first through the API helper.
+		renewTicket: async () => {
+			await apiJson("GET", "/api/v1/me");
+			apiClient.setAccessToken(loadAuth()?.accessToken ?? null);
+			return apiClient.ticket(sessionId);
+		},
+	});
+	client = session;
+	setupChat(session, "customer");
+	show($("live"));
+	session.on("ready", ({ sas }) => {
+		$("sas").textContent = `${sas.slice(0, 3)} ${sas.slice(3)}`;
+	});
+	session.on("state", (state) => {
+		void onState(apiClient, state);
+	});
+	session.on("frame", (frame) => {
+		if (frame.channelName === "screen") drawFrame(frame.payload);
+	});
+	session.on("control", ({ message }) => {
+		if (message.type === "control.deny") setStatus(t("console.controlDenied"));
+	});
+	session.on("end", ({ reason }) => ended(t(`console.endedBy.${reason}`)));
+	session.on("closed", () => ended(t("console.endedBy.ended")));
+	await session.connect();
+}
+
+async function onState(apiClient: ApiClient, state: ConsentState): Promise<void> {
+	const customerHere = state.connected.includes("customer");
+	if (customerHere || state.phase === "active") {
+		if (countdown) clearInterval(countdown);
+		show($("issue"), false); // the ID is used up: it has nothing more to say
+		if (customerName === null && client) {
+			customerName =
+				(await apiClient.getSession(client.sessionId).catch(() => null))?.customerName ?? "";
+		}
+	}
+	const control = state.controller === "supporter";
+	$("screen").classList.toggle("controlled", control);
+	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
+	if (!customerHere && state.phase === "waiting") return setStatus("");
+	if (state.termsRequired && !state.termsAccepted) return setStatus(t("console.terms"));
+	if (state.shower !== "customer") return setStatus(t("console.noScreen"));
+	const joined = customerName ? `${t("console.joined", { name: customerName })}. ` : "";
+	setStatus(control ? `${joined}${t("console.controlGranted")}` : joined);
+}
+
+function setStatus(text: string): void {
+	$("status").textContent = text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The screen: newest frame wins, decoding never queues up.
+
+const canvas = $<HTMLCanvasElement>("screen");
+const context = canvas.getContext("2d", { alpha: false });
+let decoding = false;
+let pending: Uint8Array | null = null;
+
+function drawFrame(bytes: Uint8Array): void {
+	if (decoding) {
+		pending = bytes;
+		return;
+	}
+	decoding = true;
+	const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "image/jpeg" });
+	createImageBitmap(blob)
+		.then((image) => {
+			if (canvas.width !== image.width || canvas.height !== image.height) {
+				canvas.width = image.width;
+				canvas.height = image.height;
+			}
+			context?.drawImage(image, 0, 0);
+			image.close();
+			canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
+		})
+		.catch(() => undefined) // a frame that does not decode is skipped; the next replaces it
+		.finally(() => {
+			decoding = false;
+			const next = pending;
+			pending = null;
+			if (next) drawFrame(next);
+		});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control: pointer and keys while the customer's grant stands
+
+let lastMove = 0;
+
+function sendInput(event: InputEvent): void {
+	if (client?.state?.controller !== "supporter") return;
+	client.send("input", INPUT_STREAM, encodeJson(event)).catch(() => undefined);
+}
+
+function pointerAt(event: PointerEvent, kind: "move" | "down" | "up"): void {
+	const box = canvas.getBoundingClientRect();
+	const clamp = (v: number) => Math.min(1, Math.max(0, v));
+	sendInput({
+		t: "pointer",
+		kind,
+		x: clamp((event.clientX - box.left) / box.width),
+		y: clamp((event.clientY - box.top) / box.height),
+		button: Math.min(4, Math.max(0, event.button)),
+	});
+}
+
+canvas.addEventListener("pointermove", (event) => {
+	if (performance.now() - lastMove < MOVE_INTERVAL_MS) return;
+	lastMove = performance.now();
+	pointerAt(event, "move");
+});
+canvas.addEventListener("pointerdown", (event) => pointerAt(event, "down"));
+canvas.addEventListener("pointerup", (event) => pointerAt(event, "up"));
+for (const kind of ["down", "up"] as const) {
+	canvas.addEventListener(`key${kind}`, (event) => {
+		// Tab leaves the canvas, so keyboard users are never trapped in it.
+		if (event.key === "Tab" || client?.state?.controller !== "supporter") return;
+		event.preventDefault();
+		sendInput({ t: "key", kind, key: event.key.slice(0, 32), code: event.code.slice(0, 32) });
+	});
+}
+
+$("request-control").addEventListener("click", () => {
+	void client?.requestControl();
+});
+$("request-view").addEventListener("click", () => {
+	void client?.requestView();
+});
+$("end").addEventListener("click", () => {
+	if (client) void api.endSession(client.sessionId).catch(() => undefined);
+});
+$<HTMLFormElement>("comment-form").addEventListener("submit", (event) => {
+	event.preventDefault();
+	const field = $<HTMLTextAreaElement>("comment");
+	const text = field.value.trim();
+	if (!text || !client) return;
+	client.comment(text).then(
+		() => {
+			field.value = "";
+		},
+		(err: unknown) => setStatus(describeError(err)),
+	);
+});
+
+function ended(text: string): void {
+	if (!$("ended").hidden) return;
+	if (countdown) clearInterval(countdown);
+	show($("live"), false);
+	show($("issue"), false);
+	$("ended-text").textContent = text;
+	show($("ended"));
+	$("again").focus();
+}

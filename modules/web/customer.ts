@@ -1,0 +1,324 @@
+/**
+ * The install-free customer module (`/join`): ID → terms → screen sharing through the browser's
+ * own picker → encrypted JPEG frames → consent dialogs, indicators, STOP, chat, SAS.
+ *
+ * A page cannot move the operating system's pointer, so granted "control" means the
+ * supporter's pointer and clicks are drawn as a marker over the preview of what is shared.
+ */
+import type { ConsentState } from "../../protocol/control.ts";
+import { ApiError, createApiClient, type Terms } from "../sdk/api.ts";
+import { SessionClient } from "../sdk/session.ts";
+import { setupChat } from "./chat.ts";
+import { $, browserFetch, describeError, show, t, trackedWebSocket } from "./common.ts";
+import { decodeJson, type InputEvent, inputEventSchema, SCREEN_STREAM } from "./wire.ts";
+
+/** The largest encoded frame sent; the relay and browsers handle 1 MiB WebSocket messages. */
+const MAX_FRAME_BYTES = 900 * 1024;
+/** Above this many unsent bytes the line is too slow: frames are skipped and quality drops. */
+const MAX_BACKLOG_BYTES = 256 * 1024;
+const FRAME_INTERVAL_MS = 150;
+const MAX_WIDTH = 1920;
+
+const api = createApiClient({ baseUrl: location.origin, fetch: browserFetch });
+const socket = trackedWebSocket();
+
+let client: SessionClient | null = null;
+let stream: MediaStream | null = null;
+let stopping = false;
+
+// ---------------------------------------------------------------------------------------------
+// Step 1: the support ID
+
+$<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
+	event.preventDefault();
+	const error = $("join-error");
+	show(error, false);
+	const code = $<HTMLInputElement>("code").value.replace(/\D/g, "");
+	const displayName = $<HTMLInputElement>("name").value.trim();
+	if (code.length !== 8 || !displayName) {
+		error.textContent = t("join.notFound");
+		show(error);
+		return;
+	}
+	api.joinSession({ code, displayName }).then(
+		(joined) =>
+			start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(fail),
+		(err: unknown) => {
+			error.textContent =
+				err instanceof ApiError && err.code === "SESSION_NOT_FOUND"
+					? t("join.notFound")
+					: err instanceof ApiError && err.code === "RATE_LIMITED"
+						? t("login.rateLimited")
+						: describeError(err);
+			show(error);
+		},
+	);
+});
+
+// The ID may be in the link the supporter sent (`/join#12345678`): it never reaches the server.
+const fromLink = location.hash.replace(/\D/g, "");
+if (fromLink.length === 8) $<HTMLInputElement>("code").value = fromLink;
+
+// ---------------------------------------------------------------------------------------------
+// Step 2: connect, terms, share
+
+async function start(sessionId: string, ticket: string, resumeToken: string, terms: Terms | null) {
+	const session = new SessionClient({
+		role: "customer",
+		sessionId,
+		baseUrl: location.origin,
+		webSocket: socket.factory,
+		ticket,
+		renewTicket: () => api.ticket(sessionId, { resumeToken }),
+		...(terms ? { termsSha256: terms.sha256 } : {}),
+	});
+	client = session;
+	wire(session);
+	show($("step-code"), false);
+	show($("stop"));
+	const ready = new Promise<void>((resolve) => session.on("ready", () => resolve()));
+	await session.connect();
+	if (terms) await askTerms(terms);
+	show($("step-session"));
+	await ready;
+	if (terms) await session.acceptTerms(terms.sha256);
+	$<HTMLButtonElement>("share").disabled = false;
+	$<HTMLButtonElement>("share").focus();
+}
+
+function askTerms(terms: Terms): Promise<void> {
+	const step = $("step-terms");
+	$("terms-text").textContent = terms.text;
+	show(step);
+	const box = $<HTMLInputElement>("terms-accept");
+	const submit = $<HTMLButtonElement>("terms-submit");
+	box.addEventListener("change", () => {
+		submit.disabled = !box.checked;
+	});
+	box.focus();
+	return new Promise((resolve) => {
+		submit.addEventListener("click", () => {
+			if (!box.checked) return;
+			show(step, false);
+			resolve();
+		});
+		// Declining is a STOP: the supporter learns at once that nothing will be shared.
+		$("terms-decline").addEventListener("click", () => stopSession());
+	});
+}
+
+function wire(session: SessionClient): void {
+	setupChat(session, "supporter");
+	session.on("ready", ({ sas }) => {
+		$("sas").textContent = `${sas.slice(0, 3)} ${sas.slice(3)}`;
+		$("status").textContent = "";
+	});
+	session.on("state", updateIndicators);
+	session.on("control", ({ message }) => {
+		if (message.type === "control.request") {
+			void ask(t("join.ask.control")).then((yes) =>
+				yes ? session.grantControl() : session.denyControl(),
+			);
+		} else if (message.type === "view.request") {
+			void ask(t("join.ask.view")).then((yes) => (yes ? share() : session.denyView()));
+		} else if (message.type === "file.offer") {
+			const { id, name, size } = message;
+			void ask(t("join.ask.file", { name, size })).then((yes) =>
+				yes ? session.acceptFile(id) : session.rejectFile(id),
+			);
+		}
+	});
+	session.on("frame", (frame) => {
+		if (frame.channelName !== "input") return;
+		const input = decodeJson(inputEventSchema, frame.payload);
+		if (input) showPointer(input);
+	});
+	session.on("end", ({ by }) => ended(by === "customer" ? t("join.stopped") : t("join.ended")));
+	session.on("error", (error) => {
+		if (error.fatal) ended(t("error.generic", { message: error.message }));
+	});
+	session.on("closed", () => ended(stopping ? t("join.stopped") : t("join.ended")));
+}
+
+function updateIndicators(state: ConsentState): void {
+	const supporterHere = state.connected.includes("supporter");
+	show($("ind-viewing"), state.shower === "customer" && supporterHere && stream !== null);
+	show($("ind-control"), state.controller === "supporter");
+	if (state.controller !== "supporter") show($("pointer"), false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent dialogs: one at a time, Escape means no.
+
+let dialogQueue: Promise<unknown> = Promise.resolve();
+
+function ask(question: string): Promise<boolean> {
+	const next = dialogQueue.then(
+		() =>
+			new Promise<boolean>((resolve) => {
+				const dialog = $<HTMLDialogElement>("consent");
+				$("consent-text").textContent = question;
+				const allow = $<HTMLButtonElement>("consent-allow");
+				const deny = $<HTMLButtonElement>("consent-deny");
+				const finish = (answer: boolean) => {
+					allow.removeEventListener("click", onAllow);
+					deny.removeEventListener("click", onDeny);
+					dialog.removeEventListener("cancel", onDeny);
+					if (dialog.open) dialog.close();
+					resolve(answer);
+				};
+				const onAllow = () => finish(true);
+				const onDeny = () => finish(false);
+				allow.addEventListener("click", onAllow);
+				deny.addEventListener("click", onDeny);
+				dialog.addEventListener("cancel", onDeny);
+				dialog.showModal();
+				deny.focus(); // the safe answer has the focus
+			}),
+	);
+	dialogQueue = next;
+	return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screen sharing
+
+$("share").addEventListener("click", () => {
+	void share();
+});
+$("share-stop").addEventListener("click", () => stopSharing());
+$("revoke").addEventListener("click", () => {
+	void client?.revokeControl();
+});
+
+async function share(): Promise<void> {
+	const session = client;
+	if (!session || stream) return;
+	try {
+		// The browser's own picker: the customer chooses a window, a screen or a tab.
+		stream = await navigator.mediaDevices.getDisplayMedia({
+			video: { frameRate: { ideal: 10, max: 15 } },
+			audio: false,
+		});
+	} catch {
+		$("status").textContent = t("join.shareFailed");
+		await session.denyView();
+		return;
+	}
+	const video = $<HTMLVideoElement>("preview");
+	video.srcObject = stream;
+	await video.play();
+	show($("preview-wrap"));
+	show($("share"), false);
+	show($("share-stop"));
+	$("status").textContent = t("join.sharing");
+	for (const track of stream.getVideoTracks()) {
+		track.addEventListener("ended", () => stopSharing());
+	}
+	await session.grantView();
+	void captureLoop(session, video);
+}
+
+function stopSharing(): void {
+	for (const track of stream?.getTracks() ?? []) track.stop();
+	stream = null;
+	show($("preview-wrap"), false);
+	show($("share-stop"), false);
+	show($("share"));
+	$("status").textContent = "";
+	if (client?.state) updateIndicators(client.state);
+}
+
+/**
+ * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second. When the
+ * socket's backlog grows, frames are skipped and quality and size go down; when it drains they
+ * come back up: adaptive to the bandwidth without measuring it.
+ */
+async function captureLoop(session: SessionClient, video: HTMLVideoElement): Promise<void> {
+	const canvas = document.createElement("canvas");
+	const context = canvas.getContext("2d", { alpha: false });
+	if (!context) return;
+	let quality = 0.7;
+	let scale = 1;
+	while (stream && !session.finished) {
+		const started = performance.now();
+		const state = session.state;
+		// Frames before the relay has recorded the view grant would be dropped and counted.
+		const allowed = state?.shower === "customer" && state.phase === "active";
+		if (allowed && video.videoWidth > 0 && socket.bufferedAmount() < MAX_BACKLOG_BYTES) {
+			const factor = Math.min(1, MAX_WIDTH / video.videoWidth) * scale;
+			canvas.width = Math.max(1, Math.round(video.videoWidth * factor));
+			canvas.height = Math.max(1, Math.round(video.videoHeight * factor));
+			context.drawImage(video, 0, 0, canvas.width, canvas.height);
+			const blob = await new Promise<Blob | null>((resolve) =>
+				canvas.toBlob(resolve, "image/jpeg", quality),
+			);
+			if (blob && blob.size <= MAX_FRAME_BYTES) {
+				await session
+					.send("screen", SCREEN_STREAM, new Uint8Array(await blob.arrayBuffer()))
+					.catch(() => undefined); // the session ended meanwhile; the loop ends below
+				if (quality < 0.8) quality += 0.02;
+				if (scale < 1) scale = Math.min(1, scale + 0.05);
+			} else {
+				quality = Math.max(0.3, quality - 0.15);
+				scale = Math.max(0.4, scale - 0.1);
+			}
+		} else if (allowed && socket.bufferedAmount() >= MAX_BACKLOG_BYTES) {
+			quality = Math.max(0.3, quality - 0.1);
+			scale = Math.max(0.4, scale - 0.05);
+		}
+		const wait = FRAME_INTERVAL_MS - (performance.now() - started);
+		await new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
+	}
+}
+
+/** The supporter's pointer as a marker over the preview; a click briefly rings. */
+function showPointer(input: InputEvent): void {
+	if (input.t !== "pointer" || client?.state?.controller !== "supporter") return;
+	const marker = $("pointer");
+	marker.style.left = `${input.x * 100}%`;
+	marker.style.top = `${input.y * 100}%`;
+	marker.classList.toggle("down", input.kind === "down");
+	show(marker);
+}
+
+// ---------------------------------------------------------------------------------------------
+// STOP and the end
+
+function stopSession(): void {
+	stopping = true;
+	stopSharing();
+	const session = client;
+	if (!session || session.finished) {
+		ended(t("join.stopped"));
+		return;
+	}
+	// STOP takes effect at the relay first; the page shows the end when the relay confirms.
+	session.stop().catch(() => ended(t("join.stopped")));
+	setTimeout(() => session.close(), 3000);
+}
+
+$("stop").addEventListener("click", stopSession);
+document.addEventListener("keydown", (event) => {
+	if (event.altKey && event.shiftKey && event.code === "KeyS" && !$("stop").hidden) {
+		event.preventDefault();
+		stopSession();
+	}
+});
+
+function ended(text: string): void {
+	if (!$("step-ended").hidden) return;
+	stopSharing();
+	for (const id of ["step-code", "step-terms", "step-session", "stop", "ind-viewing"]) {
+		show($(id), false);
+	}
+	const dialog = $<HTMLDialogElement>("consent");
+	if (dialog.open) dialog.close();
+	$("ended-text").textContent = text;
+	show($("step-ended"));
+	$("main").focus();
+}
+
+function fail(err: unknown): void {
+	ended(describeError(err));
+}
