@@ -200,7 +200,7 @@ export function decide(
 			if (slot === "peer" && !live.hellos.supporter)
 				return refuse("wait for the supporter's hello");
 			const next = bump(live, { hellos: { ...live.hellos, [slot]: msg } });
-			return ok(next, [{ type: "session.hello", data: { role: from } }], {
+			return ok(next, [{ type: "session.hello", data: { role: from, ed25519: msg.ed25519 } }], {
 				relay: false,
 				announce: msg,
 			});

@@ -4,12 +4,14 @@ import type { AppEnv } from "./env.ts";
 import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
 import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { connect } from "./routes/connect.ts";
 import { health } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { me } from "./routes/me.ts";
 import { pages } from "./routes/pages.ts";
+import { reports } from "./routes/reports.ts";
 import { sessions } from "./routes/sessions.ts";
 import { settings } from "./routes/settings.ts";
 import { users } from "./routes/users.ts";
@@ -48,6 +50,8 @@ export function createApp() {
 	app.route("/", sessions);
 	app.route("/", hostRoutes);
 	app.route("/", connect);
+	app.route("/", auditRoutes);
+	app.route("/", reports);
 	// The web console's pages set their own CSP; the API's `default-src 'none'` applies elsewhere.
 	app.route("/", pages);
 

@@ -129,6 +129,8 @@ export const CONSENT_EVENTS: Readonly<Record<string, string>> = {
 	"file.accepted": "file.accept",
 	"file.rejected": "file.reject",
 	"session.stopped": "stop",
+	"host.connected": "host.auth",
+	"host.auth_failed": "host.auth",
 };
 
 export interface VerifySummary {
@@ -215,6 +217,13 @@ export class ExportVerifier {
 		this.s.lines = this.lineNo;
 		const step = await this.check(text);
 		return step.ok ? true : this.stop(this.lineNo, step.reason);
+	}
+
+	/** Counts a line that could not even be read (e.g. not UTF-8) as the failing one. */
+	unreadable(reason: string): false {
+		if (this.failure) return false;
+		this.lineNo++;
+		return this.stop(this.lineNo, reason);
 	}
 
 	/** The verdict, after the last line. */

@@ -2,6 +2,8 @@ import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, type SQL, sql } from
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { chainHash, eventContent, GENESIS_HASH } from "../protocol/audit-chain.ts";
 import type { Db } from "./db.ts";
+import { groupMembers } from "./groups.ts";
+import { hosts } from "./hosts.ts";
 import { supportSessions } from "./sessions.ts";
 import { users } from "./users.ts";
 
@@ -158,9 +160,12 @@ export async function getChainHeadRow(db: Db): Promise<{ seq: number; hash: stri
 	return row ?? null;
 }
 
-/** Events of the sessions `supporterId` issued: what a supporter may read of the protocol. */
+/**
+ * What a supporter may read of the protocol: the events of the sessions it issued, and those
+ * about the hosts of its groups.
+ */
 function ofSupporter(supporterId: string): SQL {
-	return sql`${auditEvents.sessionId} IN (SELECT ${supportSessions.id} FROM ${supportSessions} WHERE ${supportSessions.supporterId} = ${supporterId})`;
+	return sql`(${auditEvents.sessionId} IN (SELECT ${supportSessions.id} FROM ${supportSessions} WHERE ${supportSessions.supporterId} = ${supporterId}) OR ${auditEvents.hostId} IN (SELECT ${hosts.id} FROM ${hosts} INNER JOIN ${groupMembers} ON ${groupMembers.groupId} = ${hosts.groupId} WHERE ${groupMembers.userId} = ${supporterId}))`;
 }
 
 export interface AuditFilter {
@@ -253,20 +258,23 @@ export async function listChainRange(
 		.limit(limit);
 }
 
-/** Which of `sessionIds` were issued by `supporterId`. */
-export async function filterOwnSessions(
+/**
+ * Which of `events` a supporter may read (see ofSupporter): the export asks per page, so the
+ * rule stays the one the list route applies in SQL.
+ */
+export async function filterVisibleTo(
 	db: Db,
 	supporterId: string,
-	sessionIds: string[],
-): Promise<Set<string>> {
-	if (sessionIds.length === 0) return new Set();
+	events: Pick<AuditEvent, "seq">[],
+): Promise<Set<number>> {
+	const first = events[0]?.seq;
+	const last = events.at(-1)?.seq;
+	if (first === undefined || last === undefined) return new Set();
 	const rows = await db
-		.select({ id: supportSessions.id })
-		.from(supportSessions)
-		.where(
-			and(eq(supportSessions.supporterId, supporterId), inArray(supportSessions.id, sessionIds)),
-		);
-	return new Set(rows.map((r) => r.id));
+		.select({ seq: auditEvents.seq })
+		.from(auditEvents)
+		.where(and(gte(auditEvents.seq, first), lte(auditEvents.seq, last), ofSupporter(supporterId)));
+	return new Set(rows.map((r) => r.seq));
 }
 
 /** The session events the evaluation reads (durations come from these, docs/audit.md). */
@@ -288,6 +296,8 @@ export interface ReportSession {
 	supporterId: string;
 	supporterEmail: string | null;
 	customerName: string | null;
+	hostId: string | null;
+	hostName: string | null;
 	createdAt: Date;
 }
 
@@ -300,7 +310,7 @@ export async function listReportInput(
 	f: { from: number; to: number; supporterId?: string },
 ): Promise<{
 	sessions: ReportSession[];
-	events: Pick<AuditEvent, "sessionId" | "hostId" | "type" | "ts" | "data">[];
+	events: Pick<AuditEvent, "sessionId" | "type" | "ts" | "data">[];
 }> {
 	const inRange = and(
 		gte(supportSessions.createdAt, new Date(f.from)),
@@ -314,10 +324,13 @@ export async function listReportInput(
 			supporterId: supportSessions.supporterId,
 			supporterEmail: users.email,
 			customerName: supportSessions.customerName,
+			hostId: supportSessions.hostId,
+			hostName: hosts.name,
 			createdAt: supportSessions.createdAt,
 		})
 		.from(supportSessions)
 		.leftJoin(users, eq(users.id, supportSessions.supporterId))
+		.leftJoin(hosts, eq(hosts.id, supportSessions.hostId))
 		.where(inRange)
 		.orderBy(asc(supportSessions.createdAt));
 	if (sessions.length === 0) return { sessions, events: [] };
@@ -325,7 +338,6 @@ export async function listReportInput(
 	const events = await db
 		.select({
 			sessionId: auditEvents.sessionId,
-			hostId: auditEvents.hostId,
 			type: auditEvents.type,
 			ts: auditEvents.ts,
 			data: auditEvents.data,

@@ -323,6 +323,9 @@ if (import.meta.main) {
 		const { runModuleCommand } = await import("../modules/cli/index.ts");
 		process.exit(await runModuleCommand(process.argv.slice(2)));
 	}
+	// Offline: reads only the export file, never the data dir.
+	if (command === "audit")
+		process.exit(await (await import("./audit-verify.ts")).runAuditCommand(process.argv.slice(2)));
 	try {
 		await run(process.argv.slice(2));
 	} catch (err) {

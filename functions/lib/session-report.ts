@@ -1,0 +1,162 @@
+/**
+ * The evaluation of support sessions (docs/audit.md, "Reports"), as pure functions over the
+ * audit events, so that every figure can be recomputed from an export.
+ *
+ * - connected: the time both sides were in the session at once, from `session.joined` /
+ *   `session.resumed` to `session.left` / `session.ended` of either side;
+ * - controlled: the time a control grant stood, from `control.granted` to `control.revoked`,
+ *   `view.switched` (a switch ends every grant) or `session.ended`.
+ * A session that is still running counts up to `now`.
+ */
+
+export const GROUP_BY = ["supporter", "customer", "host", "day"] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+export interface ReportEvent {
+	type: string;
+	ts: number;
+	data: Record<string, unknown> | null;
+}
+
+export interface SessionDurations {
+	connectedMs: number;
+	controlledMs: number;
+	ended: boolean;
+}
+
+/** Connected and controlled time of one session from its events (oldest first). */
+export function sessionDurations(events: ReportEvent[], now: number): SessionDurations {
+	const present = new Set<string>();
+	let bothSince: number | null = null;
+	let controlSince: number | null = null;
+	let connectedMs = 0;
+	let controlledMs = 0;
+	let ended = false;
+	const endControl = (ts: number) => {
+		if (controlSince !== null) controlledMs += Math.max(0, ts - controlSince);
+		controlSince = null;
+	};
+	for (const e of events) {
+		if (ended) break;
+		const role = typeof e.data?.role === "string" ? e.data.role : null;
+		switch (e.type) {
+			case "session.joined":
+			case "session.resumed":
+				if (role) present.add(role);
+				break;
+			case "session.left":
+				if (role) present.delete(role);
+				break;
+			case "session.ended":
+				present.clear();
+				ended = true;
+				endControl(e.ts);
+				break;
+			case "control.granted":
+				controlSince ??= e.ts;
+				break;
+			case "control.revoked":
+			case "view.switched":
+				endControl(e.ts);
+				break;
+		}
+		const both = present.has("supporter") && (present.has("customer") || present.has("host"));
+		if (both && bothSince === null) bothSince = e.ts;
+		if (!both && bothSince !== null) {
+			connectedMs += Math.max(0, e.ts - bothSince);
+			bothSince = null;
+		}
+	}
+	if (!ended) {
+		if (bothSince !== null) connectedMs += Math.max(0, now - bothSince);
+		endControl(now);
+	}
+	return { connectedMs, controlledMs, ended };
+}
+
+export interface ReportSessionInput {
+	id: string;
+	supporterId: string;
+	supporterEmail: string | null;
+	customerName: string | null;
+	createdAt: number;
+	hostId: string | null;
+	hostName: string | null;
+	events: ReportEvent[];
+}
+
+export interface ReportRow {
+	group: string;
+	label: string;
+	sessions: number;
+	connectedMs: number;
+	controlledMs: number;
+}
+
+function groupOf(s: ReportSessionInput, by: GroupBy): { group: string; label: string } {
+	switch (by) {
+		case "supporter":
+			return { group: s.supporterId, label: s.supporterEmail ?? s.supporterId };
+		case "customer":
+			return { group: s.customerName ?? "", label: s.customerName ?? "(not joined)" };
+		case "host":
+			return { group: s.hostId ?? "", label: s.hostName ?? s.hostId ?? "(ad-hoc)" };
+		case "day": {
+			const day = new Date(s.createdAt).toISOString().slice(0, 10);
+			return { group: day, label: day };
+		}
+	}
+}
+
+/** One row per group, ordered by group, plus the totals. */
+export function buildReport(
+	sessions: ReportSessionInput[],
+	by: GroupBy,
+	now: number,
+): { rows: ReportRow[]; totals: Omit<ReportRow, "group" | "label"> } {
+	const rows = new Map<string, ReportRow>();
+	const totals = { sessions: 0, connectedMs: 0, controlledMs: 0 };
+	for (const s of sessions) {
+		const d = sessionDurations(s.events, now);
+		const { group, label } = groupOf(s, by);
+		const row = rows.get(group) ?? { group, label, sessions: 0, connectedMs: 0, controlledMs: 0 };
+		row.sessions++;
+		row.connectedMs += d.connectedMs;
+		row.controlledMs += d.controlledMs;
+		rows.set(group, row);
+		totals.sessions++;
+		totals.connectedMs += d.connectedMs;
+		totals.controlledMs += d.controlledMs;
+	}
+	return {
+		rows: [...rows.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)),
+		totals,
+	};
+}
+
+/**
+ * One CSV cell (RFC 4180). A cell that a spreadsheet would run as a formula (customer names are
+ * typed by customers) is prefixed with an apostrophe.
+ */
+export function csvCell(value: string | number): string {
+	let text = String(value);
+	if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+	return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The report as CSV, durations in whole seconds, for billing tools. */
+export function reportCsv(by: GroupBy, rows: ReportRow[]): string {
+	const lines = [[by, "label", "sessions", "connected_seconds", "controlled_seconds"].join(",")];
+	for (const r of rows) {
+		lines.push(
+			[
+				csvCell(r.group),
+				csvCell(r.label),
+				r.sessions,
+				Math.round(r.connectedMs / 1000),
+				Math.round(r.controlledMs / 1000),
+			].join(","),
+		);
+	}
+	return `${lines.join("\r\n")}\r\n`;
+}

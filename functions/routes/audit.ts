@@ -1,0 +1,403 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+	EXPORT_HEADER_TYP,
+	GENESIS_HASH,
+	loadAuditSigner,
+	type PublicJwk,
+	signJws,
+} from "../../protocol/audit-chain.ts";
+import {
+	EXPORT_FORMAT,
+	exportLine,
+	type HeaderLine,
+	toEventLine,
+} from "../../protocol/audit-export.ts";
+import {
+	type AuditEvent,
+	filterVisibleTo,
+	getSeqRange,
+	listAuditPage,
+	listChainRange,
+} from "../../schema/audit.ts";
+import {
+	type AuditCheckpoint,
+	getCheckpointAtOrAfter,
+	getCheckpointBefore,
+	listAuditKeys,
+	listCheckpoints,
+} from "../../schema/checkpoints.ts";
+import type { Db } from "../../schema/db.ts";
+import { getSession } from "../../schema/sessions.ts";
+import { getSettings } from "../../schema/settings.ts";
+import type { Env, Principal } from "../env.ts";
+import { auditLog } from "../lib/audit.ts";
+import { AppError } from "../lib/errors.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { withClientAddress } from "../middleware/client-address.ts";
+import { requireAdmin, requireUser } from "../middleware/require-user.ts";
+import { withDb } from "../middleware/with-db.ts";
+
+const security = [{ bearer: [] }];
+/** Events per database read while an export streams. */
+const EXPORT_PAGE = 1000;
+
+/** A time as milliseconds since the epoch or as an ISO 8601 date. */
+export const timeParam = z
+	.string()
+	.max(40)
+	.transform((text, ctx) => {
+		const ms = /^\d{1,15}$/.test(text) ? Number(text) : Date.parse(text);
+		if (!Number.isFinite(ms)) {
+			ctx.addIssue({ code: "custom", message: "a time in ms since the epoch or ISO 8601" });
+			return z.NEVER;
+		}
+		return ms;
+	})
+	.openapi({ type: "string", example: "2026-11-01T00:00:00Z" });
+
+const listQuery = z.object({
+	sessionId: z.string().min(1).max(128).optional(),
+	hostId: z.string().min(1).max(128).optional(),
+	userId: z.string().min(1).max(128).optional(),
+	type: z
+		.string()
+		.regex(/^[a-z_]+(\.[a-z_]*)*(\.\*)?$/, "an event type, or a prefix such as session.*")
+		.max(64)
+		.optional(),
+	from: timeParam.optional(),
+	to: timeParam.optional(),
+	cursor: z
+		.string()
+		.regex(/^\d{1,15}$/)
+		.optional(),
+	limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const eventSchema = z
+	.object({
+		seq: z.number(),
+		id: z.string(),
+		ts: z.number(),
+		type: z.string(),
+		actor: z.string().nullable(),
+		subject: z.string().nullable(),
+		sessionId: z.string().nullable(),
+		hostId: z.string().nullable(),
+		ip: z.string().nullable(),
+		data: z.record(z.string(), z.unknown()).nullable(),
+		prevHash: z.string(),
+		hash: z.string(),
+	})
+	.openapi("AuditEvent");
+
+const exportQuery = z.object({
+	from: timeParam.optional(),
+	to: timeParam.optional(),
+	sessionId: z.string().min(1).max(128).optional(),
+});
+
+const keysSchema = z
+	.object({ keys: z.array(z.record(z.string(), z.unknown())) })
+	.openapi("AuditKeys");
+
+/** What a principal may read: everything (admin) or the events of its own sessions. */
+function supporterScope(principal: Principal): string | undefined {
+	return principal.role === "admin" ? undefined : principal.id;
+}
+
+function eventView(e: AuditEvent) {
+	const { kind: _kind, ...view } = toEventLine({ ...e, ts: e.ts.getTime() });
+	return view;
+}
+
+/** The audit protocol: reading, the verifiable export, its keys, and retention. */
+export const auditRoutes = createRouter();
+auditRoutes.use("/api/v1/audit/*", withDb, withClientAddress);
+auditRoutes.use("/api/v1/audit", withDb, withClientAddress);
+
+auditRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/audit",
+		tags: ["audit"],
+		security,
+		middleware: [requireUser] as const,
+		description:
+			"Events, newest first. Admins read all; a supporter reads the events of its own sessions.",
+		request: { query: listQuery },
+		responses: {
+			200: jsonResponse(
+				z
+					.object({ events: z.array(eventSchema), nextCursor: z.string().nullable() })
+					.openapi("AuditPage"),
+				"A page of events; pass nextCursor as cursor for the next (older) page.",
+			),
+			401: errorResponse("UNAUTHENTICATED"),
+		},
+	}),
+	async (c) => {
+		const q = c.req.valid("query");
+		const limit = q.limit ?? 100;
+		const rows = await listAuditPage(c.var.db, {
+			sessionId: q.sessionId,
+			hostId: q.hostId,
+			userId: q.userId,
+			type: q.type,
+			from: q.from,
+			to: q.to,
+			supporterId: supporterScope(c.var.principal),
+			beforeSeq: q.cursor === undefined ? undefined : Number(q.cursor),
+			limit,
+		});
+		const last = rows.at(-1);
+		return c.json(
+			{
+				events: rows.map(eventView),
+				nextCursor: rows.length === limit && last ? String(last.seq) : null,
+			},
+			200,
+		);
+	},
+);
+
+auditRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/audit/keys",
+		tags: ["audit"],
+		description:
+			"Every public key that signed checkpoints or export headers, retired ones included (JWKS).",
+		responses: { 200: jsonResponse(keysSchema, "The audit key set.") },
+	}),
+	async (c) => c.json({ keys: await auditKeySet(c.env, c.var.db) }, 200),
+);
+
+auditRoutes.openapi(
+	createRoute({
+		method: "get",
+		path: "/api/v1/audit/export",
+		tags: ["audit"],
+		security,
+		middleware: [requireUser] as const,
+		description:
+			"NDJSON (docs/audit.md): a signed header, the start checkpoint, events and checkpoints, the end checkpoint. Verify offline with `npm run fernwart -- audit verify FILE`. Events a supporter may not read are redacted to their place in the chain.",
+		request: { query: exportQuery },
+		responses: {
+			// No zod schema: the body is a stream of lines (application/x-ndjson), not one value.
+			200: { description: "The export, streamed as application/x-ndjson." },
+			401: errorResponse("UNAUTHENTICATED"),
+			404: errorResponse("SESSION_NOT_FOUND"),
+		},
+	}),
+	async (c) => {
+		const q = c.req.valid("query");
+		const { db, principal } = c.var;
+		const supporterId = supporterScope(principal);
+		if (q.sessionId && supporterId) {
+			const session = await getSession(db, q.sessionId);
+			if (!session || session.supporterId !== supporterId) throw new AppError("SESSION_NOT_FOUND");
+		}
+		const plan = await planExport(c.env, db, q);
+		const header = await signedHeader(c.env, db, plan, {
+			from: q.from ?? null,
+			to: q.to ?? null,
+			sessionId: q.sessionId ?? null,
+			visibility: supporterId ? `supporter:${supporterId}` : "all",
+			url: c.env.PUBLIC_URL ?? new URL(c.req.url).origin,
+		});
+		const stream = exportStream(db, header, plan, { supporterId, sessionId: q.sessionId });
+		const name = `fernwart-audit-${new Date(header.exportedAt).toISOString().replace(/[:.]/g, "-")}.ndjson`;
+		return new Response(stream, {
+			status: 200,
+			headers: {
+				"content-type": "application/x-ndjson; charset=utf-8",
+				"content-disposition": `attachment; filename="${name}"`,
+			},
+		});
+	},
+);
+
+auditRoutes.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/audit/retention",
+		tags: ["audit"],
+		security,
+		middleware: [requireAdmin] as const,
+		description:
+			"Applies retention now: deletes whole sessions' events older than `olderThanDays` (default: the `auditRetentionDays` setting) by cutting the chain at a signed checkpoint.",
+		request: {
+			body: {
+				content: {
+					"application/json": {
+						schema: z
+							.object({ olderThanDays: z.int().min(0).max(36_500).optional() })
+							.strict()
+							.openapi("RetentionRequest"),
+					},
+				},
+				required: false,
+			},
+		},
+		responses: {
+			200: jsonResponse(
+				z
+					.object({
+						cut: z.object({ seq: z.number(), hash: z.string() }).nullable(),
+						deletedEvents: z.number(),
+					})
+					.openapi("RetentionResult"),
+				"Where the chain was cut (null: nothing old enough) and how many events went.",
+			),
+			400: errorResponse("INVALID_REQUEST: retention is off and no olderThanDays was given"),
+			403: errorResponse("FORBIDDEN"),
+		},
+	}),
+	async (c) => {
+		const body = c.req.valid("json") ?? {};
+		const days = body.olderThanDays ?? (await getSettings(c.var.db)).auditRetentionDays;
+		if (!days && body.olderThanDays === undefined)
+			throw new AppError("INVALID_REQUEST", { reason: "retention is off (auditRetentionDays 0)" });
+		const result = await auditLog(c.env).applyRetention(days, {
+			actor: c.var.principal.id,
+			ip: c.var.ip,
+		});
+		if (!result.ok) throw new AppError("DB_UNAVAILABLE");
+		return c.json({ cut: result.cut, deletedEvents: result.deletedEvents }, 200);
+	},
+);
+
+// --- export -------------------------------------------------------------------------------------
+
+interface ExportPlan {
+	/** The checkpoint the export starts after; null: the very beginning (seq 0, genesis). */
+	anchor: AuditCheckpoint | null;
+	/** The checkpoint it ends with; null only for an empty protocol. */
+	end: AuditCheckpoint | null;
+}
+
+/** Every key that signed a checkpoint, and the current key (which signs the header). */
+async function auditKeySet(env: Env, db: Db): Promise<PublicJwk[]> {
+	const keys = await listAuditKeys(db);
+	const current = (await loadAuditSigner(env.JWT_PRIVATE_KEY)).publicJwk;
+	return keys.some((k) => k.kid === current.kid) ? keys : [...keys, current];
+}
+
+/**
+ * Chooses the signed checkpoints around the requested events: the newest one before the first
+ * event (or the genesis) and the oldest one at or after the last. The head is signed first, so
+ * the end always exists; an export therefore covers a little more than asked, never less.
+ */
+async function planExport(
+	env: Env,
+	db: Db,
+	q: { from?: number; to?: number; sessionId?: string },
+): Promise<ExportPlan> {
+	const signed = await auditLog(env).checkpoint();
+	if (!signed.ok) throw new AppError("DB_UNAVAILABLE");
+	const head = signed.checkpoint;
+	if (!head) return { anchor: null, end: null };
+	const range = await getSeqRange(db, q);
+	const last = Math.min(range?.last ?? 0, head.seq);
+	if (!range || range.first > last) {
+		// Nothing matches: the file proves only the head it was taken at.
+		const at = await getCheckpointAtOrAfter(db, head.seq);
+		return { anchor: at, end: at };
+	}
+	const [anchor, end] = await Promise.all([
+		getCheckpointBefore(db, range.first),
+		getCheckpointAtOrAfter(db, last),
+	]);
+	if (!end) throw new AppError("DB_UNAVAILABLE"); // cannot happen: the head was just signed
+	return { anchor, end };
+}
+
+async function signedHeader(
+	env: Env,
+	db: Db,
+	plan: ExportPlan,
+	scope: HeaderLine["scope"] & { url: string },
+): Promise<HeaderLine> {
+	const point = (c: AuditCheckpoint | null) =>
+		c ? { seq: c.seq, hash: c.hash } : { seq: 0, hash: GENESIS_HASH };
+	const { url, ...rest } = scope;
+	const fields: Omit<HeaderLine, "jws"> = {
+		kind: "header",
+		format: EXPORT_FORMAT,
+		server: { name: "fernwart", version: env.FERNWART_VERSION, url },
+		exportedAt: Date.now(),
+		scope: rest,
+		start: point(plan.anchor),
+		end: point(plan.end ?? plan.anchor),
+		keys: await auditKeySet(env, db),
+	};
+	const signer = await loadAuditSigner(env.JWT_PRIVATE_KEY);
+	return { ...fields, jws: await signJws(signer, EXPORT_HEADER_TYP, fields) };
+}
+
+function checkpointLine(c: AuditCheckpoint) {
+	return exportLine({
+		kind: "checkpoint",
+		seq: c.seq,
+		hash: c.hash,
+		signedAt: c.signedAt.getTime(),
+		kid: c.kid,
+		jws: c.jws,
+	});
+}
+
+/**
+ * Streams the file a page at a time, so memory stays flat for any length. A failure mid-way
+ * ends the stream early; the file then lacks its end checkpoint and fails verification.
+ */
+function exportStream(
+	db: Db,
+	header: HeaderLine,
+	plan: ExportPlan,
+	visibility: { supporterId?: string; sessionId?: string },
+): ReadableStream<Uint8Array> {
+	const encoder = new TextEncoder();
+	let after = header.start.seq;
+	const through = header.end.seq;
+	let started = false;
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			if (!started) {
+				started = true;
+				let text = exportLine(header);
+				if (plan.anchor) text += checkpointLine(plan.anchor);
+				controller.enqueue(encoder.encode(text));
+				if (after >= through) controller.close();
+				return;
+			}
+			const rows = await listChainRange(db, after, through, EXPORT_PAGE);
+			const lastRow = rows.at(-1);
+			if (!lastRow) {
+				controller.close();
+				return;
+			}
+			const pageEnd = rows.length < EXPORT_PAGE ? through : lastRow.seq;
+			const checkpoints = await listCheckpoints(db, after, pageEnd);
+			const readable = visibility.supporterId
+				? await filterVisibleTo(db, visibility.supporterId, rows)
+				: null;
+			const visible = (e: AuditEvent) =>
+				(!visibility.sessionId || e.sessionId === visibility.sessionId) &&
+				(!readable || readable.has(e.seq));
+			let text = "";
+			let next = 0;
+			for (const row of rows) {
+				text += visible(row)
+					? exportLine(toEventLine({ ...row, ts: row.ts.getTime() }))
+					: exportLine({ kind: "redacted", seq: row.seq, prevHash: row.prevHash, hash: row.hash });
+				while (next < checkpoints.length && (checkpoints[next]?.seq ?? 0) <= row.seq) {
+					const c = checkpoints[next++] as AuditCheckpoint;
+					if (c.seq === row.seq) text += checkpointLine(c);
+				}
+			}
+			controller.enqueue(encoder.encode(text));
+			after = lastRow.seq;
+			if (after >= through) controller.close();
+		},
+	});
+}
