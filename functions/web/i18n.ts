@@ -64,6 +64,7 @@ const en = {
 	"join.deny": "Deny",
 	"join.revoke": "Take back control",
 	"join.shareFailed": "Screen sharing was cancelled or is not available in this browser.",
+	"join.peerScreen": "Your supporter's screen",
 
 	"console.title": "Support console",
 	"console.issue": "Issue a support ID",
@@ -80,6 +81,8 @@ const en = {
 	"console.noScreen": "Waiting for the customer to share their screen…",
 	"console.requestView": "Ask to see the screen",
 	"console.requestControl": "Request control",
+	"console.shareOwn": "Show my screen instead",
+	"console.showing": "You are showing your screen to the customer.",
 	"console.controlNote":
 		"A browser customer cannot be controlled at the operating-system level. With control granted, your pointer and clicks appear as annotations on the customer's screen.",
 	"console.controlGranted": "Control granted: move and click on the screen to point.",
@@ -193,6 +196,7 @@ const de: Messages = {
 	"join.revoke": "Steuerung zurücknehmen",
 	"join.shareFailed":
 		"Die Bildschirmfreigabe wurde abgebrochen oder ist in diesem Browser nicht verfügbar.",
+	"join.peerScreen": "Bildschirm Ihres Supporters",
 
 	"console.title": "Support-Konsole",
 	"console.issue": "Support-ID erzeugen",
@@ -209,6 +213,8 @@ const de: Messages = {
 	"console.noScreen": "Warten, bis der Kunde seinen Bildschirm freigibt…",
 	"console.requestView": "Bildschirm anfragen",
 	"console.requestControl": "Steuerung anfragen",
+	"console.shareOwn": "Stattdessen meinen Bildschirm zeigen",
+	"console.showing": "Sie zeigen dem Kunden Ihren Bildschirm.",
 	"console.controlNote":
 		"Ein Kunde im Browser kann nicht auf Betriebssystemebene gesteuert werden. Mit erteilter Steuerung erscheinen Ihr Zeiger und Ihre Klicks als Markierungen auf dem Bildschirm des Kunden.",
 	"console.controlGranted":

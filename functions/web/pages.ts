@@ -73,6 +73,10 @@ export function joinBody(t: Messages) {
 </div>
 ${chatBody(t)}
 </div>
+<section id="peer-view" class="card" hidden aria-labelledby="peer-title">
+<h2 id="peer-title">${t["join.peerScreen"]}</h2>
+<canvas id="peer-screen" class="screen" width="640" height="360" aria-label="${t["join.peerScreen"]}"></canvas>
+</section>
 </section>
 <section id="step-ended" class="card narrow" hidden>
 <p id="ended-text" role="alert"></p>
@@ -110,6 +114,7 @@ export function consoleBody(t: Messages) {
 <div class="row">
 <button type="button" id="request-view">${t["console.requestView"]}</button>
 <button type="button" id="request-control">${t["console.requestControl"]}</button>
+<button type="button" id="share-own">${t["console.shareOwn"]}</button>
 <button type="button" id="end" class="danger">${t["console.end"]}</button>
 </div>
 <p class="hint">${t["console.controlNote"]}</p>

@@ -19,6 +19,7 @@ import {
 	t,
 	trackedWebSocket,
 } from "./common.ts";
+import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
 import { encodeJson, INPUT_STREAM, type InputEvent } from "./wire.ts";
 
 /** Pointer moves are sent at most this often; clicks always. */
@@ -30,6 +31,8 @@ const api = await authedClient();
 let client: SessionClient | null = null;
 let countdown: ReturnType<typeof setInterval> | null = null;
 let customerName: string | null = null;
+let backlog: () => number = () => 0;
+let ownStream: MediaStream | null = null;
 
 $("issue-button").addEventListener("click", () => {
 	void issue();
@@ -90,6 +93,7 @@ async function connect(apiClient: ApiClient, sessionId: string): Promise<void> {
 		},
 	});
 	client = session;
+	backlog = socket.bufferedAmount;
 	setupChat(session, "customer");
 	show($("live"));
 	session.on("ready", ({ sas }) => {
@@ -124,6 +128,9 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
 	if (!customerHere && state.phase === "waiting") return setStatus("");
 	if (state.termsRequired && !state.termsAccepted) return setStatus(t("console.terms"));
+	show($("share-own"), state.shower !== "supporter");
+	if (state.shower === "supporter") return setStatus(t("console.showing"));
+	if (ownStream) stopOwnScreen(); // the customer shows again: this side's capture ends
 	if (state.shower !== "customer") return setStatus(t("console.noScreen"));
 	const joined = customerName ? `${t("console.joined", { name: customerName })}. ` : "";
 	setStatus(control ? `${joined}${t("console.controlGranted")}` : joined);
@@ -133,39 +140,8 @@ function setStatus(text: string): void {
 	$("status").textContent = text;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The screen: newest frame wins, decoding never queues up.
-
 const canvas = $<HTMLCanvasElement>("screen");
-const context = canvas.getContext("2d", { alpha: false });
-let decoding = false;
-let pending: Uint8Array | null = null;
-
-function drawFrame(bytes: Uint8Array): void {
-	if (decoding) {
-		pending = bytes;
-		return;
-	}
-	decoding = true;
-	const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "image/jpeg" });
-	createImageBitmap(blob)
-		.then((image) => {
-			if (canvas.width !== image.width || canvas.height !== image.height) {
-				canvas.width = image.width;
-				canvas.height = image.height;
-			}
-			context?.drawImage(image, 0, 0);
-			image.close();
-			canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
-		})
-		.catch(() => undefined) // a frame that does not decode is skipped; the next replaces it
-		.finally(() => {
-			decoding = false;
-			const next = pending;
-			pending = null;
-			if (next) drawFrame(next);
-		});
-}
+const drawFrame = screenViewer(canvas);
 
 // ---------------------------------------------------------------------------------------------
 // Control: pointer and keys while the customer's grant stands
@@ -211,6 +187,33 @@ $("request-control").addEventListener("click", () => {
 $("request-view").addEventListener("click", () => {
 	void client?.requestView();
 });
+// View switch: the supporter shows their own screen. Granting it is the supporter's own consent;
+// the relay switches the direction and ends any control grant.
+$("share-own").addEventListener("click", () => {
+	const session = client;
+	if (!session || ownStream) return;
+	pickScreen().then(
+		async (stream) => {
+			ownStream = stream;
+			const video = document.createElement("video");
+			video.muted = true;
+			video.srcObject = stream;
+			await video.play();
+			for (const track of stream.getVideoTracks()) {
+				track.addEventListener("ended", () => stopOwnScreen());
+			}
+			await session.grantView();
+			void sendScreen(session, "supporter", video, backlog, () => ownStream === stream);
+		},
+		() => undefined, // the picker was cancelled: nothing changes
+	);
+});
+
+function stopOwnScreen(): void {
+	for (const track of ownStream?.getTracks() ?? []) track.stop();
+	ownStream = null;
+}
+
 $("end").addEventListener("click", () => {
 	if (client) void api.endSession(client.sessionId).catch(() => undefined);
 });
@@ -229,6 +232,7 @@ $<HTMLFormElement>("comment-form").addEventListener("submit", (event) => {
 
 function ended(text: string): void {
 	if (!$("ended").hidden) return;
+	stopOwnScreen();
 	if (countdown) clearInterval(countdown);
 	show($("live"), false);
 	show($("issue"), false);

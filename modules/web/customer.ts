@@ -10,14 +10,8 @@ import { ApiError, createApiClient, type Terms } from "../sdk/api.ts";
 import { SessionClient } from "../sdk/session.ts";
 import { setupChat } from "./chat.ts";
 import { $, browserFetch, describeError, show, t, trackedWebSocket } from "./common.ts";
-import { decodeJson, type InputEvent, inputEventSchema, SCREEN_STREAM } from "./wire.ts";
-
-/** The largest encoded frame sent; the relay and browsers handle 1 MiB WebSocket messages. */
-const MAX_FRAME_BYTES = 900 * 1024;
-/** Above this many unsent bytes the line is too slow: frames are skipped and quality drops. */
-const MAX_BACKLOG_BYTES = 256 * 1024;
-const FRAME_INTERVAL_MS = 150;
-const MAX_WIDTH = 1920;
+import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
+import { decodeJson, type InputEvent, inputEventSchema } from "./wire.ts";
 
 const api = createApiClient({ baseUrl: location.origin, fetch: browserFetch });
 const socket = trackedWebSocket();
@@ -128,7 +122,9 @@ function wire(session: SessionClient): void {
 			);
 		}
 	});
+	const drawPeer = screenViewer($<HTMLCanvasElement>("peer-screen"));
 	session.on("frame", (frame) => {
+		if (frame.channelName === "screen") drawPeer(frame.payload);
 		if (frame.channelName !== "input") return;
 		const input = decodeJson(inputEventSchema, frame.payload);
 		if (input) showPointer(input);
@@ -144,6 +140,8 @@ function updateIndicators(state: ConsentState): void {
 	const supporterHere = state.connected.includes("supporter");
 	show($("ind-viewing"), state.shower === "customer" && supporterHere && stream !== null);
 	show($("ind-control"), state.controller === "supporter");
+	// After a view switch the supporter shows: their screen appears here instead.
+	show($("peer-view"), state.shower === "supporter");
 	if (state.controller !== "supporter") show($("pointer"), false);
 }
 
@@ -193,13 +191,14 @@ $("revoke").addEventListener("click", () => {
 
 async function share(): Promise<void> {
 	const session = client;
-	if (!session || stream) return;
+	if (!session) return;
+	if (stream) {
+		await session.grantView(); // already sharing: a switch back needs only the grant
+		return;
+	}
 	try {
 		// The browser's own picker: the customer chooses a window, a screen or a tab.
-		stream = await navigator.mediaDevices.getDisplayMedia({
-			video: { frameRate: { ideal: 10, max: 15 } },
-			audio: false,
-		});
+		stream = await pickScreen();
 	} catch {
 		$("status").textContent = t("join.shareFailed");
 		await session.denyView();
@@ -216,7 +215,8 @@ async function share(): Promise<void> {
 		track.addEventListener("ended", () => stopSharing());
 	}
 	await session.grantView();
-	void captureLoop(session, video);
+	const own = stream;
+	void sendScreen(session, "customer", video, socket.bufferedAmount, () => stream === own);
 }
 
 function stopSharing(): void {
@@ -227,49 +227,6 @@ function stopSharing(): void {
 	show($("share"));
 	$("status").textContent = "";
 	if (client?.state) updateIndicators(client.state);
-}
-
-/**
- * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second. When the
- * socket's backlog grows, frames are skipped and quality and size go down; when it drains they
- * come back up: adaptive to the bandwidth without measuring it.
- */
-async function captureLoop(session: SessionClient, video: HTMLVideoElement): Promise<void> {
-	const canvas = document.createElement("canvas");
-	const context = canvas.getContext("2d", { alpha: false });
-	if (!context) return;
-	let quality = 0.7;
-	let scale = 1;
-	while (stream && !session.finished) {
-		const started = performance.now();
-		const state = session.state;
-		// Frames before the relay has recorded the view grant would be dropped and counted.
-		const allowed = state?.shower === "customer" && state.phase === "active";
-		if (allowed && video.videoWidth > 0 && socket.bufferedAmount() < MAX_BACKLOG_BYTES) {
-			const factor = Math.min(1, MAX_WIDTH / video.videoWidth) * scale;
-			canvas.width = Math.max(1, Math.round(video.videoWidth * factor));
-			canvas.height = Math.max(1, Math.round(video.videoHeight * factor));
-			context.drawImage(video, 0, 0, canvas.width, canvas.height);
-			const blob = await new Promise<Blob | null>((resolve) =>
-				canvas.toBlob(resolve, "image/jpeg", quality),
-			);
-			if (blob && blob.size <= MAX_FRAME_BYTES) {
-				await session
-					.send("screen", SCREEN_STREAM, new Uint8Array(await blob.arrayBuffer()))
-					.catch(() => undefined); // the session ended meanwhile; the loop ends below
-				if (quality < 0.8) quality += 0.02;
-				if (scale < 1) scale = Math.min(1, scale + 0.05);
-			} else {
-				quality = Math.max(0.3, quality - 0.15);
-				scale = Math.max(0.4, scale - 0.1);
-			}
-		} else if (allowed && socket.bufferedAmount() >= MAX_BACKLOG_BYTES) {
-			quality = Math.max(0.3, quality - 0.1);
-			scale = Math.max(0.4, scale - 0.05);
-		}
-		const wait = FRAME_INTERVAL_MS - (performance.now() - started);
-		await new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
-	}
 }
 
 /** The supporter's pointer as a marker over the preview; a click briefly rings. */

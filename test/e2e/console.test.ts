@@ -158,14 +158,24 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 		await screenshot(customer, "09-customer-controlled");
 		await screenshot(supporter, "10-console-control");
 
+		// View switch: the supporter shows their own screen; the customer's page displays it.
+		await supporter.click("#share-own");
+		await customer.waitForSelector("#peer-view:not([hidden])");
+		await customer.waitForFunction(
+			() => Number(document.getElementById("peer-screen")?.dataset.frames ?? 0) >= 2,
+		);
+		expect(await customer.isHidden("#ind-viewing")).toBe(true);
+		expect(await customer.isHidden("#ind-control")).toBe(true); // a switch ends control
+		await screenshot(customer, "11-customer-sees-supporter");
+
 		// STOP by the keyboard shortcut ends the session on both pages.
 		await customer.keyboard.press("Alt+Shift+S");
 		await customer.waitForSelector("#step-ended:not([hidden])");
 		expect(await customer.isHidden("#stop")).toBe(true);
 		await supporter.waitForSelector("#ended:not([hidden])");
 		expect(await supporter.textContent("#ended-text")).toContain("STOP");
-		await screenshot(customer, "11-customer-stopped");
-		await screenshot(supporter, "12-console-ended");
+		await screenshot(customer, "12-customer-stopped");
+		await screenshot(supporter, "13-console-ended");
 
 		// The admin's list of live sessions is empty again.
 		const { accessToken } = await mustLogin(server, ADMIN);

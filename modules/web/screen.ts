@@ -1,0 +1,108 @@
+/**
+ * Sending and showing a shared screen, for whichever side shows: the customer by default, the
+ * supporter after a view switch. Pictures are whole JPEGs on the screen channel (wire.ts).
+ */
+import type { SessionClient } from "../sdk/session.ts";
+import { SCREEN_STREAM } from "./wire.ts";
+
+/** The largest encoded frame sent; the relay and browsers handle 1 MiB WebSocket messages. */
+const MAX_FRAME_BYTES = 900 * 1024;
+/** Above this many unsent bytes the line is too slow: frames are skipped and quality drops. */
+const MAX_BACKLOG_BYTES = 256 * 1024;
+const FRAME_INTERVAL_MS = 150;
+const MAX_WIDTH = 1920;
+
+/** Opens the browser's own picker: the user chooses a window, a screen or a tab. */
+export function pickScreen(): Promise<MediaStream> {
+	return navigator.mediaDevices.getDisplayMedia({
+		video: { frameRate: { ideal: 10, max: 15 } },
+		audio: false,
+	});
+}
+
+/**
+ * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second, while
+ * `active()` holds and this side is the relay's shower (frames sent before the relay recorded
+ * the grant would be dropped and counted as violations). When the socket's backlog grows,
+ * frames are skipped and quality and size go down; as it drains they come back up: adaptive to
+ * the bandwidth without measuring it.
+ */
+export async function sendScreen(
+	session: SessionClient,
+	role: "customer" | "supporter",
+	video: HTMLVideoElement,
+	backlog: () => number,
+	active: () => boolean,
+): Promise<void> {
+	const canvas = document.createElement("canvas");
+	const context = canvas.getContext("2d", { alpha: false });
+	if (!context) return;
+	let quality = 0.7;
+	let scale = 1;
+	while (active() && !session.finished) {
+		const started = performance.now();
+		const state = session.state;
+		const allowed = state?.shower === role && state.phase === "active";
+		if (allowed && video.videoWidth > 0 && backlog() < MAX_BACKLOG_BYTES) {
+			const factor = Math.min(1, MAX_WIDTH / video.videoWidth) * scale;
+			canvas.width = Math.max(1, Math.round(video.videoWidth * factor));
+			canvas.height = Math.max(1, Math.round(video.videoHeight * factor));
+			context.drawImage(video, 0, 0, canvas.width, canvas.height);
+			const blob = await new Promise<Blob | null>((resolve) =>
+				canvas.toBlob(resolve, "image/jpeg", quality),
+			);
+			if (blob && blob.size <= MAX_FRAME_BYTES) {
+				await session
+					.send("screen", SCREEN_STREAM, new Uint8Array(await blob.arrayBuffer()))
+					.catch(() => undefined); // the session ended meanwhile; the loop ends below
+				if (quality < 0.8) quality += 0.02;
+				if (scale < 1) scale = Math.min(1, scale + 0.05);
+			} else {
+				quality = Math.max(0.3, quality - 0.15);
+				scale = Math.max(0.4, scale - 0.1);
+			}
+		} else if (allowed && backlog() >= MAX_BACKLOG_BYTES) {
+			quality = Math.max(0.3, quality - 0.1);
+			scale = Math.max(0.4, scale - 0.05);
+		}
+		const wait = FRAME_INTERVAL_MS - (performance.now() - started);
+		await new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
+	}
+}
+
+/**
+ * Shows received pictures on a canvas. The newest frame wins: while one decodes, only the
+ * latest waiting one is kept, so a slow machine drops frames instead of falling behind.
+ * `data-frames` counts what was drawn (the tests read it).
+ */
+export function screenViewer(canvas: HTMLCanvasElement): (bytes: Uint8Array) => void {
+	const context = canvas.getContext("2d", { alpha: false });
+	let decoding = false;
+	let pending: Uint8Array | null = null;
+	const draw = (bytes: Uint8Array): void => {
+		if (decoding) {
+			pending = bytes;
+			return;
+		}
+		decoding = true;
+		const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "image/jpeg" });
+		createImageBitmap(blob)
+			.then((image) => {
+				if (canvas.width !== image.width || canvas.height !== image.height) {
+					canvas.width = image.width;
+					canvas.height = image.height;
+				}
+				context?.drawImage(image, 0, 0);
+				image.close();
+				canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
+			})
+			.catch(() => undefined) // a frame that does not decode is skipped; the next replaces it
+			.finally(() => {
+				decoding = false;
+				const next = pending;
+				pending = null;
+				if (next) draw(next);
+			});
+	};
+	return draw;
+}
