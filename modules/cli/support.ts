@@ -19,6 +19,7 @@ import {
 	printSessionEvents,
 	sleep,
 } from "./common.ts";
+import { saveSessionProtocol } from "./protocol-copy.ts";
 
 const USAGE = `Usage: npm run fernwart -- support [options]
 
@@ -35,6 +36,7 @@ Logs in, issues an 8-digit support ID for the customer, and runs the session.
   --comment TEXT       add a comment to the protocol once connected
   --chat TEXT          send one encrypted chat message once connected
   --exit-after-ms N    end the session and exit after N ms
+  --protocol-dir DIR   after the session, verify its audit protocol and keep a copy in DIR
 ${CONNECTION_USAGE}
 
 Keys while connected: v ask for the screen, c ask for control, m comment, e end the session.`;
@@ -188,6 +190,27 @@ export async function runSupport(argv: string[]): Promise<number> {
 		process.off("SIGINT", onSignal);
 		process.off("SIGTERM", onSignal);
 		out.event("closed", result, null);
+		const dir = values["protocol-dir"];
+		if (dir) {
+			try {
+				const copy = await saveSessionProtocol({
+					fetch: transport.fetch,
+					origin: transport.origin,
+					sessionId: created.sessionId,
+					dir,
+					token: async (refresh) =>
+						refresh ? (await api.refresh()).accessToken : (api.accessToken ?? ""),
+				});
+				out.event("protocol", { ...copy }, `Protocol saved to ${copy.path} (${copy.summary})`);
+			} catch (err) {
+				out.event(
+					"error",
+					{ source: "cli", code: "PROTOCOL_FAILED", message: (err as Error).message },
+					`Could not keep the protocol: ${(err as Error).message}`,
+				);
+				return 1;
+			}
+		}
 		return ended ? 0 : 1;
 	} catch (err) {
 		client?.close();
@@ -214,6 +237,7 @@ function parse(argv: string[]) {
 			comment: { type: "string" },
 			chat: { type: "string" },
 			"exit-after-ms": { type: "string" },
+			"protocol-dir": { type: "string" },
 		},
 	});
 }
