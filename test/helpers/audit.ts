@@ -1,3 +1,6 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
 	type AuditSigner,
 	type ChainedEvent,
@@ -18,6 +21,7 @@ import {
 	toEventLine,
 } from "../../protocol/audit-export.ts";
 import { canonicalJson } from "../../protocol/canonical.ts";
+import { ROOT } from "./server.ts";
 
 /** A fresh Ed25519 server key with its RFC 7638 kid, as server/keys.ts makes them. */
 export async function makeSigner(): Promise<AuditSigner> {
@@ -101,7 +105,7 @@ export function linesOf(text: string): string[] {
 	return text.replace(/\n$/, "").split("\n");
 }
 
-const join = (lines: string[]) => `${lines.join("\n")}\n`;
+const joinLines = (lines: string[]) => `${lines.join("\n")}\n`;
 
 /** Changes one byte (character) of line `n`. */
 export function editByte(text: string, n: number, find: string, replace: string): string {
@@ -110,13 +114,13 @@ export function editByte(text: string, n: number, find: string, replace: string)
 	const at = line.indexOf(find);
 	if (at < 0 || find.length !== 1 || replace.length !== 1) throw new Error("no such byte");
 	lines[n - 1] = line.slice(0, at) + replace + line.slice(at + 1);
-	return join(lines);
+	return joinLines(lines);
 }
 
 export function deleteLine(text: string, n: number): string {
 	const lines = linesOf(text);
 	lines.splice(n - 1, 1);
-	return join(lines);
+	return joinLines(lines);
 }
 
 export function swapLines(text: string, a: number, b: number): string {
@@ -124,13 +128,13 @@ export function swapLines(text: string, a: number, b: number): string {
 	const la = lines[a - 1] as string;
 	lines[a - 1] = lines[b - 1] as string;
 	lines[b - 1] = la;
-	return join(lines);
+	return joinLines(lines);
 }
 
 export function insertLine(text: string, n: number, line: string): string {
 	const lines = linesOf(text);
 	lines.splice(n - 1, 0, line);
-	return join(lines);
+	return joinLines(lines);
 }
 
 /** Re-signs the checkpoint on line `n` with `key`, keeping its kid: a forger without the key. */
@@ -148,7 +152,7 @@ export async function resignCheckpoint(
 		cp.signedAt,
 	);
 	lines[n - 1] = canonicalJson({ ...cp, jws });
-	return join(lines);
+	return joinLines(lines);
 }
 
 /** The 1-based numbers of the lines of a kind (`event`, `checkpoint`, …). */
@@ -157,4 +161,30 @@ export function lineNumbers(text: string, kind: string, type?: string): number[]
 		const v = JSON.parse(l) as { kind: string; type?: string };
 		return v.kind === kind && (type === undefined || v.type === type) ? [i + 1] : [];
 	});
+}
+
+/**
+ * Writes `text` to `dir/name` and runs `npm run fernwart -- audit verify` on it (the same entry
+ * file and Node); returns the exit code and everything it printed.
+ */
+export function verifyCli(
+	dir: string,
+	name: string,
+	text: string,
+	extra: string[] = [],
+): { code: number; out: string } {
+	const file = join(dir, name);
+	writeFileSync(file, text);
+	try {
+		const argv = [join(ROOT, "server/cli.ts"), "audit", "verify", file, ...extra];
+		const out = execFileSync(process.execPath, argv, {
+			cwd: ROOT,
+			encoding: "utf8",
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		return { code: 0, out };
+	} catch (err) {
+		const e = err as { status: number; stdout: string; stderr: string };
+		return { code: e.status, out: e.stdout + e.stderr };
+	}
 }

@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,34 +11,16 @@ import {
 	makeSigner,
 	resignCheckpoint,
 	swapLines,
+	verifyCli as verifyCliIn,
 } from "../helpers/audit.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
-import { ROOT, startServer, type TestServer } from "../helpers/server.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
 import { type Created, openPair } from "../helpers/sessions.ts";
 import { queryDb } from "../helpers/sql.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fernwart-audit-"));
 
-/** Runs `npm run fernwart -- audit verify FILE` (the same entry) and returns exit code and output. */
-function verifyCli(text: string, name = "export.ndjson"): { code: number; out: string } {
-	const file = join(dir, name);
-	writeFileSync(file, text);
-	try {
-		const out = execFileSync(
-			process.execPath,
-			[join(ROOT, "server/cli.ts"), "audit", "verify", file],
-			{
-				cwd: ROOT,
-				encoding: "utf8",
-				stdio: ["ignore", "pipe", "pipe"],
-			},
-		);
-		return { code: 0, out };
-	} catch (err) {
-		const e = err as { status: number; stdout: string; stderr: string };
-		return { code: e.status, out: e.stdout + e.stderr };
-	}
-}
+const verifyCli = (text: string, name = "export.ndjson") => verifyCliIn(dir, name, text);
 
 function events(text: string): EventLine[] {
 	return linesOf(text)
@@ -59,6 +40,14 @@ describe("the audit protocol", () => {
 		expect(res.status).toBe(200);
 		expect(res.headers.get("content-type")).toContain("application/x-ndjson");
 		return res.text();
+	};
+
+	/** STOP acts first and is written right after: waits for the record of the end. */
+	const endRecorded = async (sessionId: string) => {
+		const db = join(server.dataDir, "fernwart.db");
+		const sql = "SELECT 1 FROM audit_events WHERE session_id = ? AND type = 'session.ended'";
+		for (let i = 0; i < 100 && queryDb(db, sql, [sessionId]).length === 0; i++)
+			await new Promise((r) => setTimeout(r, 50));
 	};
 
 	beforeAll(async () => {
@@ -91,6 +80,7 @@ describe("the audit protocol", () => {
 		await customer.next("comment");
 		await customer.consent("stop");
 		await supporter.until(() => supporter.closeCode !== null);
+		await endRecorded(sessionId);
 
 		const text = await exportText(`?sessionId=${sessionId}`);
 		const mine = events(text).filter((e) => e.sessionId === sessionId);
@@ -320,6 +310,7 @@ describe("the audit protocol", () => {
 		const old = await openPair(server, token);
 		await old.customer.consent("stop");
 		await old.supporter.until(() => old.supporter.closeCode !== null);
+		await endRecorded(old.sessionId);
 		await exportText("");
 		// …then a running session that a second checkpoint splits: it must survive whole.
 		const running = await openPair(server, token);
