@@ -126,12 +126,17 @@ export async function listAuditEvents(
 		.limit(Math.min(filter.limit ?? 100, 1000));
 }
 
-/** Every event in insertion order (verification and export). */
-export async function listChain(db: Db, afterSeq = 0, limit = 1000): Promise<AuditEvent[]> {
+/** Events with afterSeq < seq ≤ throughSeq in chain order, at most `limit` (the export's pages). */
+export async function listChain(
+	db: Db,
+	afterSeq = 0,
+	limit = 1000,
+	throughSeq = Number.MAX_SAFE_INTEGER,
+): Promise<AuditEvent[]> {
 	return db
 		.select()
 		.from(auditEvents)
-		.where(gt(auditEvents.seq, afterSeq))
+		.where(and(gt(auditEvents.seq, afterSeq), lte(auditEvents.seq, throughSeq)))
 		.orderBy(asc(auditEvents.seq))
 		.limit(limit);
 }
@@ -241,21 +246,6 @@ export async function getSeqRange(
 	return row && row.first !== null && row.last !== null
 		? { first: Number(row.first), last: Number(row.last) }
 		: null;
-}
-
-/** Events with afterSeq < seq ≤ throughSeq in chain order, at most `limit`. */
-export async function listChainRange(
-	db: Db,
-	afterSeq: number,
-	throughSeq: number,
-	limit = 1000,
-): Promise<AuditEvent[]> {
-	return db
-		.select()
-		.from(auditEvents)
-		.where(and(gt(auditEvents.seq, afterSeq), lte(auditEvents.seq, throughSeq)))
-		.orderBy(asc(auditEvents.seq))
-		.limit(limit);
 }
 
 /**

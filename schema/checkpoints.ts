@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, lt, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, gt, inArray, isNotNull, lt, lte, type SQL, sql } from "drizzle-orm";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { type AuditSigner, type PublicJwk, signCheckpoint } from "../protocol/audit-chain.ts";
 import {
@@ -202,14 +202,4 @@ export async function cutChain(
 		db.insert(auditEvents).values(row),
 	]);
 	return { deletedEvents, head: prepared.head, row };
-}
-
-/** The checkpoint with exactly this seq. */
-export async function getCheckpoint(db: Db, seq: number): Promise<AuditCheckpoint | null> {
-	const [row] = await db
-		.select()
-		.from(auditCheckpoints)
-		.where(eq(auditCheckpoints.seq, seq))
-		.limit(1);
-	return row ?? null;
 }

@@ -8,6 +8,7 @@ import {
 } from "../../protocol/audit-chain.ts";
 import {
 	EXPORT_FORMAT,
+	eventLineSchema,
 	exportLine,
 	type HeaderLine,
 	toEventLine,
@@ -17,7 +18,7 @@ import {
 	filterVisibleTo,
 	getSeqRange,
 	listAuditPage,
-	listChainRange,
+	listChain,
 } from "../../schema/audit.ts";
 import {
 	type AuditCheckpoint,
@@ -32,6 +33,7 @@ import { getSettings } from "../../schema/settings.ts";
 import type { Env, Principal } from "../env.ts";
 import { auditLog } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
+import { timeParam } from "../lib/query.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin, requireUser } from "../middleware/require-user.ts";
@@ -40,20 +42,6 @@ import { withDb } from "../middleware/with-db.ts";
 const security = [{ bearer: [] }];
 /** Events per database read while an export streams. */
 const EXPORT_PAGE = 1000;
-
-/** A time as milliseconds since the epoch or as an ISO 8601 date. */
-export const timeParam = z
-	.string()
-	.max(40)
-	.transform((text, ctx) => {
-		const ms = /^\d{1,15}$/.test(text) ? Number(text) : Date.parse(text);
-		if (!Number.isFinite(ms)) {
-			ctx.addIssue({ code: "custom", message: "a time in ms since the epoch or ISO 8601" });
-			return z.NEVER;
-		}
-		return ms;
-	})
-	.openapi({ type: "string", example: "2026-11-01T00:00:00Z" });
 
 const listQuery = z.object({
 	sessionId: z.string().min(1).max(128).optional(),
@@ -73,22 +61,8 @@ const listQuery = z.object({
 	limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-const eventSchema = z
-	.object({
-		seq: z.number(),
-		id: z.string(),
-		ts: z.number(),
-		type: z.string(),
-		actor: z.string().nullable(),
-		subject: z.string().nullable(),
-		sessionId: z.string().nullable(),
-		hostId: z.string().nullable(),
-		ip: z.string().nullable(),
-		data: z.record(z.string(), z.unknown()).nullable(),
-		prevHash: z.string(),
-		hash: z.string(),
-	})
-	.openapi("AuditEvent");
+/** An event as the list returns it: the export's event line without `kind`. */
+const eventSchema = eventLineSchema.omit({ kind: true }).openapi("AuditEvent");
 
 const exportQuery = z.object({
 	from: timeParam.optional(),
@@ -370,7 +344,7 @@ function exportStream(
 				if (after >= through) controller.close();
 				return;
 			}
-			const rows = await listChainRange(db, after, through, EXPORT_PAGE);
+			const rows = await listChain(db, after, EXPORT_PAGE, through);
 			const lastRow = rows.at(-1);
 			if (!lastRow) {
 				controller.close();

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listReportInput } from "../../schema/audit.ts";
 import { AppError } from "../lib/errors.ts";
+import { timeParam } from "../lib/query.ts";
 import { createRouter, errorResponse } from "../lib/router.ts";
 import { buildReport, GROUP_BY, reportCsv } from "../lib/session-report.ts";
 import { requireUser } from "../middleware/require-user.ts";
-import { timeParam } from "./audit.ts";
 
 const security = [{ bearer: [] }];
 /** Without `from`, a report covers this many days before `to`. */
