@@ -65,7 +65,11 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 		out += d;
 	});
 	const url = await new Promise<URL>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+		const timer = setTimeout(() => {
+			// Do not leave a half-started launcher (and its workerd) behind.
+			child.kill("SIGKILL");
+			reject(new Error(`server did not start:\n${out}`));
+		}, 60_000);
 		const check = () => {
 			const m = /listening on (https:\/\/\S+)/.exec(out);
 			if (m?.[1]) {
