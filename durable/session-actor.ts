@@ -73,9 +73,25 @@ const attachmentSchema = z.object({
 });
 type Attachment = z.infer<typeof attachmentSchema>;
 
+// Parsed attachments per socket, so a frame does not deserialize and re-validate its socket's
+// attachment each time. After hibernation the actor starts fresh and the cache refills lazily.
+// (Measured with npm run bench: no visible change in 1 KiB frames/s, which workerd's own
+// per-message cost dominates; kept because it removes work from the hot path at no risk.)
+const attachments = new WeakMap<WebSocket, Attachment>();
+
 function readAttachment(ws: WebSocket): Attachment | null {
+	const cached = attachments.get(ws);
+	if (cached) return cached;
 	const parsed = attachmentSchema.safeParse(ws.deserializeAttachment());
-	return parsed.success ? parsed.data : null;
+	if (!parsed.success) return null;
+	attachments.set(ws, parsed.data);
+	return parsed.data;
+}
+
+/** Stores an attachment on the socket (it survives hibernation) and in the cache. */
+function writeAttachment(ws: WebSocket, attachment: Attachment): void {
+	ws.serializeAttachment(attachment);
+	attachments.set(ws, attachment);
 }
 
 /** Closes without ever sending the reserved codes 1005, 1006 or 1015, and never throws. */
@@ -161,7 +177,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		for (const old of this.ctx.getWebSockets(principal.role)) closeQuietly(old, CLOSE.REPLACED);
 		this.ctx.acceptWebSocket(server, [principal.role]);
-		server.serializeAttachment({
+		writeAttachment(server, {
 			v: 1,
 			role: principal.role,
 			principalId: principal.principalId,
@@ -469,7 +485,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			next.unaudited = 0;
 		}
 		try {
-			ws.serializeAttachment(next);
+			writeAttachment(ws, next);
 		} catch {
 			// The socket is closed already; nothing to count against.
 		}
