@@ -72,6 +72,7 @@ export function joinBody(t: Messages) {
 </div>
 </div>
 ${chatBody(t)}
+${filesBody(t)}
 </div>
 <section id="peer-view" class="card" hidden aria-labelledby="peer-title">
 <h2 id="peer-title">${t["join.peerScreen"]}</h2>
@@ -83,13 +84,7 @@ ${chatBody(t)}
 <a href="/join" class="button">${t["nav.join"]}</a>
 </section>
 <button type="button" id="stop" class="stop" hidden aria-keyshortcuts="Alt+Shift+S" title="${t["join.stopHint"]}">${t["join.stop"]}<span class="stop-hint">${t["join.stopHint"]}</span></button>
-<dialog id="consent" aria-labelledby="consent-text">
-<p id="consent-text"></p>
-<div class="row">
-<button type="button" id="consent-allow" class="primary">${t["join.allow"]}</button>
-<button type="button" id="consent-deny">${t["join.deny"]}</button>
-</div>
-</dialog>`;
+${consentDialog(t)}`;
 }
 
 /** `/console`: issue an ID, watch the screen, ask for control, chat and comment. */
@@ -105,11 +100,12 @@ export function consoleBody(t: Messages) {
 </div>
 <p id="issue-error" class="error" role="alert" hidden></p>
 </section>
+${hostsBody(t)}
 <section id="live" hidden>
 <p id="status" class="status" role="status" aria-live="polite"></p>
 <div class="grid wide">
 <div class="card screen-card">
-<h2>${t["console.screen"]}</h2>
+<h2 id="screen-title">${t["console.screen"]}</h2>
 <canvas id="screen" class="screen" tabindex="0" width="640" height="360" aria-label="${t["console.screen"]}"></canvas>
 <div class="row">
 <button type="button" id="request-view">${t["console.requestView"]}</button>
@@ -130,13 +126,15 @@ ${chatBody(t)}
 <textarea id="comment" maxlength="4000" rows="2"></textarea>
 <button type="submit">${t["console.commentSend"]}</button>
 </form>
+${filesBody(t)}
 </div>
 </div>
 </section>
 <section id="ended" class="card narrow" hidden>
 <p id="ended-text" role="alert"></p>
 <button type="button" id="again" class="primary">${t["console.issue"]}</button>
-</section>`;
+</section>
+${consentDialog(t)}`;
 }
 
 /** `/admin`: users, settings and live sessions. */
@@ -189,5 +187,54 @@ function chatBody(t: Messages) {
 <input id="chat-input" maxlength="2000" autocomplete="off" disabled>
 <button type="submit" id="chat-send" disabled>${t["chat.send"]}</button>
 </form>
+</section>`;
+}
+
+/** The consent dialog of both session pages: one question at a time, "Deny" has the focus. */
+function consentDialog(t: Messages) {
+	return html`<dialog id="consent" aria-labelledby="consent-text">
+<p id="consent-text"></p>
+<div class="row">
+<button type="button" id="consent-allow" class="primary">${t["join.allow"]}</button>
+<button type="button" id="consent-deny">${t["join.deny"]}</button>
+</div>
+</dialog>`;
+}
+
+/** Sending and receiving files (modules/web/files.ts): a file input that is also a drop zone. */
+function filesBody(t: Messages) {
+	return html`<section id="files" class="card files" aria-labelledby="files-title">
+<h2 id="files-title">${t["files.title"]}</h2>
+<div id="files-drop" class="drop-zone">
+<label for="files-input">${t["files.pick"]}</label>
+<input id="files-input" type="file" multiple disabled aria-describedby="files-hint">
+<p class="hint">${t["files.drop"]}</p>
+</div>
+<p id="files-hint" class="hint">${t["files.hint"]}</p>
+<p id="files-error" class="error" role="alert" hidden></p>
+<ul id="files-list" class="files-list"></ul>
+</section>`;
+}
+
+/** The supporter's unattended hosts (modules/web/hosts.ts) and the host password prompt. */
+function hostsBody(t: Messages) {
+	return html`<section id="hosts" class="card" aria-labelledby="hosts-title">
+<h2 id="hosts-title">${t["console.hosts"]}</h2>
+<table id="hosts-table" hidden><thead><tr><th scope="col">${t["hosts.name"]}</th><th scope="col">${t["hosts.group"]}</th><th scope="col">${t["hosts.platform"]}</th><th scope="col">${t["hosts.state"]}</th><th scope="col">${t["hosts.lastSeen"]}</th><th scope="col"><span class="visually-hidden">${t["hosts.connect"]}</span></th></tr></thead><tbody></tbody></table>
+<p id="hosts-none" hidden>${t["console.hostsNone"]}</p>
+<p id="hosts-error" class="error" role="alert" hidden></p>
+</section>
+<section id="host-auth" class="card narrow" hidden aria-labelledby="host-auth-title">
+<h2 id="host-auth-title"></h2>
+<p id="host-auth-status" class="status" role="status" aria-live="polite"></p>
+<p id="host-auth-error" class="error" role="alert" hidden></p>
+<form id="host-auth-form" hidden>
+<label for="host-password" id="host-password-label"></label>
+<input id="host-password" type="password" autocomplete="off" required aria-describedby="host-password-hint">
+<p id="host-password-hint" class="hint">${t["hosts.passwordHint"]}</p>
+<progress id="host-auth-progress" max="100" value="0" hidden></progress>
+<button type="submit" id="host-unlock" class="primary">${t["hosts.unlock"]}</button>
+</form>
+<button type="button" id="host-cancel">${t["hosts.cancel"]}</button>
 </section>`;
 }
