@@ -7,6 +7,7 @@ import { createRouter } from "./lib/router.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { connect } from "./routes/connect.ts";
+import { groupRoutes } from "./routes/groups.ts";
 import { health } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { me } from "./routes/me.ts";
@@ -49,6 +50,7 @@ export function createApp() {
 	app.route("/", settings);
 	app.route("/", sessions);
 	app.route("/", hostRoutes);
+	app.route("/", groupRoutes);
 	app.route("/", connect);
 	app.route("/", auditRoutes);
 	app.route("/", reports);

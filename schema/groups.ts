@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { asc, count, eq, inArray, sql } from "drizzle-orm";
 import { integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -83,4 +83,43 @@ export async function setUserGroups(db: Db, userId: string, names: string[]): Pr
 		del,
 		db.insert(groupMembers).values(wanted.map((g) => ({ groupId: g.id, userId }))),
 	]);
+}
+
+/** A group with how many users and hosts it has, for the admin console's list. */
+export interface GroupSummary {
+	id: string;
+	name: string;
+	createdAt: Date;
+	members: number;
+	hosts: number;
+}
+
+/**
+ * All groups (ids null) or the given ones, by name, with member and host counts. The host count
+ * is a correlated subquery on `hosts.group_id`; the hosts table lives in hosts.ts, which imports
+ * this file, so it is named in SQL here to avoid an import cycle.
+ */
+export async function listGroupSummaries(db: Db, ids: string[] | null): Promise<GroupSummary[]> {
+	if (ids && ids.length === 0) return [];
+	const q = db
+		.select({
+			id: groups.id,
+			name: groups.name,
+			createdAt: groups.createdAt,
+			members: count(groupMembers.userId),
+			hosts: sql<number>`(select count(*) from hosts where hosts.group_id = ${groups.id})`,
+		})
+		.from(groups)
+		.leftJoin(groupMembers, eq(groupMembers.groupId, groups.id))
+		.groupBy(groups.id);
+	const filtered = ids ? q.where(inArray(groups.id, ids)) : q;
+	const rows = await filtered.orderBy(asc(groups.name));
+	return rows.map((r) => ({ ...r, hosts: Number(r.hosts) }));
+}
+
+/** Creates a group; null when the name is taken. */
+export async function createGroup(db: Db, name: string): Promise<Group | null> {
+	const row = { id: crypto.randomUUID(), name, createdAt: new Date() };
+	const inserted = await db.insert(groups).values(row).onConflictDoNothing().returning();
+	return inserted[0] ?? null;
 }

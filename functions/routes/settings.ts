@@ -5,6 +5,7 @@ import { sha256Hex } from "../lib/encoding.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin } from "../middleware/require-user.ts";
+import { mailEnabled } from "./auth.ts";
 
 const settingsSchema = z
 	.object({
@@ -16,6 +17,17 @@ const settingsSchema = z
 		auditRetentionDays: z.int().min(0).max(36_500),
 	})
 	.openapi("Settings");
+
+/**
+ * What GET and PATCH answer: the writable settings plus read-only facts of the deployment, which
+ * the PATCH body (the writable schema, strict) refuses.
+ */
+const settingsView = settingsSchema
+	.extend({
+		/** True only when the admin configured SMTP_URL; nothing is ever mailed otherwise. */
+		mailEnabled: z.boolean(),
+	})
+	.openapi("SettingsView");
 const security = [{ bearer: [] }];
 
 /** Server-wide settings, admin only. */
@@ -29,11 +41,11 @@ settings.openapi(
 		tags: ["settings"],
 		security,
 		responses: {
-			200: jsonResponse(settingsSchema, "The current settings."),
+			200: jsonResponse(settingsView, "The current settings."),
 			403: errorResponse("FORBIDDEN"),
 		},
 	}),
-	async (c) => c.json(await getSettings(c.var.db), 200),
+	async (c) => c.json({ ...(await getSettings(c.var.db)), mailEnabled: mailEnabled(c.env) }, 200),
 );
 
 settings.openapi(
@@ -48,7 +60,7 @@ settings.openapi(
 				required: true,
 			},
 		},
-		responses: { 200: jsonResponse(settingsSchema, "The settings after the change.") },
+		responses: { 200: jsonResponse(settingsView, "The settings after the change.") },
 	}),
 	async (c) => {
 		const body = c.req.valid("json");
@@ -65,6 +77,6 @@ settings.openapi(
 				...(body.termsText !== undefined ? { termsText: await sha256Hex(body.termsText) } : {}),
 			},
 		});
-		return c.json(await getSettings(c.var.db), 200);
+		return c.json({ ...(await getSettings(c.var.db)), mailEnabled: mailEnabled(c.env) }, 200);
 	},
 );
