@@ -49,6 +49,8 @@ interface SessionEnv {
 export const IDLE_GRACE_MS = 10 * 60_000;
 /** Violations (forbidden frames or messages) after which the offender's socket is closed. */
 export const MAX_VIOLATIONS = 20;
+/** How soon kept audit records are retried while the protocol cannot be written. */
+const OUTBOX_RETRY_MS = 5_000;
 /** At most one `policy.violation` audit row per socket in this interval (with a count). */
 const VIOLATION_AUDIT_INTERVAL_MS = 10_000;
 
@@ -222,6 +224,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	}
 
 	override async alarm(): Promise<void> {
+		await this.flushOutbox();
 		if (!this.record || this.live.phase === "ended") return;
 		const now = Date.now();
 		const idle = this.live.emptySince !== null && now - this.live.emptySince >= IDLE_GRACE_MS;
@@ -436,6 +439,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				{ type: "session.ended", data: { reason: "stopped" } },
 			],
 			from,
+			{ keep: true },
 		);
 		await this.markEnded("stopped");
 	}
@@ -522,21 +526,22 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			this.send(socket, end);
 			closeQuietly(socket, code);
 		}
-		await this.audit([{ type: "session.ended", data: { reason, by } }], null);
+		await this.audit([{ type: "session.ended", data: { reason, by } }], null, { keep: true });
 		await this.markEnded(reason);
 	}
 
-	private async markEnded(reason: string): Promise<void> {
+	private async markEnded(reason: string): Promise<boolean> {
 		try {
-			await markSessionEnded(
-				this.database(),
-				(this.record as SessionRecord).id,
-				reason,
-				new Date(),
-			);
+			const id = (this.record as SessionRecord).id;
+			await markSessionEnded(this.database(), id, reason, new Date());
+			await this.ctx.storage.delete("pendingEnd");
+			return true;
 		} catch (err) {
-			// The actor's own state says ended; the row catches up when the route reads it again.
+			// The actor's own state says ended (no ticket opens it again); the row is retried.
 			this.log(`session row update failed: ${(err as Error).name}`);
+			await this.ctx.storage.put("pendingEnd", reason);
+			await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+			return false;
 		}
 	}
 
@@ -591,6 +596,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	private async audit(
 		notes: AuditNote[],
 		who: Pick<Attachment, "role" | "principalId" | "ip"> | null,
+		options: { keep?: boolean } = {},
 	): Promise<boolean> {
 		if (notes.length === 0) return true;
 		const record = this.record as SessionRecord;
@@ -603,6 +609,20 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			ip: who?.ip ?? null,
 			data: n.data ?? null,
 		}));
+		const ok = await this.append(inputs);
+		if (!ok && options.keep) {
+			// Records of what already took effect (STOP, the end) must not be lost: they wait in
+			// actor storage, with the time they happened, until the protocol can take them.
+			const occurredAt = Date.now();
+			const kept = inputs.map((i) => ({ ...i, data: { ...i.data, occurredAt } }));
+			const outbox = (await this.ctx.storage.get<AuditInput[]>("outbox")) ?? [];
+			await this.ctx.storage.put("outbox", [...outbox, ...kept]);
+			await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+		}
+		return ok;
+	}
+
+	private async append(inputs: AuditInput[]): Promise<boolean> {
 		try {
 			const log = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
 			const result = await log.append(inputs);
@@ -612,6 +632,17 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			this.log(`audit append failed: ${(err as Error).name}`);
 			return false;
 		}
+	}
+
+	/** Writes kept records (and a pending end of the session row); re-arms while that fails. */
+	private async flushOutbox(): Promise<void> {
+		const outbox = (await this.ctx.storage.get<AuditInput[]>("outbox")) ?? [];
+		const pendingEnd = await this.ctx.storage.get<string>("pendingEnd");
+		if (outbox.length === 0 && !pendingEnd) return;
+		const written = outbox.length === 0 || (await this.append(outbox));
+		if (written && outbox.length > 0) await this.ctx.storage.delete("outbox");
+		const ended = !pendingEnd || (await this.markEnded(pendingEnd));
+		if (!written || !ended) await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
 	}
 
 	private log(message: string): void {
