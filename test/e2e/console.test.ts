@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, mustLogin } from "../helpers/auth.ts";
-import { hasChromium, launchChromium, screenshot, watchErrors } from "../helpers/browser.ts";
+import { hasChromium, launchChromium, logIn, screenshot, watchErrors } from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
@@ -9,14 +9,6 @@ const SUPPORTER = { email: "supporter@example.test", password: "supporter passwo
 
 /** The fake screen's background (Chromium's synthetic capture); JPEG may shift it a little. */
 const FAKE_SCREEN_GREEN = [0, 135, 0];
-
-async function logIn(page: Page, base: URL, who: { email: string; password: string }) {
-	await page.goto(new URL("/login?next=/console", base).href);
-	await page.fill("#email", who.email);
-	await page.fill("#password", who.password);
-	await page.click("button[type=submit]");
-	await page.waitForURL((url) => url.pathname === "/console");
-}
 
 /** The colour at a point of the supporter's canvas, in fractions of its size. */
 function canvasPixel(page: Page, fx: number, fy: number): Promise<number[]> {

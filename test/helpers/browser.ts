@@ -57,3 +57,17 @@ export function watchErrors(page: Page): string[] {
 	});
 	return errors;
 }
+
+/** Logs `who` in on /login and waits for the page the login leads to (default the console). */
+export async function logIn(
+	page: Page,
+	base: URL,
+	who: { email: string; password: string },
+	next = "/console",
+): Promise<void> {
+	await page.goto(new URL(`/login?next=${encodeURIComponent(next)}`, base).href);
+	await page.fill("#email", who.email);
+	await page.fill("#password", who.password);
+	await page.click("button[type=submit]");
+	await page.waitForURL((url) => url.pathname === next);
+}
