@@ -4,7 +4,7 @@ import { $, t } from "./common.ts";
 import { CHAT_STREAM, chatMessageSchema, decodeJson, encodeJson } from "./wire.ts";
 
 /** Wires #chat-form and #chat-log to `client`; the form is enabled once keys exist. */
-export function setupChat(client: SessionClient, peer: "supporter" | "customer"): void {
+export function setupChat(client: SessionClient, peer: "supporter" | "customer" | "host"): void {
 	const log = $<HTMLOListElement>("chat-log");
 	const input = $<HTMLInputElement>("chat-input");
 	const send = $<HTMLButtonElement>("chat-send");

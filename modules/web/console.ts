@@ -1,10 +1,12 @@
 /**
  * The supporter console (`/console`): issue a support ID, watch the customer's screen, ask for
  * control (pointer and keys on the input channel, drawn as annotations at a browser customer),
- * chat, comments for the protocol, end the session.
+ * chat, files both ways, comments for the protocol, end the session. Or pick an unattended host
+ * from the list, prove its password and watch its screen the same way (hosts.ts).
  */
 import type { ConsentState } from "../../protocol/control.ts";
 import type { ApiClient, CreatedSession } from "../sdk/api.ts";
+import type { HostInfo } from "../sdk/hosts.ts";
 import { SessionClient } from "../sdk/session.ts";
 import { setupChat } from "./chat.ts";
 import {
@@ -19,6 +21,17 @@ import {
 	t,
 	trackedWebSocket,
 } from "./common.ts";
+import { closeConsent } from "./consent.ts";
+import { type FilesPanel, setupFiles } from "./files.ts";
+import {
+	hostApi,
+	lockText,
+	pinHostKey,
+	pinnedHostKey,
+	setupHostPassword,
+	startHostList,
+	withFreshToken,
+} from "./hosts.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
 import { encodeJson, INPUT_STREAM, type InputEvent } from "./wire.ts";
 
@@ -33,6 +46,14 @@ let countdown: ReturnType<typeof setInterval> | null = null;
 let customerName: string | null = null;
 let backlog: () => number = () => 0;
 let ownStream: MediaStream | null = null;
+/** The unattended host of this session, or null for a customer session. */
+let host: HostInfo | null = null;
+/** In a host session: true once the host accepted the password (its signed host.auth). */
+let hostAuthorized = false;
+let files: FilesPanel | null = null;
+const hostList = startHostList((chosen) => {
+	void connectHost(chosen);
+});
 
 $("issue-button").addEventListener("click", () => {
 	void issue();
@@ -50,6 +71,8 @@ async function issue(): Promise<void> {
 		show(error);
 		return;
 	}
+	hostList.stop(); // one session at a time: the host list goes away with the first
+	show($("hosts"), false);
 	showCode(created);
 	await connect(api, created.sessionId);
 }
@@ -79,6 +102,20 @@ function showCode(created: CreatedSession): void {
 }
 
 async function connect(apiClient: ApiClient, sessionId: string): Promise<void> {
+	const session = supporterSession(apiClient, sessionId);
+	show($("live"));
+	await session.connect();
+}
+
+/**
+ * The supporter's end of a session, wired to the live view; for a host session `started`
+ * carries the first ticket and the host key the server returned (checked against the pin).
+ */
+function supporterSession(
+	apiClient: ApiClient,
+	sessionId: string,
+	started?: { ticket: string; hostPublicKey: string; pinnedKey: string | undefined },
+): SessionClient {
 	const socket = trackedWebSocket();
 	const session = new SessionClient({
 		role: "supporter",
@@ -91,11 +128,27 @@ async function connect(apiClient: ApiClient, sessionId: string): Promise<void> {
 			apiClient.setAccessToken(loadAuth()?.accessToken ?? null);
 			return apiClient.ticket(sessionId);
 		},
+		...(started
+			? {
+					ticket: started.ticket,
+					expectedHost: {
+						publicKey: started.hostPublicKey,
+						...(started.pinnedKey ? { pinnedKey: started.pinnedKey } : {}),
+					},
+				}
+			: {}),
 	});
 	client = session;
 	backlog = socket.bufferedAmount;
-	setupChat(session, "customer");
-	show($("live"));
+	setupChat(session, host ? "host" : "customer");
+	files = setupFiles(session, {
+		role: "supporter",
+		question: (name, size) => t("console.ask.file", { name, size }),
+		allowed: (state) =>
+			state?.phase === "active" &&
+			(host ? hostAuthorized : !state.termsRequired || state.termsAccepted),
+		backlog: socket.bufferedAmount,
+	});
 	session.on("ready", ({ sas }) => {
 		$("sas").textContent = `${sas.slice(0, 3)} ${sas.slice(3)}`;
 	});
@@ -110,10 +163,112 @@ async function connect(apiClient: ApiClient, sessionId: string): Promise<void> {
 	});
 	session.on("end", ({ reason }) => ended(t(`console.endedBy.${reason}`)));
 	session.on("closed", () => ended(t("console.endedBy.ended")));
-	await session.connect();
+	return session;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Unattended hosts: pinned key, password, then the live view as for a customer
+
+async function connectHost(chosen: HostInfo): Promise<void> {
+	if (client) return;
+	host = chosen;
+	hostList.stop();
+	show($("issue"), false);
+	show($("hosts"), false);
+	show($("host-auth"));
+	$("host-auth-title").textContent = t("hosts.connecting", { name: chosen.name });
+	const status = $("host-auth-status");
+	let pinned: string | undefined;
+	try {
+		pinned = pinnedHostKey(chosen.id);
+	} catch (err) {
+		return hostFailed(describeError(err));
+	}
+	if (pinned && pinned !== chosen.publicKey) return keyChanged(pinned, chosen.publicKey);
+	let started: Awaited<ReturnType<typeof hostApi.connectHost>>;
+	try {
+		started = await withFreshToken(() => hostApi.connectHost(chosen.id));
+	} catch (err) {
+		return hostFailed(describeError(err));
+	}
+	if (pinned && pinned !== started.hostPublicKey) {
+		void api.endSession(started.sessionId).catch(() => undefined);
+		return keyChanged(pinned, started.hostPublicKey);
+	}
+	if (!pinned) {
+		pinHostKey(chosen.id, started.hostPublicKey, chosen.name);
+		status.textContent = t("hosts.pinned", { name: chosen.name });
+	}
+	$("screen-title").textContent = t("console.hostTitle", { name: chosen.name });
+	$("screen").setAttribute("aria-label", t("console.hostTitle", { name: chosen.name }));
+	const session = supporterSession(api, started.sessionId, {
+		ticket: started.ticket,
+		hostPublicKey: started.hostPublicKey,
+		pinnedKey: pinned,
+	});
+	setupHostPassword(session, chosen.name, {
+		locked: (retryAfterMs) => {
+			lockedText = lockText(retryAfterMs);
+			void api.endSession(session.sessionId).catch(() => session.close());
+		},
+	});
+	session.on("error", (error) => {
+		if (error.code === "HOST_KEY_CHANGED") keyChanged(pinned ?? started.hostPublicKey, "?");
+		else if (error.code === "BAD_HOST_SIGNATURE") {
+			hostFailed(t("hosts.badSignature", { name: chosen.name }), true);
+		}
+	});
+	// The relay forwards the host's signed verdict only after it recorded it and opened the
+	// channels: this, not the auth frame, is the moment to go on.
+	session.on("control", ({ message, verified }) => {
+		if (message.type !== "host.auth" || verified !== true) return;
+		if (message.statement.details.result !== "accepted" || hostAuthorized) return;
+		hostAuthorized = true;
+		show($("host-auth"), false);
+		show($("live"));
+		files?.refresh();
+		if (session.state) void onState(api, session.state);
+		if (session.state?.shower !== "host") void session.requestView().catch(() => undefined);
+	});
+	try {
+		await session.connect();
+	} catch (err) {
+		hostFailed(describeError(err));
+	}
+}
+
+/** Why a host session ended early (a lock), shown instead of the generic end text. */
+let lockedText: string | null = null;
+
+function keyChanged(pinned: string, presented: string): void {
+	hostFailed(t("hosts.keyChanged", { name: host?.name ?? "", pinned, presented }), true);
+}
+
+/** A host connection that cannot go on: the reason stays on screen, loud if `alarm`. */
+function hostFailed(text: string, alarm = false): void {
+	const error = $("host-auth-error");
+	error.textContent = text;
+	error.classList.toggle("alarm", alarm);
+	show(error);
+	show($("host-auth-form"), false);
+	show($("host-auth"));
+	$("host-auth-status").textContent = "";
+	const session = client;
+	if (session && !session.finished) {
+		void api.endSession(session.sessionId).catch(() => session.close());
+	}
+	$("host-cancel").textContent = t("nav.console"); // back to a fresh console
+	error.focus();
+}
+
+$("host-cancel").addEventListener("click", () => {
+	const session = client;
+	if (session && !session.finished) void api.endSession(session.sessionId).catch(() => undefined);
+	location.reload();
+});
+
 async function onState(apiClient: ApiClient, state: ConsentState): Promise<void> {
+	if (host) return onHostState(state);
 	const customerHere = state.connected.includes("customer");
 	if (customerHere || state.phase === "active") {
 		if (countdown) clearInterval(countdown);
@@ -134,6 +289,18 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	if (state.shower !== "customer") return setStatus(t("console.noScreen"));
 	const joined = customerName ? `${t("console.joined", { name: customerName })}. ` : "";
 	setStatus(control ? `${joined}${t("console.controlGranted")}` : joined);
+}
+
+function onHostState(state: ConsentState): void {
+	if (!host || !hostAuthorized) return;
+	const control = state.controller === "supporter";
+	$("screen").classList.toggle("controlled", control);
+	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "host";
+	$<HTMLButtonElement>("request-view").disabled = state.shower === "host";
+	show($("share-own"), false); // a host agent has nobody at it to watch the supporter's screen
+	const connected = t("hosts.accepted", { name: host.name });
+	if (state.shower !== "host") setStatus(`${connected} ${t("hosts.noScreen")}`);
+	else setStatus(control ? `${connected} ${t("console.controlGranted")}` : connected);
 }
 
 function setStatus(text: string): void {
@@ -232,7 +399,11 @@ $<HTMLFormElement>("comment-form").addEventListener("submit", (event) => {
 
 function ended(text: string): void {
 	if (!$("ended").hidden) return;
+	if (host && !hostAuthorized && !lockedText && !$("host-auth-error").hidden) return; // stays
+	closeConsent();
 	stopOwnScreen();
+	show($("host-auth"), false);
+	if (lockedText) text = lockedText;
 	if (countdown) clearInterval(countdown);
 	show($("live"), false);
 	show($("issue"), false);

@@ -1,6 +1,7 @@
 /**
  * The install-free customer module (`/join`): ID → terms → screen sharing through the browser's
- * own picker → encrypted JPEG frames → consent dialogs, indicators, STOP, chat, SAS.
+ * own picker → encrypted JPEG frames → consent dialogs, indicators, STOP,
+ * chat, files both ways (files.ts), SAS.
  *
  * A page cannot move the operating system's pointer, so granted "control" means the
  * supporter's pointer and clicks are drawn as a marker over the preview of what is shared.
@@ -10,6 +11,8 @@ import { ApiError, createApiClient, type Terms } from "../sdk/api.ts";
 import { SessionClient } from "../sdk/session.ts";
 import { setupChat } from "./chat.ts";
 import { $, browserFetch, describeError, show, t, trackedWebSocket } from "./common.ts";
+import { ask, closeConsent } from "./consent.ts";
+import { setupFiles } from "./files.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
 import { decodeJson, type InputEvent, inputEventSchema } from "./wire.ts";
 
@@ -103,6 +106,12 @@ function askTerms(terms: Terms): Promise<void> {
 
 function wire(session: SessionClient): void {
 	setupChat(session, "supporter");
+	setupFiles(session, {
+		role: "customer",
+		question: (name, size) => t("join.ask.file", { name, size }),
+		allowed: (state) => state?.phase === "active" && (!state.termsRequired || state.termsAccepted),
+		backlog: socket.bufferedAmount,
+	});
 	session.on("ready", ({ sas }) => {
 		$("sas").textContent = `${sas.slice(0, 3)} ${sas.slice(3)}`;
 		$("status").textContent = "";
@@ -115,11 +124,6 @@ function wire(session: SessionClient): void {
 			);
 		} else if (message.type === "view.request") {
 			void ask(t("join.ask.view")).then((yes) => (yes ? share() : session.denyView()));
-		} else if (message.type === "file.offer") {
-			const { id, name, size } = message;
-			void ask(t("join.ask.file", { name, size })).then((yes) =>
-				yes ? session.acceptFile(id) : session.rejectFile(id),
-			);
 		}
 	});
 	const drawPeer = screenViewer($<HTMLCanvasElement>("peer-screen"));
@@ -143,39 +147,6 @@ function updateIndicators(state: ConsentState): void {
 	// After a view switch the supporter shows: their screen appears here instead.
 	show($("peer-view"), state.shower === "supporter");
 	if (state.controller !== "supporter") show($("pointer"), false);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Consent dialogs: one at a time, Escape means no.
-
-let dialogQueue: Promise<unknown> = Promise.resolve();
-
-function ask(question: string): Promise<boolean> {
-	const next = dialogQueue.then(
-		() =>
-			new Promise<boolean>((resolve) => {
-				const dialog = $<HTMLDialogElement>("consent");
-				$("consent-text").textContent = question;
-				const allow = $<HTMLButtonElement>("consent-allow");
-				const deny = $<HTMLButtonElement>("consent-deny");
-				const finish = (answer: boolean) => {
-					allow.removeEventListener("click", onAllow);
-					deny.removeEventListener("click", onDeny);
-					dialog.removeEventListener("cancel", onDeny);
-					if (dialog.open) dialog.close();
-					resolve(answer);
-				};
-				const onAllow = () => finish(true);
-				const onDeny = () => finish(false);
-				allow.addEventListener("click", onAllow);
-				deny.addEventListener("click", onDeny);
-				dialog.addEventListener("cancel", onDeny);
-				dialog.showModal();
-				deny.focus(); // the safe answer has the focus
-			}),
-	);
-	dialogQueue = next;
-	return next;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,8 +240,7 @@ function ended(text: string): void {
 	for (const id of ["step-code", "step-terms", "step-session", "stop", "ind-viewing"]) {
 		show($(id), false);
 	}
-	const dialog = $<HTMLDialogElement>("consent");
-	if (dialog.open) dialog.close();
+	closeConsent();
 	$("ended-text").textContent = text;
 	show($("step-ended"));
 	$("main").focus();

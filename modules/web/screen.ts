@@ -96,7 +96,15 @@ export function screenViewer(canvas: HTMLCanvasElement): (bytes: Uint8Array) => 
 				image.close();
 				canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
 			})
-			.catch(() => undefined) // a frame that does not decode is skipped; the next replaces it
+			.catch(() => {
+				// The host agent sends a text snapshot until it captures screens (modules/cli/host.ts):
+				// shown as text; anything else that does not decode is skipped.
+				const text = snapshotText(bytes);
+				if (text === null || !context) return;
+				drawSnapshot(canvas, context, text);
+				canvas.dataset.snapshot = text;
+				canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
+			})
 			.finally(() => {
 				decoding = false;
 				const next = pending;
@@ -105,4 +113,37 @@ export function screenViewer(canvas: HTMLCanvasElement): (bytes: Uint8Array) => 
 			});
 	};
 	return draw;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Short printable UTF-8 (a host's text snapshot), or null. */
+function snapshotText(bytes: Uint8Array): string | null {
+	if (bytes.length === 0 || bytes.length > 4096) return null;
+	try {
+		const text = strictUtf8.decode(bytes);
+		// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters mean "not text"
+		return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text) ? null : text;
+	} catch {
+		return null;
+	}
+}
+
+function drawSnapshot(
+	canvas: HTMLCanvasElement,
+	context: CanvasRenderingContext2D,
+	text: string,
+): void {
+	canvas.width = 960;
+	canvas.height = 540;
+	context.fillStyle = "#12263f";
+	context.fillRect(0, 0, canvas.width, canvas.height);
+	context.fillStyle = "#ffffff";
+	context.font = "24px monospace";
+	text
+		.split("\n")
+		.slice(0, 18)
+		.forEach((line, i) => {
+			context.fillText(line.slice(0, 70), 24, 48 + i * 28);
+		});
 }
