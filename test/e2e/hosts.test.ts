@@ -145,4 +145,39 @@ describe.skipIf(!hasChromium)("unattended hosts in the supporter console", () =>
 		expect(JSON.parse(pins ?? "{}")[hostId]?.publicKey).toBe(other);
 		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
 	});
+	it("says so when the host locks itself after repeated wrong passwords, and ends the attempt", async () => {
+		const page = await staff.newPage();
+		errors.push(watchErrors(page));
+		await logIn(page, server.url, SUPPORTER);
+		await page.evaluate(
+			([id, key]) => {
+				const pins = { [id as string]: { publicKey: key, name: "pc-reception", pinnedAt: 1 } };
+				localStorage.setItem("fernwart.hostKeys", JSON.stringify(pins));
+			},
+			[hostId, hostKey],
+		);
+		const row = `#hosts-table tr[data-host-id="${hostId}"]`;
+		await page.waitForSelector(`${row}[data-online="true"]`);
+		await page.click(`${row} button`);
+		await page.waitForSelector("#host-auth-form:not([hidden])");
+		// Five wrong answers in a row lock the host (modules/cli/host-auth.ts, MAX_FAILURES).
+		for (let attempt = 1; attempt <= 4; attempt++) {
+			await page.waitForSelector("#host-password:not([disabled])");
+			await page.fill("#host-password", `wrong ${attempt}`);
+			await page.click("#host-unlock");
+			await agent?.waitFor(
+				(e) => e.event === "auth" && e.result === "refused" && e.failures === attempt,
+				30_000,
+			);
+		}
+		await page.waitForSelector("#host-password:not([disabled])");
+		await page.fill("#host-password", "wrong 5");
+		await page.click("#host-unlock");
+		await page.waitForSelector("#ended:not([hidden])", { timeout: 30_000 });
+		const text = (await page.textContent("#ended-text")) ?? "";
+		expect(text).toMatch(/locked after repeated wrong passwords\. Try again in 1:00/);
+		expect(await page.isHidden("#live")).toBe(true);
+		await screenshot(page, "34-host-locked");
+		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
+	});
 });
