@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../env.ts";
 import { createRouter } from "../lib/router.ts";
+import { adminBody } from "../web/admin-page.ts";
 import { WEB_ASSETS } from "../web/assets.gen.js";
 import {
 	LANGS,
@@ -13,7 +14,7 @@ import {
 	pickLang,
 } from "../web/i18n.ts";
 import { PAGE_CSP, PAGE_PERMISSIONS, type PageOptions, renderPage } from "../web/layout.ts";
-import { adminBody, consoleBody, homeBody, joinBody, loginBody } from "../web/pages.ts";
+import { consoleBody, homeBody, joinBody, loginBody } from "../web/pages.ts";
 
 /** The language switch's cookie: not a credential, so it is the only cookie the pages set. */
 const LANG_COOKIE = "fernwart_lang";

@@ -137,47 +137,6 @@ ${filesBody(t)}
 ${consentDialog(t)}`;
 }
 
-/** `/admin`: users, settings and live sessions. */
-export function adminBody(t: Messages) {
-	return html`<p id="admin-error" class="error" role="alert" hidden></p>
-<section class="card" aria-labelledby="users-title">
-<h2 id="users-title">${t["admin.users"]}</h2>
-<table id="users"><thead><tr><th scope="col">${t["admin.userEmail"]}</th><th scope="col">${t["admin.userName"]}</th><th scope="col">${t["admin.userRole"]}</th></tr></thead><tbody></tbody></table>
-<form id="user-form" class="inline-form">
-<label for="user-email">${t["admin.userEmail"]}</label>
-<input id="user-email" type="email" required autocomplete="off">
-<label for="user-name">${t["admin.userName"]}</label>
-<input id="user-name" required maxlength="80" autocomplete="off">
-<label for="user-role">${t["admin.userRole"]}</label>
-<select id="user-role"><option value="supporter">supporter</option><option value="admin">admin</option></select>
-<label for="user-password">${t["admin.userPassword"]}</label>
-<input id="user-password" type="password" minlength="12" required autocomplete="new-password">
-<button type="submit" class="primary">${t["admin.userCreate"]}</button>
-<p id="user-result" role="status" aria-live="polite"></p>
-</form>
-</section>
-<section class="card" aria-labelledby="sessions-title">
-<h2 id="sessions-title">${t["admin.sessions"]}</h2>
-<table id="sessions"><thead><tr><th scope="col">${t["admin.sessionCreated"]}</th><th scope="col">${t["admin.sessionCustomer"]}</th><th scope="col">${t["admin.sessionState"]}</th><th scope="col"></th></tr></thead><tbody></tbody></table>
-<p id="sessions-none" hidden>${t["admin.sessionsNone"]}</p>
-</section>
-<section class="card" aria-labelledby="settings-title">
-<h2 id="settings-title">${t["admin.settings"]}</h2>
-<form id="settings-form">
-<label for="terms-text">${t["admin.termsText"]}</label>
-<textarea id="terms-text" rows="5" maxlength="20000"></textarea>
-<label class="check"><input type="checkbox" id="require-terms"> ${t["admin.requireTerms"]}</label>
-<label for="default-view">${t["admin.defaultView"]}</label>
-<select id="default-view"><option value="customer">${t["admin.viewCustomer"]}</option><option value="supporter">${t["admin.viewSupporter"]}</option></select>
-<label for="code-ttl">${t["admin.codeTtl"]}</label>
-<input id="code-ttl" type="number" min="1" max="60">
-<label class="check"><input type="checkbox" id="require-totp"> ${t["admin.requireTotp"]}</label>
-<button type="submit" class="primary">${t["admin.save"]}</button>
-<p id="settings-result" role="status" aria-live="polite"></p>
-</form>
-</section>`;
-}
-
 function chatBody(t: Messages) {
 	return html`<section class="card chat" aria-labelledby="chat-title">
 <h2 id="chat-title">${t["chat.title"]}</h2>

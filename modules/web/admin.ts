@@ -1,13 +1,14 @@
-/** The admin console (`/admin`): users, live sessions and settings through the JSON API. */
-import { $, apiJson, describeError, loadAuth, setupLogout, show, t } from "./common.ts";
+/**
+ * The admin console (`/admin`): users and groups, hosts and enrolment, live sessions, the audit
+ * protocol, evaluation and settings, all through the JSON API with the tab's Bearer token.
+ */
 
-interface UserRow {
-	id: string;
-	email: string;
-	displayName: string;
-	role: string;
-	disabled: boolean;
-}
+import { loadAudit, setupAudit } from "./admin-audit.ts";
+import { button, cell, fail, reloadGroups } from "./admin-common.ts";
+import { loadHosts, setupHosts } from "./admin-hosts.ts";
+import { loadUsers, setupPeople } from "./admin-people.ts";
+import { loadReport, setupReport } from "./admin-report.ts";
+import { $, apiJson, describeError, loadAuth, setupLogout, show, t } from "./common.ts";
 
 interface LiveSession {
 	sessionId: string;
@@ -23,34 +24,12 @@ interface Settings {
 	defaultView: "customer" | "supporter";
 	sessionCodeTtlMinutes: number;
 	requireTotp: boolean;
+	auditRetentionDays: number;
+	mailEnabled: boolean;
 }
 
-setupLogout();
-const error = $("admin-error");
-
-function fail(err: unknown): void {
-	error.textContent = describeError(err);
-	show(error);
-}
-
-function cell(row: HTMLTableRowElement, text: string): HTMLTableCellElement {
-	const td = row.insertCell();
-	td.textContent = text;
-	return td;
-}
-
-async function loadUsers(): Promise<void> {
-	const { users } = await apiJson<{ users: UserRow[] }>("GET", "/api/v1/users");
-	const body = $<HTMLTableElement>("users").tBodies[0];
-	if (!body) return;
-	body.replaceChildren();
-	for (const user of users) {
-		const row = body.insertRow();
-		cell(row, user.email);
-		cell(row, user.displayName);
-		cell(row, user.disabled ? `${user.role} (${t("admin.userDisabled")})` : user.role);
-	}
-}
+/** Live sessions and hosts' online state change on their own; a light poll keeps them current. */
+const POLL_MS = 5000;
 
 async function loadSessions(): Promise<void> {
 	const { sessions } = await apiJson<{ sessions: LiveSession[] }>("GET", "/api/v1/sessions");
@@ -64,58 +43,45 @@ async function loadSessions(): Promise<void> {
 		cell(row, session.customerName ?? "—");
 		const state = session.state;
 		cell(row, state ? `${state.phase} (${state.connected.join(", ") || "—"})` : "—");
-		const button = document.createElement("button");
-		button.type = "button";
-		button.className = "danger";
-		button.textContent = t("admin.sessionEnd");
-		button.addEventListener("click", () => {
+		const end = button(t("admin.sessionEnd"), () => {
 			apiJson("DELETE", `/api/v1/sessions/${encodeURIComponent(session.sessionId)}`)
 				.then(loadSessions)
 				.catch(fail);
 		});
-		row.insertCell().append(button);
+		end.className = "danger";
+		row.insertCell().append(end);
 	}
 }
 
-async function loadSettings(): Promise<void> {
-	const s = await apiJson<Settings>("GET", "/api/v1/settings");
+function showSettings(s: Settings): void {
 	$<HTMLTextAreaElement>("terms-text").value = s.termsText;
 	$<HTMLInputElement>("require-terms").checked = s.requireTerms;
 	$<HTMLSelectElement>("default-view").value = s.defaultView;
 	$<HTMLInputElement>("code-ttl").value = String(s.sessionCodeTtlMinutes);
 	$<HTMLInputElement>("require-totp").checked = s.requireTotp;
+	$<HTMLInputElement>("retention-days").value = String(s.auditRetentionDays);
+	$("mail-state").textContent = t(s.mailEnabled ? "admin.on" : "admin.off");
+	$("mail-hint").textContent = t(s.mailEnabled ? "admin.mailOn" : "admin.mailOff");
 }
 
-$<HTMLFormElement>("user-form").addEventListener("submit", (event) => {
-	event.preventDefault();
-	apiJson("POST", "/api/v1/users", {
-		email: $<HTMLInputElement>("user-email").value.trim(),
-		displayName: $<HTMLInputElement>("user-name").value.trim(),
-		role: $<HTMLSelectElement>("user-role").value,
-		password: $<HTMLInputElement>("user-password").value,
-	})
-		.then(() => {
-			$<HTMLFormElement>("user-form").reset();
-			$("user-result").textContent = t("admin.userCreated");
-			return loadUsers();
-		})
-		.catch((err: unknown) => {
-			$("user-result").textContent = describeError(err);
-		});
-});
+async function loadSettings(): Promise<void> {
+	showSettings(await apiJson<Settings>("GET", "/api/v1/settings"));
+}
 
 $<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
 	event.preventDefault();
 	const view =
 		$<HTMLSelectElement>("default-view").value === "supporter" ? "supporter" : "customer";
-	apiJson("PATCH", "/api/v1/settings", {
+	apiJson<Settings>("PATCH", "/api/v1/settings", {
 		termsText: $<HTMLTextAreaElement>("terms-text").value,
 		requireTerms: $<HTMLInputElement>("require-terms").checked,
 		defaultView: view,
 		sessionCodeTtlMinutes: Number($<HTMLInputElement>("code-ttl").value),
 		requireTotp: $<HTMLInputElement>("require-totp").checked,
+		auditRetentionDays: Number($<HTMLInputElement>("retention-days").value),
 	})
-		.then(() => {
+		.then((saved) => {
+			showSettings(saved);
 			$("settings-result").textContent = t("admin.saved");
 		})
 		.catch((err: unknown) => {
@@ -123,13 +89,28 @@ $<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
 		});
 });
 
+setupLogout();
+setupPeople();
+setupHosts();
+setupAudit();
+setupReport();
+
 if (loadAuth() && loadAuth()?.user.role !== "admin") {
+	const error = $("admin-error");
 	error.textContent = t("admin.forbidden");
 	show(error);
 } else {
-	await Promise.all([loadUsers(), loadSettings(), loadSessions()]).catch(fail);
-	// Live sessions change on their own; a light poll keeps the table current.
+	await Promise.all([
+		loadUsers(),
+		reloadGroups(),
+		loadSettings(),
+		loadSessions(),
+		loadHosts(),
+		loadReport(),
+	]).catch(fail);
+	loadAudit(true);
 	setInterval(() => {
 		loadSessions().catch(() => undefined);
-	}, 5000);
+		loadHosts().catch(() => undefined);
+	}, POLL_MS);
 }

@@ -1,0 +1,198 @@
+/** Users, groups, group memberships and each group's unattended policy. */
+
+import {
+	button,
+	cell,
+	currentGroups,
+	fail,
+	onGroups,
+	reloadGroups,
+	rememberUsers,
+} from "./admin-common.ts";
+import { $, apiJson, describeError, show, t } from "./common.ts";
+
+interface UserRow {
+	id: string;
+	email: string;
+	displayName: string;
+	role: string;
+	disabled: boolean;
+	groups: string[];
+}
+
+type Decision = "allow" | "ask";
+interface Policy {
+	view: Decision;
+	control: Decision;
+	files: Decision;
+}
+
+const POLICY_FIELDS = ["view", "control", "files"] as const;
+
+export async function loadUsers(): Promise<void> {
+	const { users } = await apiJson<{ users: UserRow[] }>("GET", "/api/v1/users");
+	rememberUsers(users);
+	const body = $<HTMLTableElement>("users").tBodies[0];
+	if (!body) return;
+	body.replaceChildren();
+	for (const user of users) {
+		const row = body.insertRow();
+		cell(row, user.email);
+		cell(row, user.displayName);
+		cell(row, user.disabled ? `${user.role} (${t("admin.userDisabled")})` : user.role);
+		cell(row, user.groups.join(", ") || "—");
+		row
+			.insertCell()
+			.append(
+				button(
+					t("admin.userGroupsEdit"),
+					() => editUserGroups(user),
+					t("admin.userGroupsOf", { email: user.email }),
+				),
+			);
+	}
+}
+
+/** The membership dialog: one checkbox per group; saving replaces the user's groups. */
+function editUserGroups(user: UserRow): void {
+	const dialog = $<HTMLDialogElement>("user-groups-dialog");
+	$("user-groups-title").textContent = t("admin.userGroupsOf", { email: user.email });
+	const boxes = $("user-groups-boxes");
+	const legend = boxes.querySelector("legend");
+	boxes.replaceChildren(...(legend ? [legend] : []));
+	for (const group of currentGroups()) {
+		const label = document.createElement("label");
+		label.className = "check";
+		const box = document.createElement("input");
+		box.type = "checkbox";
+		box.value = group.name;
+		box.checked = user.groups.includes(group.name);
+		label.append(box, ` ${group.name}`);
+		boxes.append(label);
+	}
+	show($("user-groups-none"), currentGroups().length === 0);
+	show($("user-groups-error"), false);
+	const form = $<HTMLFormElement>("user-groups-form");
+	form.onsubmit = (event) => {
+		event.preventDefault();
+		const names = [...boxes.querySelectorAll<HTMLInputElement>("input:checked")].map(
+			(b) => b.value,
+		);
+		apiJson("PATCH", `/api/v1/users/${encodeURIComponent(user.id)}`, { groups: names })
+			.then(() => {
+				dialog.close();
+				$("user-result").textContent = t("admin.userGroupsSaved", { email: user.email });
+				return Promise.all([loadUsers(), reloadGroups()]);
+			})
+			.catch((err: unknown) => {
+				const error = $("user-groups-error");
+				error.textContent = describeError(err);
+				show(error);
+			});
+	};
+	dialog.showModal();
+}
+
+function renderGroups(): void {
+	const body = $<HTMLTableElement>("groups").tBodies[0];
+	if (!body) return;
+	body.replaceChildren();
+	const groups = currentGroups();
+	show($("groups-none"), groups.length === 0);
+	for (const group of groups) {
+		const row = body.insertRow();
+		cell(row, group.name);
+		cell(row, String(group.members));
+		cell(row, String(group.hosts));
+	}
+}
+
+async function loadPolicy(): Promise<void> {
+	const select = $<HTMLSelectElement>("policy-group");
+	const group = currentGroups().find((g) => g.id === select.value);
+	if (!group) return;
+	const { policy, isDefault } = await apiJson<{ policy: Policy; isDefault: boolean }>(
+		"GET",
+		`/api/v1/groups/${encodeURIComponent(group.id)}/host-policy`,
+	);
+	for (const field of POLICY_FIELDS) {
+		$<HTMLSelectElement>(`policy-${field}`).value = policy[field];
+	}
+	$("policy-result").textContent = isDefault ? t("admin.policyDefault", { name: group.name }) : "";
+}
+
+function decision(field: (typeof POLICY_FIELDS)[number]): Decision {
+	return $<HTMLSelectElement>(`policy-${field}`).value === "allow" ? "allow" : "ask";
+}
+
+export function setupPeople(): void {
+	$("user-groups-cancel").addEventListener("click", () => {
+		$<HTMLDialogElement>("user-groups-dialog").close();
+	});
+
+	$<HTMLFormElement>("user-form").addEventListener("submit", (event) => {
+		event.preventDefault();
+		apiJson("POST", "/api/v1/users", {
+			email: $<HTMLInputElement>("user-email").value.trim(),
+			displayName: $<HTMLInputElement>("user-name").value.trim(),
+			role: $<HTMLSelectElement>("user-role").value,
+			password: $<HTMLInputElement>("user-password").value,
+		})
+			.then(() => {
+				$<HTMLFormElement>("user-form").reset();
+				$("user-result").textContent = t("admin.userCreated");
+				return loadUsers();
+			})
+			.catch((err: unknown) => {
+				$("user-result").textContent = describeError(err);
+			});
+	});
+
+	$<HTMLFormElement>("group-form").addEventListener("submit", (event) => {
+		event.preventDefault();
+		const input = $<HTMLInputElement>("group-name");
+		const name = input.value.trim();
+		apiJson("POST", "/api/v1/groups", { name })
+			.then(() => {
+				input.value = "";
+				$("group-result").textContent = t("admin.groupCreated", { name });
+				return reloadGroups();
+			})
+			.catch((err: unknown) => {
+				$("group-result").textContent = describeError(err);
+			});
+	});
+
+	let policyGroup = "";
+	$("policy-group").addEventListener("change", () => {
+		policyGroup = $<HTMLSelectElement>("policy-group").value;
+		loadPolicy().catch(fail);
+	});
+	$<HTMLFormElement>("policy-form").addEventListener("submit", (event) => {
+		event.preventDefault();
+		const group = currentGroups().find((g) => g.id === $<HTMLSelectElement>("policy-group").value);
+		if (!group) return;
+		const policy: Policy = {
+			view: decision("view"),
+			control: decision("control"),
+			files: decision("files"),
+		};
+		apiJson("PUT", `/api/v1/groups/${encodeURIComponent(group.id)}/host-policy`, policy)
+			.then(() => {
+				$("policy-result").textContent = t("admin.policySaved", { name: group.name });
+			})
+			.catch((err: unknown) => {
+				$("policy-result").textContent = describeError(err);
+			});
+	});
+
+	onGroups(() => {
+		renderGroups();
+		// A newly listed first group (or a changed choice) shows its policy.
+		const current = $<HTMLSelectElement>("policy-group").value;
+		if (current !== policyGroup) {
+			policyGroup = current;
+			loadPolicy().catch(fail);
+		}
+	});
+}
