@@ -213,7 +213,8 @@ async function connectHost(chosen: HostInfo): Promise<void> {
 		},
 	});
 	session.on("error", (error) => {
-		if (error.code === "HOST_KEY_CHANGED") keyChanged(pinned ?? started.hostPublicKey, "?");
+		// The host's hello carried another key than the server returned: the SDK says which.
+		if (error.code === "HOST_KEY_CHANGED") keyChanged(started.hostPublicKey, error.message);
 		else if (error.code === "BAD_HOST_SIGNATURE") {
 			hostFailed(t("hosts.badSignature", { name: chosen.name }), true);
 		}
@@ -239,6 +240,8 @@ async function connectHost(chosen: HostInfo): Promise<void> {
 
 /** Why a host session ended early (a lock), shown instead of the generic end text. */
 let lockedText: string | null = null;
+/** True once a host connection failed for good: its reason stays on screen, not the end text. */
+let hostFailure = false;
 
 function keyChanged(pinned: string, presented: string): void {
 	hostFailed(t("hosts.keyChanged", { name: host?.name ?? "", pinned, presented }), true);
@@ -246,6 +249,7 @@ function keyChanged(pinned: string, presented: string): void {
 
 /** A host connection that cannot go on: the reason stays on screen, loud if `alarm`. */
 function hostFailed(text: string, alarm = false): void {
+	hostFailure = true;
 	const error = $("host-auth-error");
 	error.textContent = text;
 	error.classList.toggle("alarm", alarm);
@@ -253,10 +257,9 @@ function hostFailed(text: string, alarm = false): void {
 	show($("host-auth-form"), false);
 	show($("host-auth"));
 	$("host-auth-status").textContent = "";
+	// Also after the SDK gave up on a forged host: the relay should not keep the session waiting.
 	const session = client;
-	if (session && !session.finished) {
-		void api.endSession(session.sessionId).catch(() => session.close());
-	}
+	if (session) void api.endSession(session.sessionId).catch(() => session.close());
 	$("host-cancel").textContent = t("nav.console"); // back to a fresh console
 	error.focus();
 }
@@ -399,7 +402,7 @@ $<HTMLFormElement>("comment-form").addEventListener("submit", (event) => {
 
 function ended(text: string): void {
 	if (!$("ended").hidden) return;
-	if (host && !hostAuthorized && !lockedText && !$("host-auth-error").hidden) return; // stays
+	if (hostFailure) return; // the reason the host connection failed stays on screen
 	closeConsent();
 	stopOwnScreen();
 	show($("host-auth"), false);
