@@ -9,6 +9,7 @@ import {
 } from "../helpers/auth.ts";
 import { enrollmentToken } from "../helpers/hosts.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { startSmtp } from "../helpers/smtp.ts";
 
 const PASSWORD = "a long enough password 1";
 
@@ -112,5 +113,22 @@ describe("groups and the admin console's settings view", () => {
 			headers: bearer(admin.accessToken),
 		});
 		expect(refused.status).toBe(400);
+	});
+
+	it("reports mailEnabled when SMTP_URL is set", async () => {
+		const smtp = await startSmtp();
+		const withMail = await startServer({
+			env: { SMTP_URL: `smtp://127.0.0.1:${smtp.port}/?from=fernwart@example.test` },
+		});
+		try {
+			const token = (await mustLogin(withMail, ADMIN)).accessToken;
+			const got = await withMail.json<{ mailEnabled: boolean }>("/api/v1/settings", {
+				headers: bearer(token),
+			});
+			expect(got.body.mailEnabled).toBe(true);
+		} finally {
+			await withMail.stop();
+			await smtp.close();
+		}
 	});
 });
