@@ -300,7 +300,7 @@ export function decide(
 		case "file.accept":
 		case "file.reject": {
 			const file = live.files.find((f) => f.id === msg.id);
-			if (!file || file.status !== "offered") return refuse("no open offer with this id");
+			if (file?.status !== "offered") return refuse("no open offer with this id");
 			if (file.from === from) return refuse("the receiver decides on an offer");
 			const status = msg.type === "file.accept" ? "accepted" : "rejected";
 			return ok(
@@ -316,7 +316,7 @@ export function decide(
 		}
 		case "file.done": {
 			const file = live.files.find((f) => f.id === msg.id);
-			if (!file || file.status !== "accepted" || file.from !== from) {
+			if (file?.status !== "accepted" || file.from !== from) {
 				return refuse("no accepted transfer of yours with this id");
 			}
 			return ok(
@@ -406,7 +406,7 @@ export function mayForward(
 			return { ok: true };
 		case CHANNELS.file: {
 			const file = live.files.find((f) => f.id === header.stream);
-			if (!file || file.status !== "accepted" || file.from !== from) {
+			if (file?.status !== "accepted" || file.from !== from) {
 				return { ok: false, reason: "no-accepted-offer" };
 			}
 			const bytes = Math.max(0, frameBytes - HEADER_BYTES - TAG_BYTES);

@@ -334,7 +334,7 @@ hostRoutes.openapi(
 			return c.json({ ticket }, 200);
 		}
 		const session = await getSession(c.var.db, sessionId);
-		if (!session || session.kind !== "host" || session.hostId !== id) {
+		if (session?.kind !== "host" || session.hostId !== id) {
 			throw new AppError("SESSION_NOT_FOUND");
 		}
 		if (session.endedAt) throw new AppError("SESSION_ENDED");
