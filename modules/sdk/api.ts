@@ -139,6 +139,55 @@ export interface ApiClient {
 	endSession(sessionId: string): Promise<void>;
 }
 
+/**
+ * One JSON request: sends `body` as JSON with an optional Bearer token, parses the answer, and
+ * throws {@link ApiError} for a network failure (status 0, code NETWORK) or an error answer (the
+ * server's code, `Retry-After` when given). Shared by every client in the SDK.
+ */
+export async function requestJson(
+	fetchFn: FetchLike,
+	base: URL,
+	method: string,
+	path: string,
+	body?: unknown,
+	token: string | null = null,
+): Promise<{ status: number; json: unknown }> {
+	const headers: Record<string, string> = { accept: "application/json" };
+	if (body !== undefined) headers["content-type"] = "application/json";
+	if (token) headers.authorization = `Bearer ${token}`;
+	let res: FetchResponseLike;
+	try {
+		res = await fetchFn(new URL(path, base).href, {
+			method,
+			headers,
+			...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+		});
+	} catch (err) {
+		// The cause's message says why (refused, certificate changed); it holds no request data.
+		const cause = err instanceof Error ? (err.cause ?? err) : err;
+		const why = cause instanceof Error ? cause.message : String(cause);
+		throw new ApiError(0, "NETWORK", `cannot reach ${base.origin}: ${why}`);
+	}
+	const text = await res.text();
+	let json: unknown;
+	try {
+		json = text ? JSON.parse(text) : undefined;
+	} catch {
+		json = undefined; // a non-JSON body is judged below like any other unexpected answer
+	}
+	if (res.status >= 400) {
+		const parsed = errorBodySchema.safeParse(json);
+		const retry = Number(res.headers.get("retry-after") ?? Number.NaN);
+		throw new ApiError(
+			res.status,
+			parsed.success ? parsed.data.error.code : `HTTP_${res.status}`,
+			(parsed.success ? parsed.data.error.message : undefined) ?? `HTTP ${res.status}`,
+			Number.isFinite(retry) && retry >= 0 ? retry : undefined,
+		);
+	}
+	return { status: res.status, json };
+}
+
 /** Builds an {@link ApiClient} over the given `fetch`. */
 export function createApiClient(options: ApiClientOptions): ApiClient {
 	const base = new URL(options.baseUrl);
@@ -147,47 +196,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 	let refreshing: Promise<LoginResult> | null = null;
 
 	/** Sends one request; returns the status and parsed JSON body, or throws the refusal. */
-	const call = async (
-		method: string,
-		path: string,
-		body?: unknown,
-		token: string | null = null,
-	): Promise<{ status: number; json: unknown }> => {
-		const headers: Record<string, string> = { accept: "application/json" };
-		if (body !== undefined) headers["content-type"] = "application/json";
-		if (token) headers.authorization = `Bearer ${token}`;
-		let res: FetchResponseLike;
-		try {
-			res = await options.fetch(new URL(path, base).href, {
-				method,
-				headers,
-				...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-			});
-		} catch (err) {
-			// The cause's message says why (refused, certificate changed); it holds no request data.
-			const cause = err instanceof Error ? (err.cause ?? err) : err;
-			const why = cause instanceof Error ? cause.message : String(cause);
-			throw new ApiError(0, "NETWORK", `cannot reach ${base.origin}: ${why}`);
-		}
-		const text = await res.text();
-		let json: unknown;
-		try {
-			json = text ? JSON.parse(text) : undefined;
-		} catch {
-			json = undefined; // a non-JSON body is judged below like any other unexpected answer
-		}
-		if (res.status >= 400) {
-			const parsed = errorBodySchema.safeParse(json);
-			const retry = Number(res.headers.get("retry-after") ?? Number.NaN);
-			throw new ApiError(
-				res.status,
-				parsed.success ? parsed.data.error.code : `HTTP_${res.status}`,
-				(parsed.success ? parsed.data.error.message : undefined) ?? `HTTP ${res.status}`,
-				Number.isFinite(retry) && retry >= 0 ? retry : undefined,
-			);
-		}
-		return { status: res.status, json };
-	};
+	const call = (method: string, path: string, body?: unknown, token: string | null = null) =>
+		requestJson(options.fetch, base, method, path, body, token);
 	const must = async <T>(
 		method: string,
 		path: string,

@@ -6,7 +6,7 @@
 import * as z from "zod";
 import { sessionIdSchema } from "../../protocol/control.ts";
 import { signHostChallenge, unattendedPolicySchema } from "../../protocol/host.ts";
-import { ApiError, type FetchLike, type FetchResponseLike } from "./api.ts";
+import { ApiError, type FetchLike, requestJson } from "./api.ts";
 
 const hostSchema = z.looseObject({
 	id: z.string(),
@@ -61,44 +61,14 @@ export function createHostApi(options: HostApiOptions) {
 		body?: unknown,
 		auth = false,
 	): Promise<T> => {
-		const headers: Record<string, string> = { accept: "application/json" };
-		if (body !== undefined) headers["content-type"] = "application/json";
+		let token: string | null = null;
 		if (auth) {
-			const token = options.accessToken?.();
+			token = options.accessToken?.() ?? null;
 			if (!token) throw new ApiError(401, "UNAUTHENTICATED", "log in first");
-			headers.authorization = `Bearer ${token}`;
 		}
-		let res: FetchResponseLike;
-		try {
-			res = await options.fetch(new URL(path, base).href, {
-				method,
-				headers,
-				...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-			});
-		} catch (err) {
-			const cause = err instanceof Error ? (err.cause ?? err) : err;
-			const why = cause instanceof Error ? cause.message : String(cause);
-			throw new ApiError(0, "NETWORK", `cannot reach ${base.origin}: ${why}`);
-		}
-		const text = await res.text();
-		let json: unknown;
-		try {
-			json = text ? JSON.parse(text) : undefined;
-		} catch {
-			json = undefined; // judged below like any other unexpected answer
-		}
-		if (res.status >= 400) {
-			const err = z
-				.object({ error: z.object({ code: z.string(), message: z.string().optional() }) })
-				.safeParse(json);
-			throw new ApiError(
-				res.status,
-				err.success ? err.data.error.code : `HTTP_${res.status}`,
-				(err.success ? err.data.error.message : undefined) ?? `HTTP ${res.status}`,
-			);
-		}
+		const { status, json } = await requestJson(options.fetch, base, method, path, body, token);
 		const parsed = schema.safeParse(json);
-		if (!parsed.success) throw new ApiError(res.status, "BAD_RESPONSE", "unexpected answer");
+		if (!parsed.success) throw new ApiError(status, "BAD_RESPONSE", "unexpected answer");
 		return parsed.data;
 	};
 	const hostPath = (id: string) => `/api/v1/hosts/${encodeURIComponent(id)}`;
