@@ -1,5 +1,6 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import * as z from "zod";
+import { linkAllowListSchema } from "../protocol/links.ts";
 import type { Db } from "./db.ts";
 
 /** Server-wide settings an admin changes at run time; one JSON value per key. */
@@ -32,6 +33,11 @@ export const SETTINGS = {
 	 * a signed checkpoint (docs/audit.md, "Retention"); 0 keeps the protocol for ever.
 	 */
 	auditRetentionDays: z.int().min(0).max(36_500).default(0),
+	/**
+	 * Hosts whose links the warning page (`/link`) marks as allowed by the administrator: exact
+	 * names or `*.example.org`; links still go through the page (docs/web.md, "Links").
+	 */
+	linkAllowList: linkAllowListSchema.default([]),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

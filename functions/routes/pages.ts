@@ -1,8 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import {
+	hostAllowed,
+	LINK_MAX_LENGTH,
+	linkPagePath,
+	parseLinkTarget,
+} from "../../protocol/links.ts";
+import { getSettings } from "../../schema/settings.ts";
 import type { AppEnv } from "../env.ts";
 import { createRouter } from "../lib/router.ts";
+import { withDb } from "../middleware/with-db.ts";
 import { adminBody } from "../web/admin-page.ts";
 import { WEB_ASSETS } from "../web/assets.gen.js";
 import {
@@ -13,7 +21,14 @@ import {
 	messages,
 	pickLang,
 } from "../web/i18n.ts";
-import { PAGE_CSP, PAGE_PERMISSIONS, type PageOptions, renderPage } from "../web/layout.ts";
+import {
+	LINK_CSP,
+	PAGE_CSP,
+	PAGE_PERMISSIONS,
+	type PageOptions,
+	renderPage,
+} from "../web/layout.ts";
+import { linkBody, linkRefusedBody } from "../web/link-page.ts";
 import { consoleBody, homeBody, joinBody, loginBody } from "../web/pages.ts";
 
 /** The language switch's cookie: not a credential, so it is the only cookie the pages set. */
@@ -121,5 +136,64 @@ pages.openapi(
 		if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304);
 		c.header("content-type", asset.type);
 		return c.body(asset.body, 200);
+	},
+);
+
+pages.use("/link", withDb);
+pages.openapi(
+	createRoute({
+		method: "get",
+		path: "/link",
+		tags: ["pages"],
+		description:
+			"Warning page for a link from a module: shows the full target (host highlighted, IDN hosts also in ASCII) and whether the admin's allow-list names its host, with a plain link to continue. Never redirects, never fetches the target.",
+		request: {
+			query: pageQuery.extend({
+				u: z
+					.string()
+					.optional()
+					.openapi({ description: `An http(s) URL of at most ${LINK_MAX_LENGTH} characters.` }),
+			}),
+		},
+		responses: {
+			200: htmlResponse("The warning page with the target and a link to continue."),
+			400: htmlResponse("Refusal: not an http(s) URL, malformed or too long."),
+		},
+	}),
+	async (c) => {
+		const raw = c.req.query("u");
+		const url = raw === undefined ? null : parseLinkTarget(raw);
+		const lang = language(c);
+		const t = messages(lang);
+		c.header("content-security-policy", LINK_CSP);
+		// The target must not learn which support server (and which link) sent the visitor.
+		c.header("referrer-policy", "no-referrer");
+		c.header("content-language", lang);
+		c.header("vary", "accept-language, cookie");
+		if (!url) {
+			const body = linkRefusedBody(t, raw);
+			// The language switch repeats the refused address, unless it is too long for a link.
+			const path = raw !== undefined && raw.length <= LINK_MAX_LENGTH ? linkPagePath(raw) : "/link";
+			const options: PageOptions = {
+				lang,
+				t,
+				titleKey: "link.refusedTitle",
+				script: null,
+				path,
+				body,
+			};
+			return c.html(await renderPage(options), 400);
+		}
+		const { linkAllowList } = await getSettings(c.var.db);
+		const body = linkBody(t, url, hostAllowed(url.hostname, linkAllowList));
+		const options: PageOptions = {
+			lang,
+			t,
+			titleKey: "link.title",
+			script: null,
+			path: linkPagePath(raw ?? ""),
+			body,
+		};
+		return c.html(await renderPage(options), 200);
 	},
 );

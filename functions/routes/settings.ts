@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { linkAllowListSchema } from "../../protocol/links.ts";
 import { getSettings, type SettingKey, setSetting } from "../../schema/settings.ts";
 import { audit } from "../lib/audit.ts";
 import { sha256Hex } from "../lib/encoding.ts";
@@ -15,6 +16,8 @@ const settingsSchema = z
 		defaultView: z.enum(["customer", "supporter"]),
 		sessionCodeTtlMinutes: z.int().min(1).max(60),
 		auditRetentionDays: z.int().min(0).max(36_500),
+		/** Host names (or `*.example.org`) the link warning page marks as allowed; at most 100. */
+		linkAllowList: linkAllowListSchema,
 	})
 	.openapi("Settings");
 

@@ -288,10 +288,38 @@ const en = {
 		"Nothing is mailed. Set SMTP_URL to your own mail server and restart to turn it on.",
 	"admin.pictures": "Profile pictures",
 	"admin.picturesHint": "Requires an S3-compatible store of your own; none is configured.",
-	"admin.links": "Link allow-list",
-	"admin.linksState": "Not available",
+	"admin.links": "Links",
+	"admin.linksState": "Through the warning page",
 	"admin.linksHint":
-		"Links in chat are shown as plain text and never opened by the pages, so no allow-list applies yet.",
+		"Links in chat open the server's warning page first, which shows the full address; the server itself never opens them.",
+	"admin.linkAllowList": "Link allow-list (one host per line)",
+	"admin.linkAllowListHint":
+		"Hosts such as support.example.org, or *.example.org for all its subdomains (not example.org itself); international names in their xn-- form; at most 100. Links to them still show the warning page, marked as allowed by you.",
+
+	"link.title": "You are leaving this server",
+	"link.intro":
+		"A link from a support session leads to another website. Check where it goes before you continue.",
+	"link.address": "Full address",
+	"link.host": "Website (host)",
+	"link.ascii": "The same host name in plain ASCII (as the browser sends it):",
+	"link.idn":
+		"This host name contains international characters. Letters from other alphabets can look like familiar ones; compare both forms.",
+	"link.userinfo":
+		"Caution: the address has a user name in front of the host ({userinfo}@). The website is the part after the @.",
+	"link.http":
+		"Caution: this address is not encrypted (http). Do not enter passwords or personal data there.",
+	"link.allowed":
+		"Allowed by your administrator: this host is on the server's list of approved websites.",
+	"link.unchecked":
+		"This server does not check the target website. Continue only if you know and trust it.",
+	"link.noFetch":
+		"The server has not opened or fetched the address; your browser opens it only when you click.",
+	"link.continue": "Continue to {host}",
+	"link.close": "If you do not want to open it, simply close this tab.",
+	"link.refusedTitle": "This link is not opened",
+	"link.refused":
+		"Only web addresses starting with http:// or https:// and at most 2048 characters long are shown here. This one was refused:",
+	"link.missing": "No address was given.",
 
 	"error.generic": "Something went wrong: {message}",
 	"error.network": "The server cannot be reached.",
@@ -587,10 +615,38 @@ const de: Messages = {
 		"Es wird nichts gemailt. SMTP_URL auf den eigenen Mailserver setzen und neu starten, um es einzuschalten.",
 	"admin.pictures": "Profilbilder",
 	"admin.picturesHint": "Erfordert einen eigenen S3-kompatiblen Speicher; keiner ist eingerichtet.",
-	"admin.links": "Link-Freigabeliste",
-	"admin.linksState": "Nicht verfügbar",
+	"admin.links": "Links",
+	"admin.linksState": "Über die Warnseite",
 	"admin.linksHint":
-		"Links im Chat werden als reiner Text gezeigt und von den Seiten nie geöffnet; eine Freigabeliste greift daher noch nicht.",
+		"Links im Chat öffnen zuerst die Warnseite des Servers, die die vollständige Adresse zeigt; der Server selbst öffnet sie nie.",
+	"admin.linkAllowList": "Link-Freigabeliste (ein Host pro Zeile)",
+	"admin.linkAllowListHint":
+		"Hosts wie support.example.org, oder *.example.org für alle Subdomains (nicht example.org selbst); internationale Namen in ihrer xn--Form; höchstens 100. Links dorthin zeigen weiterhin die Warnseite, als von Ihnen freigegeben markiert.",
+
+	"link.title": "Sie verlassen diesen Server",
+	"link.intro":
+		"Ein Link aus einer Support-Sitzung führt zu einer anderen Website. Prüfen Sie das Ziel, bevor Sie fortfahren.",
+	"link.address": "Vollständige Adresse",
+	"link.host": "Website (Host)",
+	"link.ascii": "Derselbe Hostname in reinem ASCII (so sendet ihn der Browser):",
+	"link.idn":
+		"Dieser Hostname enthält internationale Zeichen. Buchstaben anderer Alphabete können vertrauten ähneln; vergleichen Sie beide Formen.",
+	"link.userinfo":
+		"Vorsicht: Die Adresse enthält vor dem Host einen Benutzernamen ({userinfo}@). Die Website ist der Teil nach dem @.",
+	"link.http":
+		"Vorsicht: Diese Adresse ist nicht verschlüsselt (http). Geben Sie dort keine Passwörter oder persönlichen Daten ein.",
+	"link.allowed":
+		"Von Ihrem Administrator freigegeben: Dieser Host steht auf der Liste genehmigter Websites des Servers.",
+	"link.unchecked":
+		"Dieser Server prüft die Ziel-Website nicht. Fahren Sie nur fort, wenn Sie sie kennen und ihr vertrauen.",
+	"link.noFetch":
+		"Der Server hat die Adresse weder geöffnet noch abgerufen; Ihr Browser öffnet sie erst, wenn Sie klicken.",
+	"link.continue": "Weiter zu {host}",
+	"link.close": "Wenn Sie sie nicht öffnen möchten, schließen Sie einfach diesen Tab.",
+	"link.refusedTitle": "Dieser Link wird nicht geöffnet",
+	"link.refused":
+		"Hier werden nur Webadressen gezeigt, die mit http:// oder https:// beginnen und höchstens 2048 Zeichen lang sind. Diese wurde abgelehnt:",
+	"link.missing": "Es wurde keine Adresse angegeben.",
 
 	"error.generic": "Etwas ist schiefgegangen: {message}",
 	"error.network": "Der Server ist nicht erreichbar.",

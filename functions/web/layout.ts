@@ -21,6 +21,19 @@ export const PAGE_CSP = [
 	"frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The link warning page runs no script, connects nowhere and submits nothing: only the style
+ * sheet and the empty data: icon load.
+ */
+export const LINK_CSP = [
+	"default-src 'none'",
+	"style-src 'self'",
+	"img-src data:",
+	"form-action 'none'",
+	"base-uri 'none'",
+	"frame-ancestors 'none'",
+].join("; ");
+
 /** Screen capture for this origin only; nothing else the pages do not use. */
 export const PAGE_PERMISSIONS =
 	"display-capture=(self), clipboard-write=(self), camera=(), microphone=(), geolocation=(), payment=(), usb=()";
@@ -49,7 +62,7 @@ export interface PageOptions {
 	titleKey: MessageKey;
 	/** The entry bundle in modules/web/, or null for a page without script. */
 	script: string | null;
-	/** The path of this page, for the language switch. */
+	/** The path of this page (with its query, if any), for the language switch. */
 	path: string;
 	body: Html;
 	/** Links in the header; supporters' pages show console and admin. */
@@ -84,7 +97,7 @@ ${options.script ? html`<script type="module" src="${assetUrl(`${options.script}
 <header class="top">
 <a class="brand" href="/">${t["app.name"]}</a>
 ${staffNav}
-<a class="lang" href="${options.path}?lang=${other}" hreflang="${other}" lang="${other}">${t["lang.switch"]}</a>
+<a class="lang" href="${options.path}${options.path.includes("?") ? "&" : "?"}lang=${other}" hreflang="${other}" lang="${other}">${t["lang.switch"]}</a>
 </header>
 <main id="main" tabindex="-1">
 <h1>${t[options.titleKey]}</h1>
