@@ -179,6 +179,9 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <label for="retention-days">${t["admin.retentionDays"]}</label>
 <input id="retention-days" type="number" min="0" max="36500" aria-describedby="retention-hint">
 <p id="retention-hint" class="hint">${t["admin.retentionHint"]}</p>
+<label for="link-allow-list">${t["admin.linkAllowList"]}</label>
+<textarea id="link-allow-list" rows="4" spellcheck="false" autocomplete="off" aria-describedby="link-allow-hint"></textarea>
+<p id="link-allow-hint" class="hint">${t["admin.linkAllowListHint"]}</p>
 <button type="submit" class="primary">${t["admin.save"]}</button>
 <p id="settings-result" role="status" aria-live="polite"></p>
 </form>

@@ -25,7 +25,16 @@ interface Settings {
 	sessionCodeTtlMinutes: number;
 	requireTotp: boolean;
 	auditRetentionDays: number;
+	linkAllowList: string[];
 	mailEnabled: boolean;
+}
+
+/** The allow-list textarea: one host per line; blank lines and surrounding spaces dropped. */
+function allowListLines(text: string): string[] {
+	return text
+		.split("\n")
+		.map((line) => line.trim())
+		.filter((line) => line !== "");
 }
 
 /** Live sessions and hosts' online state change on their own; a light poll keeps them current. */
@@ -60,6 +69,7 @@ function showSettings(s: Settings): void {
 	$<HTMLInputElement>("code-ttl").value = String(s.sessionCodeTtlMinutes);
 	$<HTMLInputElement>("require-totp").checked = s.requireTotp;
 	$<HTMLInputElement>("retention-days").value = String(s.auditRetentionDays);
+	$<HTMLTextAreaElement>("link-allow-list").value = s.linkAllowList.join("\n");
 	$("mail-state").textContent = t(s.mailEnabled ? "admin.on" : "admin.off");
 	$("mail-hint").textContent = t(s.mailEnabled ? "admin.mailOn" : "admin.mailOff");
 }
@@ -79,6 +89,7 @@ $<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
 		sessionCodeTtlMinutes: Number($<HTMLInputElement>("code-ttl").value),
 		requireTotp: $<HTMLInputElement>("require-totp").checked,
 		auditRetentionDays: Number($<HTMLInputElement>("retention-days").value),
+		linkAllowList: allowListLines($<HTMLTextAreaElement>("link-allow-list").value),
 	})
 		.then((saved) => {
 			showSettings(saved);
