@@ -177,6 +177,16 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			closeQuietly(server, this.live.endReason === "expired" ? CLOSE.EXPIRED : CLOSE.ENDED);
 			return new Response(null, { status: 101, webSocket: client });
 		}
+		// One participant per side. The same principal with a fresh ticket replaces its old socket
+		// (a resume after a drop the runtime has not noticed yet); anyone else is refused.
+		const occupied = this.ctx
+			.getWebSockets(principal.role)
+			.some(
+				(ws) =>
+					ws.readyState === WebSocket.OPEN &&
+					readAttachment(ws)?.principalId !== principal.principalId,
+			);
+		if (occupied) return new Response("occupied", { status: 409 });
 		for (const old of this.ctx.getWebSockets(principal.role)) closeQuietly(old, CLOSE.REPLACED);
 		this.ctx.acceptWebSocket(server, [principal.role]);
 		writeAttachment(server, {

@@ -42,6 +42,8 @@ export const ERRORS = {
 	/** Unknown, expired and used support IDs all get this one answer. */
 	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
 	SESSION_ENDED: { status: 410, message: "The session has ended." },
+	/** A second, different participant for a side that is already connected. */
+	SESSION_OCCUPIED: { status: 409, message: "Someone else is already connected on this side." },
 	INVALID_TICKET: { status: 401, message: "The connection ticket is invalid, used or expired." },
 	UPGRADE_REQUIRED: { status: 426, message: "This endpoint takes WebSocket connections only." },
 	/** Unknown hosts and hosts of another group alike. */

@@ -29,6 +29,7 @@ function upgradeRoute(path: string, tag: string, description: string, id: z.ZodT
 		responses: {
 			101: { description: "Switching protocols." },
 			401: errorResponse("INVALID_TICKET"),
+			409: errorResponse("SESSION_OCCUPIED"),
 			426: errorResponse("UPGRADE_REQUIRED"),
 		},
 	});
@@ -61,6 +62,7 @@ async function forwardUpgrade(
 	const res = await stub.fetch(new Request(c.req.raw, { headers }));
 	if (res.status === 401) throw new AppError("INVALID_TICKET");
 	if (res.status === 404) throw new AppError(notFound);
+	if (res.status === 409) throw new AppError("SESSION_OCCUPIED");
 	return res;
 }
 

@@ -316,6 +316,37 @@ describe("ad-hoc support sessions", () => {
 		expect(customer.messages).toContainEqual({ type: "end", reason: "ended" });
 	});
 
+	it("refuses a second, different participant on a side that is connected", async () => {
+		const sam = await createUserAs(server, token, {
+			email: "sam@example.test",
+			password: "sam's long password",
+			role: "supporter",
+		});
+		const samToken = (
+			await mustLogin(server, { email: sam.email, password: "sam's long password" })
+		).accessToken;
+		const { sessionId, supporter, customer } = await openPair(server, samToken);
+		// The admin may manage Sam's session, but may not slip into Sam's seat while Sam is there.
+		const t = await server.json<{ ticket: string }>(`/api/v1/sessions/${sessionId}/tickets`, {
+			method: "POST",
+			headers: bearer(token),
+		});
+		expect(t.status).toBe(200);
+		await expect(
+			RawParticipant.connect(server, sessionId, t.body.ticket, "supporter"),
+		).rejects.toThrow(/409/);
+		// Sam with a fresh ticket replaces his own socket (a resume).
+		const again = await server.json<{ ticket: string }>(`/api/v1/sessions/${sessionId}/tickets`, {
+			method: "POST",
+			headers: bearer(samToken),
+		});
+		const resumed = await RawParticipant.connect(server, sessionId, again.body.ticket, "supporter");
+		await supporter.until(() => supporter.closeCode !== null);
+		expect(supporter.closeCode).toBe(CLOSE.REPLACED);
+		resumed.close();
+		customer.close();
+	});
+
 	it("refuses a used ticket and a ticket for another session", async () => {
 		const one = await server.json<Created>("/api/v1/sessions", {
 			body: {},
