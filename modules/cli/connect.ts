@@ -200,9 +200,14 @@ export async function runConnect(argv: string[]): Promise<number> {
 			);
 		session.on("frame", (frame) => {
 			if (frame.channelName === "screen") {
+				// A captured screen is a JPEG (its size is enough here); a host without capture sends
+				// a short text snapshot, which is shown.
+				const jpeg = frame.payload[0] === 0xff && frame.payload[1] === 0xd8;
 				out.event(
 					"screen",
-					{ bytes: frame.payload.length, text: new TextDecoder().decode(frame.payload) },
+					jpeg
+						? { bytes: frame.payload.length, format: "jpeg" }
+						: { bytes: frame.payload.length, text: new TextDecoder().decode(frame.payload) },
 					null,
 				);
 			}

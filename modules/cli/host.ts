@@ -29,6 +29,7 @@ import {
 } from "../sdk/crypto.ts";
 import { createHostApi, type HostApi } from "../sdk/hosts.ts";
 import { SessionClient, type WebSocketLike } from "../sdk/session.ts";
+import { SCREEN_STREAM } from "../web/wire.ts";
 import {
 	CliError,
 	explain,
@@ -46,18 +47,29 @@ import {
 	type StoredPassword,
 	storedPasswordSchema,
 } from "./host-auth.ts";
+import {
+	CAPTURE_MODES,
+	type CaptureHandle,
+	type CaptureMode,
+	type CapturePlan,
+	killAllCaptures,
+	planCapture,
+	startX11Capture,
+} from "./host-capture.ts";
 import type { TrustedTransport } from "./tls.ts";
 
 const USAGE = `Usage:
   npm run fernwart -- host enroll URL TOKEN [--name N] [--password P] [--ca FILE | --fingerprint SHA256] [--config DIR]
-  npm run fernwart -- host run [--config DIR] [--json]
+  npm run fernwart -- host run [--config DIR] [--capture none|x11] [--json]
 
 enroll   registers this PC with the enrolment token an admin or supporter created. Without
          --password (or $FERNWART_HOST_PASSWORD) a password is generated and printed once.
 run      keeps the host online and answers sessions; the password is checked here, never
          by the server.
 
-  --config DIR   where key, pin and password verifier live (default ~/.config/fernwart-host)`;
+  --config DIR   where key, pin and password verifier live (default ~/.config/fernwart-host)
+  --capture M    x11: send the X display's picture (needs DISPLAY and ffmpeg; the default where
+                 both exist); none: send a text snapshot instead of the screen`;
 
 const configSchema = z.strictObject({
 	version: z.literal(1),
@@ -205,9 +217,16 @@ async function run(argv: string[]): Promise<number> {
 		args: argv,
 		options: {
 			config: { type: "string" },
+			capture: { type: "string" },
 			json: { type: "boolean", default: false },
 		},
 	});
+	const requested = values.capture;
+	if (requested !== undefined && !(CAPTURE_MODES as readonly string[]).includes(requested)) {
+		throw new CliError(`--capture must be none or x11\n\n${USAGE}`, 2);
+	}
+	const capture = planCapture(requested as CaptureMode | undefined);
+	if (capture.mode === "none" && requested === "x11") throw new CliError(capture.reason, 2);
 	const dir = values.config ?? defaultHostConfigDir();
 	const config = readHostConfig(dir);
 	const files = paths(dir);
@@ -220,6 +239,15 @@ async function run(argv: string[]): Promise<number> {
 	};
 	const api = createHostApi({ baseUrl: transport.origin, fetch: transport.fetch });
 	const lockout = new Lockout(files.lockout);
+	if (capture.mode === "x11") {
+		out.event(
+			"capture",
+			{ mode: "x11", display: capture.display, fps: capture.fps },
+			`Screen capture: X11 display ${capture.display} through ffmpeg, up to ${capture.fps} frames a second.`,
+		);
+	} else {
+		out.event("capture", { mode: "none", reason: capture.reason }, capture.reason);
+	}
 	const agent = {
 		config,
 		out,
@@ -228,12 +256,15 @@ async function run(argv: string[]): Promise<number> {
 		api,
 		identity,
 		lockout,
+		capture,
 		sessions: new Set<string>(),
 	};
 	let stopping = false;
 	let current: WebSocketLike | null = null;
 	const stop = () => {
 		stopping = true;
+		// No capture outlives the agent: ffmpeg ends now, and the exit hook kills any straggler.
+		killAllCaptures("SIGTERM");
 		current?.close(1000, "agent stopping");
 	};
 	process.once("SIGINT", stop);
@@ -273,6 +304,7 @@ interface Agent {
 	api: HostApi;
 	identity: { privateKey: CryptoKey; publicKey: string };
 	lockout: Lockout;
+	capture: CapturePlan;
 	sessions: Set<string>;
 }
 
@@ -357,12 +389,17 @@ async function joinSession(
 		{ sessionId: notice.sessionId, supporter: notice.supporter, policy },
 		`Incoming session from ${notice.supporter}.`,
 	);
+	// The session's current socket, for its backlog (undici's WebSocket has bufferedAmount).
+	let socket: (WebSocketLike & { readonly bufferedAmount?: number }) | null = null;
 	const session = new SessionClient({
 		role: "host",
 		identity: agent.identity,
 		sessionId: notice.sessionId,
 		baseUrl: agent.transport.origin,
-		webSocket: agent.transport.webSocket,
+		webSocket: (url) => {
+			socket = agent.transport.webSocket(url);
+			return socket;
+		},
 		ticket: notice.ticket,
 		renewTicket: () =>
 			agent.api.hostTicket(config.hostId, agent.identity.privateKey, notice.sessionId),
@@ -370,7 +407,9 @@ async function joinSession(
 	printSessionEvents(session, out);
 	let authorized = false;
 	let nonce: string | null = null;
-	let screenTimer: ReturnType<typeof setInterval> | null = null;
+	const screen = screenSender(agent, session, () =>
+		socket && socket.readyState === 1 ? (socket.bufferedAmount ?? 0) : Number.POSITIVE_INFINITY,
+	);
 	const report = (what: string) => (err: unknown) =>
 		out.event(
 			"error",
@@ -451,23 +490,13 @@ async function joinSession(
 			);
 		}
 	});
-	// While this host shows, it sends a frame a second: a text snapshot stands in for the screen
-	// until capture exists, so the supporter sees frames flow the way they will.
+	// The screen flows only while this host is the relay's shower in an active session: a view
+	// switch, STOP or the end stops it (and with it ffmpeg) at once.
 	session.on("state", (state) => {
-		if (state.shower === "host" && !screenTimer) {
-			let n = 0;
-			const tick = () => {
-				n += 1;
-				const text = `${config.name} ${new Date().toISOString()} frame ${n}`;
-				void session.send("screen", 1, new TextEncoder().encode(text)).catch(() => {});
-			};
-			tick();
-			screenTimer = setInterval(tick, 1000);
-		} else if (state.shower !== "host" && screenTimer) {
-			clearInterval(screenTimer);
-			screenTimer = null;
-		}
+		screen.showing(state.shower === "host" && state.phase === "active");
 	});
+	session.on("end", () => screen.showing(false));
+	session.on("closed", () => screen.showing(false));
 	const closed = session.waitFor("closed", () => true, 2 ** 31 - 1);
 	try {
 		await session.connect();
@@ -475,8 +504,133 @@ async function joinSession(
 	} catch (err) {
 		out.event("error", { code: "SESSION_FAILED", message: (err as Error).message }, null);
 	} finally {
-		if (screenTimer) clearInterval(screenTimer);
+		await screen.close();
 		agent.sessions.delete(notice.sessionId);
 		out.event("session.closed", { sessionId: notice.sessionId }, "Session over.");
 	}
+}
+
+/** The largest JPEG sent; the relay and browsers handle 1 MiB WebSocket messages (as web/screen.ts). */
+const MAX_FRAME_BYTES = 900 * 1024;
+/** Above this many unsent bytes on the socket, captured frames are skipped (as web/screen.ts). */
+const MAX_BACKLOG_BYTES = 256 * 1024;
+
+/**
+ * Sends this host's screen while `showing(true)`: JPEG frames from ffmpeg when the agent
+ * captures, otherwise (or after ffmpeg failed in this session) a text snapshot once a second, so
+ * the supporter still sees frames flow. Frames are skipped while one is still being sealed or
+ * the socket's backlog is high, so the rate follows the line instead of queueing up latency.
+ */
+function screenSender(agent: Agent, session: SessionClient, backlog: () => number) {
+	const { out, config } = agent;
+	let wanted = false;
+	let capture: CaptureHandle | null = null;
+	let captureFailed = false;
+	let timer: ReturnType<typeof setInterval> | null = null;
+	let stopping: Promise<void> = Promise.resolve();
+
+	const startSnapshots = () => {
+		if (timer) return;
+		let n = 0;
+		const tick = () => {
+			n += 1;
+			const text = `${config.name} ${new Date().toISOString()} frame ${n}`;
+			void session.send("screen", SCREEN_STREAM, new TextEncoder().encode(text)).catch(() => {});
+		};
+		tick();
+		timer = setInterval(tick, 1000);
+	};
+
+	const startCapture = (plan: Extract<CapturePlan, { mode: "x11" }>) => {
+		let inFlight = false;
+		let sent = 0;
+		let skipped = 0;
+		const started = Date.now();
+		const handle = startX11Capture({
+			ffmpeg: plan.ffmpeg,
+			display: plan.display,
+			fps: plan.fps,
+			onFrame: (jpeg) => {
+				if (!wanted || capture !== handle) return;
+				if (inFlight || jpeg.length > MAX_FRAME_BYTES || backlog() > MAX_BACKLOG_BYTES) {
+					skipped += 1;
+					return;
+				}
+				inFlight = true;
+				void session
+					.send("screen", SCREEN_STREAM, jpeg)
+					.then(() => {
+						sent += 1;
+					})
+					.catch(() => {}) // the session ended meanwhile; the state handler stops capture
+					.finally(() => {
+						inFlight = false;
+					});
+			},
+			onExit: (exit) => {
+				const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+				const fps = Math.round((sent / seconds) * 10) / 10;
+				if (exit.stopped) {
+					out.event(
+						"capture.stopped",
+						{ pid: handle.pid, frames: exit.frames, sent, skipped, fps },
+						`Screen capture stopped (${sent} frames sent, ${fps} a second).`,
+					);
+					return;
+				}
+				// ffmpeg ended by itself (no access to the display, killed, …): say why once and fall
+				// back to the text snapshot for the rest of this session.
+				captureFailed = true;
+				if (capture === handle) capture = null;
+				const why = exit.error ?? `exit code ${exit.code ?? exit.signal}`;
+				out.event(
+					"capture.failed",
+					{
+						pid: handle.pid,
+						code: exit.code,
+						signal: exit.signal,
+						frames: exit.frames,
+						message: why,
+					},
+					`Screen capture failed (ffmpeg: ${why}); sending a text snapshot instead.`,
+				);
+				if (wanted) startSnapshots();
+			},
+		});
+		capture = handle;
+		out.event(
+			"capture.started",
+			{ pid: handle.pid, display: plan.display, fps: plan.fps },
+			`Screen capture started on ${plan.display}.`,
+		);
+	};
+
+	const stopAll = () => {
+		if (timer) {
+			clearInterval(timer);
+			timer = null;
+		}
+		const handle = capture;
+		capture = null;
+		if (handle) stopping = Promise.all([stopping, handle.stop()]).then(() => {});
+	};
+
+	return {
+		showing(yes: boolean): void {
+			wanted = yes;
+			if (!yes) {
+				stopAll();
+				return;
+			}
+			if (capture || timer) return;
+			if (agent.capture.mode === "x11" && !captureFailed) startCapture(agent.capture);
+			else startSnapshots();
+		},
+		/** Stops everything and resolves once ffmpeg has exited. */
+		async close(): Promise<void> {
+			wanted = false;
+			stopAll();
+			await stopping;
+		},
+	};
 }
