@@ -237,7 +237,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		await this.flushOutbox();
 		if (!this.record || this.live.phase === "ended") return;
 		const now = Date.now();
-		const idle = this.live.emptySince !== null && now - this.live.emptySince >= IDLE_GRACE_MS;
+		const grace = this.record.idleGraceMs ?? IDLE_GRACE_MS;
+		const idle = this.live.emptySince !== null && now - this.live.emptySince >= grace;
 		if (now >= this.record.expiresAt || idle) {
 			await this.finish("expired", null, CLOSE.EXPIRED); // idempotent, so a retried alarm is harmless
 		} else {
@@ -560,7 +561,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	private async armAlarm(): Promise<void> {
 		const record = this.record;
 		if (!record || this.live.phase === "ended") return;
-		const idleAt = this.live.emptySince !== null ? this.live.emptySince + IDLE_GRACE_MS : Infinity;
+		const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
+		const idleAt = this.live.emptySince !== null ? this.live.emptySince + grace : Infinity;
 		await this.ctx.storage.setAlarm(Math.min(record.expiresAt, idleAt));
 	}
 

@@ -23,6 +23,8 @@ export interface SessionRecord {
 	termsRequired: boolean;
 	termsSha256: string | null;
 	expiresAt: number;
+	/** Time with nobody connected after which the session ends; the actor's default if absent. */
+	idleGraceMs?: number;
 	/** Host sessions: the host reached and its registered identity key (raw, base64url). */
 	hostId?: string;
 	hostKey?: string;

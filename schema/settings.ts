@@ -28,6 +28,8 @@ export const SETTINGS = {
 	defaultView: z.enum(["customer", "supporter"]).default("customer"),
 	/** How long an issued support ID can be typed in. */
 	sessionCodeTtlMinutes: z.int().min(1).max(60).default(10),
+	/** How long a session waits with nobody connected before it ends (participants may resume). */
+	sessionIdleSeconds: z.int().min(10).max(3600).default(600),
 	/**
 	 * Whole sessions' audit events older than this many days are deleted by cutting the chain at
 	 * a signed checkpoint (docs/audit.md, "Retention"); 0 keeps the protocol for ever.

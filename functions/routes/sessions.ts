@@ -200,6 +200,7 @@ sessions.openapi(
 			termsRequired: s.termsRequired,
 			termsSha256: s.termsSha256,
 			expiresAt: s.expiresAt.getTime(),
+			idleGraceMs: settings.sessionIdleSeconds * 1000,
 		});
 		await audit(c.env, {
 			type: "session.issued",

@@ -15,6 +15,7 @@ const settingsSchema = z
 		requireTerms: z.boolean(),
 		defaultView: z.enum(["customer", "supporter"]),
 		sessionCodeTtlMinutes: z.int().min(1).max(60),
+		sessionIdleSeconds: z.int().min(10).max(3600),
 		auditRetentionDays: z.int().min(0).max(36_500),
 		/** Host names (or `*.example.org`) the link warning page marks as allowed; at most 100. */
 		linkAllowList: linkAllowListSchema,
