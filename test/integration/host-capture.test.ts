@@ -87,11 +87,11 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 	}
 }
 
-describe.runIf(missing.length > 0 && process.env.CI === "true")("host screen capture on CI", () => {
-	it("has Xvfb, ffmpeg and xsetroot", () => {
-		throw new Error(MISSING_LINE.replace("skipped", "required on CI"));
-	});
-});
+// On CI (.ci/run installs the tools) a missing tool fails the file instead of skipping it, so a
+// CI run never counts a skipped test; elsewhere the one-line hint says what to install.
+if (missing.length > 0 && process.env.CI === "true") {
+	throw new Error(MISSING_LINE.replace("skipped", "required on CI"));
+}
 
 describe.skipIf(missing.length > 0)("host screen capture from X11", () => {
 	let server: TestServer;
