@@ -5,7 +5,8 @@
  * - connected: the time both sides were in the session at once, from `session.joined` /
  *   `session.resumed` to `session.left` / `session.ended` of either side;
  * - controlled: the time a control grant stood, from `control.granted` to `control.revoked`,
- *   `view.switched` (a switch ends every grant) or `session.ended`.
+ *   `view.switched` (a switch ends every grant) or `session.ended`, while both sides were
+ *   connected (a grant that outlives a disconnect does not count while a side is away).
  * A session that is still running counts up to `now`.
  */
 
@@ -24,20 +25,31 @@ export interface SessionDurations {
 	ended: boolean;
 }
 
-/** Connected and controlled time of one session from its events (oldest first). */
+/**
+ * Connected and controlled time of one session from its events (oldest first). Between two
+ * events nothing changes, so each gap counts as connected when both sides were there, and as
+ * controlled when a grant stood and both sides were there: controlled time is the intersection
+ * of the grants with the connected intervals and can never exceed connected time.
+ */
 export function sessionDurations(events: ReportEvent[], now: number): SessionDurations {
 	const present = new Set<string>();
-	let bothSince: number | null = null;
-	let controlSince: number | null = null;
+	let granted = false;
+	let last: number | null = null;
 	let connectedMs = 0;
 	let controlledMs = 0;
 	let ended = false;
-	const endControl = (ts: number) => {
-		if (controlSince !== null) controlledMs += Math.max(0, ts - controlSince);
-		controlSince = null;
+	const both = () => present.has("supporter") && (present.has("customer") || present.has("host"));
+	const advance = (ts: number) => {
+		if (last !== null && both()) {
+			const gap = Math.max(0, ts - last);
+			connectedMs += gap;
+			if (granted) controlledMs += gap;
+		}
+		last = last === null ? ts : Math.max(last, ts);
 	};
 	for (const e of events) {
 		if (ended) break;
+		advance(e.ts);
 		const role = typeof e.data?.role === "string" ? e.data.role : null;
 		switch (e.type) {
 			case "session.joined":
@@ -49,28 +61,19 @@ export function sessionDurations(events: ReportEvent[], now: number): SessionDur
 				break;
 			case "session.ended":
 				present.clear();
+				granted = false;
 				ended = true;
-				endControl(e.ts);
 				break;
 			case "control.granted":
-				controlSince ??= e.ts;
+				granted = true;
 				break;
 			case "control.revoked":
 			case "view.switched":
-				endControl(e.ts);
+				granted = false;
 				break;
 		}
-		const both = present.has("supporter") && (present.has("customer") || present.has("host"));
-		if (both && bothSince === null) bothSince = e.ts;
-		if (!both && bothSince !== null) {
-			connectedMs += Math.max(0, e.ts - bothSince);
-			bothSince = null;
-		}
 	}
-	if (!ended) {
-		if (bothSince !== null) connectedMs += Math.max(0, now - bothSince);
-		endControl(now);
-	}
+	if (!ended) advance(now);
 	return { connectedMs, controlledMs, ended };
 }
 

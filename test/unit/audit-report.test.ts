@@ -14,7 +14,7 @@ const e = (type: string, ts: number, role?: string): ReportEvent => ({
 });
 
 describe("session report", () => {
-	it("counts connected time only while both sides are there, and control until revoked", () => {
+	it("counts connected time only while both sides are there, and control while connected", () => {
 		const events = [
 			e("session.issued", 0),
 			e("session.joined", 1_000, "supporter"),
@@ -22,15 +22,47 @@ describe("session report", () => {
 			e("control.granted", 5_000),
 			e("session.left", 8_000, "customer"), // both until 8 s: 5 s
 			e("session.resumed", 10_000, "customer"), // both again from 10 s
-			e("control.revoked", 12_000), // control 5 → 12 s: 7 s
+			e("control.revoked", 12_000), // control 5 → 8 s and 10 → 12 s: 5 s
 			e("control.granted", 13_000),
 			e("view.switched", 14_000), // a switch ends control: 1 s
 			e("session.ended", 20_000), // both until 20 s: 10 s
 		];
 		expect(sessionDurations(events, 99_000)).toEqual({
 			connectedMs: 15_000,
-			controlledMs: 8_000,
+			controlledMs: 6_000,
 			ended: true,
+		});
+	});
+
+	it("never counts control beyond connected time when a grant outlives a disconnect", () => {
+		const events = [
+			e("session.joined", 0, "supporter"),
+			e("session.joined", 1_000, "host"),
+			e("control.granted", 2_000),
+			e("session.left", 4_000, "host"), // the grant stands, but nobody is there to control
+			e("session.ended", 60_000),
+		];
+		const d = sessionDurations(events, 99_000);
+		expect(d).toEqual({ connectedMs: 3_000, controlledMs: 2_000, ended: true });
+
+		// Still running, the supporter away since 6 s: neither grows while a side is missing.
+		const running = [
+			e("session.joined", 0, "supporter"),
+			e("session.joined", 0, "customer"),
+			e("control.granted", 1_000),
+			e("session.left", 6_000, "supporter"),
+		];
+		expect(sessionDurations(running, 50_000)).toEqual({
+			connectedMs: 6_000,
+			controlledMs: 5_000,
+			ended: false,
+		});
+		// And back again: control counts from the return, as the grant was never revoked.
+		running.push(e("session.resumed", 40_000, "supporter"));
+		expect(sessionDurations(running, 50_000)).toEqual({
+			connectedMs: 16_000,
+			controlledMs: 15_000,
+			ended: false,
 		});
 	});
 
