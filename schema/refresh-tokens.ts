@@ -20,6 +20,12 @@ export const refreshTokens = sqliteTable(
 		secretHash: text("secret_hash").notNull(),
 		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
 		expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+		/**
+		 * When the family's login happened; every rotation copies it, so the family cannot outlive
+		 * it by more than the absolute lifetime. Null on rows from before this column: those fall
+		 * back to the row's own creation time (so they too end at most 30 days after the upgrade).
+		 */
+		familyStartedAt: integer("family_started_at", { mode: "timestamp_ms" }),
 		/** Set when the token was exchanged for its successor. */
 		rotatedAt: integer("rotated_at", { mode: "timestamp_ms" }),
 		revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
@@ -35,7 +41,9 @@ export type RefreshToken = typeof refreshTokens.$inferSelect;
 /** Stores a new refresh token row. */
 export async function insertRefreshToken(
 	db: Db,
-	row: Omit<RefreshToken, "rotatedAt" | "revokedAt">,
+	row: Omit<RefreshToken, "rotatedAt" | "revokedAt" | "familyStartedAt"> & {
+		familyStartedAt: Date;
+	},
 ): Promise<void> {
 	await db.insert(refreshTokens).values({ ...row, rotatedAt: null, revokedAt: null });
 }
@@ -79,4 +87,9 @@ export async function revokeUserRefreshTokens(db: Db, userId: string): Promise<v
 		.update(refreshTokens)
 		.set({ revokedAt: new Date() })
 		.where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)));
+}
+
+/** When the token's family started (its login); older rows without the column use their own. */
+export function familyStart(row: RefreshToken): Date {
+	return row.familyStartedAt ?? row.createdAt;
 }

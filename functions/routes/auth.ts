@@ -9,6 +9,7 @@ import {
 } from "../../schema/password-resets.ts";
 import {
 	claimRefreshToken,
+	familyStart,
 	getRefreshToken,
 	insertRefreshToken,
 	revokeRefreshFamily,
@@ -38,6 +39,8 @@ import { dbFor, withDb } from "../middleware/with-db.ts";
 import { emailSchema, passwordSchema, toUserView, userSchema } from "./user-view.ts";
 
 const REFRESH_TOKEN_MS = 30 * 86_400_000;
+/** A family ends this long after its login, however often it was rotated. */
+export const REFRESH_FAMILY_MAX_MS = 30 * 86_400_000;
 const RESET_TOKEN_MS = 30 * 60_000;
 
 const sessionSchema = z
@@ -69,17 +72,26 @@ const refreshBody = z
 
 type Ctx = Context<AppEnv>;
 
-/** Issues an access token and a new refresh token in `familyId` (a new family on login). */
-async function issueSession(c: Ctx, user: User, familyId: string = crypto.randomUUID()) {
+/**
+ * Issues an access token and a new refresh token: in a new family on login, or in the family
+ * (and with the start) of the token being rotated. No token expires after its family's end.
+ */
+async function issueSession(
+	c: Ctx,
+	user: User,
+	family: { id: string; startedAt: Date } = { id: crypto.randomUUID(), startedAt: new Date() },
+) {
 	const refresh = await createOpaqueToken();
 	const now = Date.now();
+	const familyEnd = family.startedAt.getTime() + REFRESH_FAMILY_MAX_MS;
 	await insertRefreshToken(c.var.db, {
 		id: refresh.id,
 		userId: user.id,
-		familyId,
+		familyId: family.id,
+		familyStartedAt: family.startedAt,
 		secretHash: refresh.secretHash,
 		createdAt: new Date(now),
-		expiresAt: new Date(now + REFRESH_TOKEN_MS),
+		expiresAt: new Date(Math.min(now + REFRESH_TOKEN_MS, familyEnd)),
 	});
 	const accessToken = await signToken(
 		c.env.JWT_PRIVATE_KEY,
@@ -95,8 +107,11 @@ async function issueSession(c: Ctx, user: User, familyId: string = crypto.random
 	};
 }
 
-/** Counts a failed login on both counters and writes the audit rows; always throws. */
-async function failLogin(
+/**
+ * Counts a failed login on both counters and writes the audit rows; always throws. Also used by
+ * the password change, whose wrong current password counts like a wrong login.
+ */
+export async function failLogin(
 	c: Ctx,
 	email: string,
 	user: User | null,
@@ -296,7 +311,13 @@ auth.openapi(
 		if (!parsed || !row || !(await opaqueSecretMatches(parsed.secret, row.secretHash))) {
 			throw new AppError("INVALID_REFRESH_TOKEN");
 		}
-		if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) {
+		const now = Date.now();
+		const started = familyStart(row);
+		if (
+			row.revokedAt ||
+			row.expiresAt.getTime() <= now ||
+			started.getTime() + REFRESH_FAMILY_MAX_MS <= now
+		) {
 			throw new AppError("INVALID_REFRESH_TOKEN");
 		}
 		// A rotated token presented again: one of two holders is not the user. Both lose the family.
@@ -319,7 +340,7 @@ auth.openapi(
 			await revokeRefreshFamily(db, row.familyId);
 			throw new AppError("TOTP_ENROLMENT_REQUIRED");
 		}
-		return c.json(await issueSession(c, user, row.familyId), 200);
+		return c.json(await issueSession(c, user, { id: row.familyId, startedAt: started }), 200);
 	},
 );
 

@@ -1,19 +1,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { getUserGroupNames } from "../../schema/groups.ts";
+import { revokeUserRefreshTokens } from "../../schema/refresh-tokens.ts";
 import { getSettings } from "../../schema/settings.ts";
-import { claimTotpStep, type User, updateUser } from "../../schema/users.ts";
+import { claimTotpStep, normaliseEmail, type User, updateUser } from "../../schema/users.ts";
 import type { Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
+import { hashPassword, verifyPassword } from "../lib/password.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { seal, unseal } from "../lib/seal.ts";
 import { newTotpSecret, totpEnrolment, verifyTotp } from "../lib/totp.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
+import { enforceLimits, limiter } from "../middleware/rate-limit.ts";
 import { requireUser, requireUserOrEnrolling } from "../middleware/require-user.ts";
-import { toUserView, userSchema } from "./user-view.ts";
+import { failLogin } from "./auth.ts";
+import { passwordSchema, toUserView, userSchema } from "./user-view.ts";
 
 const codeBody = z.object({ code: z.string().regex(/^\d{6}$/) }).openapi("TotpCode");
 const security = [{ bearer: [] }];
+
+const passwordChangeBody = z
+	.object({ currentPassword: z.string().min(1).max(1024), newPassword: passwordSchema })
+	.strict()
+	.openapi("PasswordChange");
 
 /** The logged-in user's own account, and setting up the second factor. */
 export const me = createRouter();
@@ -142,6 +151,47 @@ me.openapi(
 			actor: user.id,
 			subject: user.id,
 			ip: c.var.ip,
+		});
+		return c.body(null, 204);
+	},
+);
+
+me.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/me/password",
+		tags: ["me"],
+		security,
+		middleware: [requireUser] as const,
+		request: {
+			body: { content: { "application/json": { schema: passwordChangeBody } }, required: true },
+		},
+		responses: {
+			204: { description: "The password is changed; every refresh token of the user is revoked." },
+			400: errorResponse("INVALID_REQUEST"),
+			401: errorResponse("INVALID_CREDENTIALS: the current password is wrong"),
+			429: errorResponse("RATE_LIMITED, with Retry-After"),
+		},
+	}),
+	async (c) => {
+		const user = userOf(c.var.principal);
+		const body = c.req.valid("json");
+		const email = normaliseEmail(user.email);
+		const ip = c.var.ip;
+		// The same counters as the login: a stolen access token must not become a password oracle.
+		await enforceLimits(c.env, [`login-account:${email}`, ip ? `login-ip:${ip}` : null]);
+		if (!(await verifyPassword(body.currentPassword, user.passwordHash))) {
+			return failLogin(c, email, user, "password_change_bad_password", "INVALID_CREDENTIALS");
+		}
+		await updateUser(c.var.db, user.id, { passwordHash: await hashPassword(body.newPassword) });
+		// Logged out everywhere, this browser included: whoever knew the old password is out.
+		await revokeUserRefreshTokens(c.var.db, user.id);
+		await limiter(c.env, `login-account:${email}`).reset();
+		await audit(c.env, {
+			type: "user.password_changed",
+			actor: user.id,
+			subject: user.id,
+			ip,
 		});
 		return c.body(null, 204);
 	},

@@ -1,0 +1,1 @@
+ALTER TABLE `refresh_tokens` ADD `family_started_at` integer;
