@@ -1,4 +1,4 @@
-import { asc, count, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, ne, sql } from "drizzle-orm";
 import { integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -122,4 +122,50 @@ export async function createGroup(db: Db, name: string): Promise<Group | null> {
 	const row = { id: crypto.randomUUID(), name, createdAt: new Date() };
 	const inserted = await db.insert(groups).values(row).onConflictDoNothing().returning();
 	return inserted[0] ?? null;
+}
+
+/** A group by id, or null. */
+export async function getGroup(db: Db, id: string): Promise<Group | null> {
+	const [row] = await db.select().from(groups).where(eq(groups.id, id)).limit(1);
+	return row ?? null;
+}
+
+/** Renames a group; "taken" when another group has the name, null when there is no such group. */
+export async function renameGroup(
+	db: Db,
+	id: string,
+	name: string,
+): Promise<Group | "taken" | null> {
+	const [clash] = await db
+		.select({ id: groups.id })
+		.from(groups)
+		.where(and(eq(groups.name, name), ne(groups.id, id)))
+		.limit(1);
+	if (clash) return "taken";
+	try {
+		const [row] = await db.update(groups).set({ name }).where(eq(groups.id, id)).returning();
+		return row ?? null;
+	} catch {
+		// A concurrent rename to the same name lost the race on the unique index.
+		return "taken";
+	}
+}
+
+/**
+ * Deletes a group (memberships, enrolment tokens and policy go with it) unless hosts belong to it.
+ * The host check is in the DELETE's WHERE, so a host enrolled meanwhile keeps its group.
+ * Returns "deleted", "not_empty" or "not_found".
+ */
+export async function deleteEmptyGroup(
+	db: Db,
+	id: string,
+): Promise<"deleted" | "not_empty" | "not_found"> {
+	const deleted = await db
+		.delete(groups)
+		.where(
+			and(eq(groups.id, id), sql`not exists (select 1 from hosts where hosts.group_id = ${id})`),
+		)
+		.returning({ id: groups.id });
+	if (deleted.length === 1) return "deleted";
+	return (await getGroup(db, id)) ? "not_empty" : "not_found";
 }

@@ -57,6 +57,7 @@ export const ERRORS = {
 	INVALID_CHALLENGE: { status: 401, message: "The challenge is unknown, used or not signed." },
 	GROUP_NOT_FOUND: { status: 404, message: "No such group." },
 	GROUP_NAME_TAKEN: { status: 409, message: "A group with this name exists already." },
+	GROUP_NOT_EMPTY: { status: 409, message: "Hosts still belong to this group; move them first." },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createGroup, listGroupSummaries } from "../../schema/groups.ts";
+import {
+	createGroup,
+	deleteEmptyGroup,
+	getGroup,
+	listGroupSummaries,
+	renameGroup,
+} from "../../schema/groups.ts";
 import { getUserGroupIds } from "../../schema/hosts.ts";
 import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
@@ -23,6 +29,13 @@ const createBody = z
 	.object({ name: z.string().trim().min(1).max(100) })
 	.strict()
 	.openapi("CreateGroup");
+
+const renameBody = z
+	.object({ name: z.string().trim().min(1).max(100) })
+	.strict()
+	.openapi("RenameGroup");
+
+const idParams = z.object({ id: z.uuid() });
 
 /**
  * Groups of supporters and hosts. Memberships are set on the user (`PATCH /api/v1/users/{id}`
@@ -87,5 +100,79 @@ groupRoutes.openapi(
 			},
 			201,
 		);
+	},
+);
+
+groupRoutes.openapi(
+	createRoute({
+		method: "patch",
+		path: "/api/v1/groups/{id}",
+		tags: ["groups"],
+		security,
+		middleware: [withClientAddress, requireAdmin] as const,
+		request: {
+			params: idParams,
+			body: { content: { "application/json": { schema: renameBody } }, required: true },
+		},
+		responses: {
+			200: jsonResponse(groupView, "The renamed group."),
+			403: errorResponse("FORBIDDEN"),
+			404: errorResponse("GROUP_NOT_FOUND"),
+			409: errorResponse("GROUP_NAME_TAKEN"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const { name } = c.req.valid("json");
+		const { db, principal } = c.var;
+		const before = await getGroup(db, id);
+		if (!before) throw new AppError("GROUP_NOT_FOUND");
+		const renamed = await renameGroup(db, id, name);
+		if (renamed === "taken") throw new AppError("GROUP_NAME_TAKEN");
+		if (!renamed) throw new AppError("GROUP_NOT_FOUND");
+		await audit(c.env, {
+			type: "group.renamed",
+			actor: principal.id,
+			subject: id,
+			ip: c.var.ip,
+			data: { from: before.name, to: renamed.name },
+		});
+		const [summary] = await listGroupSummaries(db, [id]);
+		if (!summary) throw new AppError("GROUP_NOT_FOUND");
+		return c.json({ ...summary, createdAt: summary.createdAt.getTime() }, 200);
+	},
+);
+
+groupRoutes.openapi(
+	createRoute({
+		method: "delete",
+		path: "/api/v1/groups/{id}",
+		tags: ["groups"],
+		security,
+		middleware: [withClientAddress, requireAdmin] as const,
+		request: { params: idParams },
+		responses: {
+			204: { description: "Deleted, with its memberships, enrolment tokens and host policy." },
+			403: errorResponse("FORBIDDEN"),
+			404: errorResponse("GROUP_NOT_FOUND"),
+			409: errorResponse("GROUP_NOT_EMPTY: hosts still belong to the group"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const { db, principal } = c.var;
+		const group = await getGroup(db, id);
+		if (!group) throw new AppError("GROUP_NOT_FOUND");
+		const result = await deleteEmptyGroup(db, id);
+		if (result === "not_found") throw new AppError("GROUP_NOT_FOUND");
+		if (result === "not_empty") throw new AppError("GROUP_NOT_EMPTY");
+		await audit(c.env, {
+			type: "group.deleted",
+			actor: principal.id,
+			subject: id,
+			ip: c.var.ip,
+			data: { name: group.name },
+		});
+		return c.body(null, 204);
 	},
 );

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
 	ADMIN,
@@ -10,6 +11,7 @@ import {
 import { enrollmentToken } from "../helpers/hosts.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { startSmtp } from "../helpers/smtp.ts";
+import { queryDb } from "../helpers/sql.ts";
 
 const PASSWORD = "a long enough password 1";
 
@@ -92,6 +94,100 @@ describe("groups and the admin console's settings view", () => {
 			{ headers: bearer(admin.accessToken) },
 		);
 		expect(audit.body.events.map((e) => e.data)).toEqual([{ name: "Helpdesk" }]);
+	});
+
+	it("renames and deletes groups (admin only, audited), never one that still has hosts", async () => {
+		const headers = bearer(admin.accessToken);
+		const made = await server.json<GroupView>("/api/v1/groups", {
+			body: { name: "Old name" },
+			headers,
+		});
+		const id = made.body.id;
+		const renamed = await server.json<GroupView>(`/api/v1/groups/${id}`, {
+			method: "PATCH",
+			body: { name: " New name " },
+			headers,
+		});
+		expect(renamed.status).toBe(200);
+		expect(renamed.body).toMatchObject({ id, name: "New name", members: 0, hosts: 0 });
+		const clash = await server.json<ErrorBody>(`/api/v1/groups/${id}`, {
+			method: "PATCH",
+			body: { name: "Helpdesk" },
+			headers,
+		});
+		expect(clash.status).toBe(409);
+		expect(clash.body.error.code).toBe("GROUP_NAME_TAKEN");
+		const same = await server.json<GroupView>(`/api/v1/groups/${id}`, {
+			method: "PATCH",
+			body: { name: "New name" },
+			headers,
+		});
+		expect(same.status).toBe(200);
+		const missing = await server.json<ErrorBody>(`/api/v1/groups/${crypto.randomUUID()}`, {
+			method: "PATCH",
+			body: { name: "X" },
+			headers,
+		});
+		expect(missing.body.error.code).toBe("GROUP_NOT_FOUND");
+
+		const kim = await mustLogin(server, { email: "kim@example.test", password: PASSWORD });
+		for (const init of [
+			{ method: "PATCH", body: { name: "Mine" } },
+			{ method: "DELETE" },
+		] as const) {
+			const res = await server.json(`/api/v1/groups/${id}`, {
+				...init,
+				headers: bearer(kim.accessToken),
+			});
+			expect(res.status).toBe(403);
+		}
+
+		// A host in the group: the delete is refused until it is gone.
+		const dbPath = join(server.dataDir, "fernwart.db");
+		const hostId = crypto.randomUUID();
+		queryDb(
+			dbPath,
+			"INSERT INTO hosts (id, group_id, name, platform, public_key, created_at, disabled) VALUES (?, ?, 'pc-1', 'linux', ?, ?, 0)",
+			[hostId, id, "A".repeat(43), Date.now()],
+		);
+		const refused = await server.json<ErrorBody>(`/api/v1/groups/${id}`, {
+			method: "DELETE",
+			headers,
+		});
+		expect(refused.status).toBe(409);
+		expect(refused.body.error.code).toBe("GROUP_NOT_EMPTY");
+		queryDb(dbPath, "DELETE FROM hosts WHERE id = ?", [hostId]);
+
+		// Members and enrolment tokens go with the group.
+		await createUserAs(server, admin.accessToken, {
+			email: "ola@example.test",
+			password: PASSWORD,
+			groups: ["New name"],
+		});
+		await enrollmentToken(server, admin.accessToken, "New name");
+		const deleted = await server.json(`/api/v1/groups/${id}`, { method: "DELETE", headers });
+		expect(deleted.status).toBe(204);
+		const gone = await server.json<ErrorBody>(`/api/v1/groups/${id}`, {
+			method: "DELETE",
+			headers,
+		});
+		expect(gone.status).toBe(404);
+		const list = await server.json<{ groups: GroupView[] }>("/api/v1/groups", { headers });
+		expect(list.body.groups.map((g) => g.name)).not.toContain("New name");
+		const ola = await mustLogin(server, { email: "ola@example.test", password: PASSWORD });
+		expect(ola.user.groups).toEqual([]);
+
+		const audit = await server.json<{ events: { type: string; subject: string; data: unknown }[] }>(
+			"/api/v1/audit?type=group.*",
+			{ headers },
+		);
+		const mine = audit.body.events.filter((e) => e.subject === id);
+		expect(mine.map((e) => [e.type, e.data])).toEqual(
+			expect.arrayContaining([
+				["group.renamed", { from: "Old name", to: "New name" }],
+				["group.deleted", { name: "New name" }],
+			]),
+		);
 	});
 
 	it("shows mailEnabled read-only in the settings", async () => {
