@@ -53,9 +53,28 @@ export function adminBody(t: Messages) {
 </div>
 </form>
 </dialog>
+<dialog id="user-edit-dialog" aria-labelledby="user-edit-title">
+<form id="user-edit-form" method="dialog">
+<h2 id="user-edit-title"></h2>
+<label for="user-edit-name">${t["admin.userName"]}</label>
+<input id="user-edit-name" required maxlength="200" autocomplete="off">
+<label for="user-edit-role">${t["admin.userRole"]}</label>
+<select id="user-edit-role"><option value="supporter">supporter</option><option value="admin">admin</option></select>
+<label class="check"><input type="checkbox" id="user-edit-disabled"> ${t["admin.userEditDisabled"]}</label>
+<label for="user-edit-password">${t["admin.userEditPassword"]}</label>
+<input id="user-edit-password" type="password" minlength="12" maxlength="1024" autocomplete="new-password" aria-describedby="user-edit-password-hint">
+<p id="user-edit-password-hint" class="hint">${t["admin.userEditPasswordHint"]}</p>
+<label class="check"><input type="checkbox" id="user-edit-totp"> ${t["admin.userEditResetTotp"]}</label>
+<p id="user-edit-error" class="error" role="alert" hidden></p>
+<div class="row">
+<button type="submit" class="primary" value="save">${t["admin.save"]}</button>
+<button type="button" id="user-edit-cancel">${t["admin.cancel"]}</button>
+</div>
+</form>
+</dialog>
 <section class="card" aria-labelledby="groups-title">
 <h2 id="groups-title" tabindex="-1">${t["admin.groups"]}</h2>
-<table id="groups"><thead><tr><th scope="col">${t["admin.groupName"]}</th><th scope="col">${t["admin.groupMembers"]}</th><th scope="col">${t["admin.groupHosts"]}</th></tr></thead><tbody></tbody></table>
+<table id="groups"><thead><tr><th scope="col">${t["admin.groupName"]}</th><th scope="col">${t["admin.groupMembers"]}</th><th scope="col">${t["admin.groupHosts"]}</th><th scope="col"><span class="visually-hidden">${t["admin.actions"]}</span></th></tr></thead><tbody></tbody></table>
 <p id="groups-none" class="hint" hidden>${t["admin.groupsNone"]}</p>
 <div class="grid">
 <form id="group-form">
@@ -78,6 +97,20 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 </form>
 </div>
 </section>
+<dialog id="group-dialog" aria-labelledby="group-dialog-title">
+<form id="group-edit-form" method="dialog">
+<h2 id="group-dialog-title"></h2>
+<label for="group-edit-name">${t["admin.groupName"]}</label>
+<input id="group-edit-name" required maxlength="100" autocomplete="off">
+<p id="group-delete-hint" class="hint"></p>
+<p id="group-edit-error" class="error" role="alert" hidden></p>
+<div class="row">
+<button type="submit" class="primary" value="save">${t["admin.groupRename"]}</button>
+<button type="button" id="group-delete" class="danger">${t["admin.groupDelete"]}</button>
+<button type="button" id="group-edit-cancel">${t["admin.cancel"]}</button>
+</div>
+</form>
+</dialog>
 <section class="card" aria-labelledby="hosts-title">
 <h2 id="hosts-title" tabindex="-1">${t["admin.hosts"]}</h2>
 <table id="hosts"><thead><tr><th scope="col">${t["admin.hostName"]}</th><th scope="col">${t["admin.group"]}</th><th scope="col">${t["admin.hostPlatform"]}</th><th scope="col">${t["admin.hostState"]}</th><th scope="col">${t["admin.hostLastSeen"]}</th><th scope="col"><span class="visually-hidden">${t["admin.actions"]}</span></th></tr></thead><tbody></tbody></table>

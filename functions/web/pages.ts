@@ -134,7 +134,27 @@ ${filesBody(t)}
 <p id="ended-text" role="alert"></p>
 <button type="button" id="again" class="primary">${t["console.issue"]}</button>
 </section>
+${accountBody(t)}
 ${consentDialog(t)}`;
+}
+
+/** "My account": the own password; collapsed, so it stays out of the way of support work. */
+function accountBody(t: Messages) {
+	return html`<details id="account" class="card narrow">
+<summary><h2 id="account-title">${t["account.title"]}</h2></summary>
+<form id="account-form">
+<h3>${t["account.changePassword"]}</h3>
+<label for="account-current">${t["account.current"]}</label>
+<input id="account-current" type="password" required autocomplete="current-password">
+<label for="account-new">${t["account.new"]}</label>
+<input id="account-new" type="password" minlength="12" maxlength="1024" required autocomplete="new-password">
+<label for="account-repeat">${t["account.repeat"]}</label>
+<input id="account-repeat" type="password" minlength="12" maxlength="1024" required autocomplete="new-password">
+<p class="hint">${t["account.hint"]}</p>
+<button type="submit" class="primary">${t["account.submit"]}</button>
+<p id="account-result" role="status" aria-live="polite" hidden></p>
+</form>
+</details>`;
 }
 
 function chatBody(t: Messages) {

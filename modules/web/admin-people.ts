@@ -1,10 +1,12 @@
 /** Users, groups, group memberships and each group's unattended policy. */
 
+import { ApiError } from "../sdk/api.ts";
 import {
 	button,
 	cell,
 	currentGroups,
 	fail,
+	type GroupRow,
 	onGroups,
 	reloadGroups,
 	rememberUsers,
@@ -41,16 +43,104 @@ export async function loadUsers(): Promise<void> {
 		cell(row, user.displayName);
 		cell(row, user.disabled ? `${user.role} (${t("admin.userDisabled")})` : user.role);
 		cell(row, user.groups.join(", ") || "—");
-		row
-			.insertCell()
-			.append(
-				button(
-					t("admin.userGroupsEdit"),
-					() => editUserGroups(user),
-					t("admin.userGroupsOf", { email: user.email }),
-				),
-			);
+		row.insertCell().append(
+			button(
+				t("admin.userEdit"),
+				() => editUser(user),
+				t("admin.userEditOf", { email: user.email }),
+			),
+			" ",
+			button(
+				t("admin.userGroupsEdit"),
+				() => editUserGroups(user),
+				t("admin.userGroupsOf", { email: user.email }),
+			),
+		);
 	}
+}
+
+/** The user dialog: name, role, disabled, a new password, a TOTP reset; sends what changed. */
+function editUser(user: UserRow): void {
+	const dialog = $<HTMLDialogElement>("user-edit-dialog");
+	$("user-edit-title").textContent = t("admin.userEditOf", { email: user.email });
+	const name = $<HTMLInputElement>("user-edit-name");
+	const role = $<HTMLSelectElement>("user-edit-role");
+	const disabled = $<HTMLInputElement>("user-edit-disabled");
+	const password = $<HTMLInputElement>("user-edit-password");
+	const totp = $<HTMLInputElement>("user-edit-totp");
+	name.value = user.displayName;
+	role.value = user.role;
+	disabled.checked = user.disabled;
+	password.value = "";
+	totp.checked = false;
+	show($("user-edit-error"), false);
+	$<HTMLFormElement>("user-edit-form").onsubmit = (event) => {
+		event.preventDefault();
+		const changes: Record<string, unknown> = {};
+		if (name.value.trim() !== user.displayName) changes.displayName = name.value.trim();
+		if (role.value !== user.role) changes.role = role.value;
+		if (disabled.checked !== user.disabled) changes.disabled = disabled.checked;
+		if (password.value !== "") changes.password = password.value;
+		if (totp.checked) changes.resetTotp = true;
+		const done = () => {
+			password.value = "";
+			dialog.close();
+			$("user-result").textContent = t("admin.userSaved", { email: user.email });
+			return loadUsers();
+		};
+		if (Object.keys(changes).length === 0) {
+			done().catch(fail);
+			return;
+		}
+		apiJson("PATCH", `/api/v1/users/${encodeURIComponent(user.id)}`, changes)
+			.then(done)
+			.catch((err: unknown) => {
+				const error = $("user-edit-error");
+				error.textContent = describeError(err);
+				show(error);
+			});
+	};
+	dialog.showModal();
+}
+
+/** The group dialog: rename, or delete (refused while hosts belong to it). */
+function editGroup(group: GroupRow): void {
+	const dialog = $<HTMLDialogElement>("group-dialog");
+	$("group-dialog-title").textContent = t("admin.groupEditOf", { name: group.name });
+	$("group-delete-hint").textContent = t("admin.groupDeleteHint");
+	const input = $<HTMLInputElement>("group-edit-name");
+	input.value = group.name;
+	const error = $("group-edit-error");
+	show(error, false);
+	const refused = (err: unknown) => {
+		error.textContent =
+			err instanceof ApiError && err.code === "GROUP_NOT_EMPTY"
+				? t("admin.groupNotEmpty")
+				: describeError(err);
+		show(error);
+	};
+	const path = `/api/v1/groups/${encodeURIComponent(group.id)}`;
+	$<HTMLFormElement>("group-edit-form").onsubmit = (event) => {
+		event.preventDefault();
+		const name = input.value.trim();
+		apiJson("PATCH", path, { name })
+			.then(() => {
+				dialog.close();
+				$("group-result").textContent = t("admin.groupRenamed", { name });
+				return Promise.all([reloadGroups(), loadUsers()]);
+			})
+			.catch(refused);
+	};
+	$("group-delete").onclick = () => {
+		apiJson("DELETE", path)
+			.then(() => {
+				dialog.close();
+				$("group-result").textContent = t("admin.groupDeleted", { name: group.name });
+				return Promise.all([reloadGroups(), loadUsers()]);
+			})
+			.catch(refused);
+	};
+	dialog.showModal();
 }
 
 /** The membership dialog: one checkbox per group; saving replaces the user's groups. */
@@ -104,6 +194,15 @@ function renderGroups(): void {
 		cell(row, group.name);
 		cell(row, String(group.members));
 		cell(row, String(group.hosts));
+		row
+			.insertCell()
+			.append(
+				button(
+					t("admin.groupEdit"),
+					() => editGroup(group),
+					t("admin.groupEditOf", { name: group.name }),
+				),
+			);
 	}
 }
 
@@ -128,6 +227,12 @@ function decision(field: (typeof POLICY_FIELDS)[number]): Decision {
 export function setupPeople(): void {
 	$("user-groups-cancel").addEventListener("click", () => {
 		$<HTMLDialogElement>("user-groups-dialog").close();
+	});
+	$("user-edit-cancel").addEventListener("click", () => {
+		$<HTMLDialogElement>("user-edit-dialog").close();
+	});
+	$("group-edit-cancel").addEventListener("click", () => {
+		$<HTMLDialogElement>("group-dialog").close();
 	});
 
 	$<HTMLFormElement>("user-form").addEventListener("submit", (event) => {

@@ -8,6 +8,7 @@ import type { ConsentState } from "../../protocol/control.ts";
 import type { ApiClient, CreatedSession } from "../sdk/api.ts";
 import type { HostInfo } from "../sdk/hosts.ts";
 import { SessionClient } from "../sdk/session.ts";
+import { setupAccount } from "./account.ts";
 import { setupChat } from "./chat.ts";
 import {
 	$,
@@ -40,6 +41,7 @@ const MOVE_INTERVAL_MS = 40;
 
 setupLogout();
 const api = await authedClient();
+setupAccount();
 
 let client: SessionClient | null = null;
 let countdown: ReturnType<typeof setInterval> | null = null;

@@ -1,0 +1,105 @@
+import type { Browser, BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN, bearer, createUserAs, login, mustLogin } from "../helpers/auth.ts";
+import { hasChromium, launchChromium, logIn, watchErrors } from "../helpers/browser.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+
+const SUPPORTER = { email: "uma@example.test", password: "supporter password 1" };
+const RESET = "reset by the admin 22";
+const OWN = "chosen by uma herself 3";
+
+describe.skipIf(!hasChromium)("editing users and groups, and the own password, in Chromium", () => {
+	let server: TestServer;
+	let browser: Browser;
+	let context: BrowserContext;
+
+	beforeAll(async () => {
+		server = await startServer();
+		const admin = await mustLogin(server, ADMIN);
+		await createUserAs(server, admin.accessToken, { ...SUPPORTER, displayName: "Uma" });
+		browser = await launchChromium();
+		context = await browser.newContext({
+			ignoreHTTPSErrors: true,
+			locale: "en-US",
+			viewport: { width: 1280, height: 900 },
+		});
+	});
+
+	afterAll(async () => {
+		await browser?.close();
+		await server?.stop();
+	});
+
+	it("edits a user and renames and deletes a group on /admin", async () => {
+		const page = await context.newPage();
+		const seen = watchErrors(page);
+		await logIn(page, server.url, ADMIN, "/admin");
+		await page.waitForSelector(`#users td:text-is("${SUPPORTER.email}")`);
+
+		await page.click(`button[aria-label="Edit ${SUPPORTER.email}"]`);
+		await page.fill("#user-edit-name", "Uma Umbrella");
+		await page.selectOption("#user-edit-role", "admin");
+		await page.fill("#user-edit-password", RESET);
+		await page.click("#user-edit-form button[type=submit]");
+		await page.waitForSelector(`#user-result:text("${SUPPORTER.email} saved.")`);
+		const row = `#users tr:has(td:text-is("${SUPPORTER.email}"))`;
+		await page.waitForSelector(`${row} td:text-is("Uma Umbrella")`);
+		expect(await page.textContent(`${row} td:nth-child(3)`)).toBe("admin");
+		expect((await login(server, SUPPORTER)).status).toBe(401);
+		await mustLogin(server, { email: SUPPORTER.email, password: RESET });
+
+		// Disabling, and back to supporter.
+		await page.click(`button[aria-label="Edit ${SUPPORTER.email}"]`);
+		await page.selectOption("#user-edit-role", "supporter");
+		await page.check("#user-edit-disabled");
+		await page.click("#user-edit-form button[type=submit]");
+		await page.waitForSelector(`${row} td:text-is("supporter (disabled)")`);
+		expect((await login(server, { email: SUPPORTER.email, password: RESET })).status).toBe(403);
+		await page.click(`button[aria-label="Edit ${SUPPORTER.email}"]`);
+		await page.uncheck("#user-edit-disabled");
+		await page.click("#user-edit-form button[type=submit]");
+		await page.waitForSelector(`${row} td:text-is("supporter")`);
+
+		// A group: renamed, then deleted.
+		await page.fill("#group-name", "Frontdesk");
+		await page.click("#group-form button[type=submit]");
+		await page.waitForSelector('#groups td:text-is("Frontdesk")');
+		await page.click('button[aria-label="Group Frontdesk"]');
+		await page.fill("#group-edit-name", "Reception");
+		await page.click("#group-edit-form button[type=submit]");
+		await page.waitForSelector('#groups td:text-is("Reception")');
+		await page.click('button[aria-label="Group Reception"]');
+		await page.click("#group-delete");
+		await page.waitForSelector('#group-result:text("Group Reception deleted.")');
+		await page.waitForSelector('#groups td:text-is("Reception")', { state: "detached" });
+		expect(seen).toEqual([]);
+		await page.close();
+	});
+
+	it("lets a supporter change their own password on /console", async () => {
+		const page = await context.newPage();
+		await logIn(page, server.url, { email: SUPPORTER.email, password: RESET });
+		await page.click("#account summary");
+		await page.fill("#account-current", "not the password 1");
+		await page.fill("#account-new", OWN);
+		await page.fill("#account-repeat", OWN);
+		await page.click("#account-form button[type=submit]");
+		await page.waitForSelector('#account-result:text("The current password is wrong.")');
+		// Still logged in: a wrong current password does not end the page's login.
+		expect(new URL(page.url()).pathname).toBe("/console");
+
+		await page.fill("#account-current", RESET);
+		await page.fill("#account-new", OWN);
+		await page.fill("#account-repeat", OWN);
+		await page.click("#account-form button[type=submit]");
+		await page.waitForSelector('#account-result:text("Password changed.")');
+		await page.waitForURL((url) => url.pathname === "/login");
+		expect((await login(server, { email: SUPPORTER.email, password: RESET })).status).toBe(401);
+		const fresh = await mustLogin(server, { email: SUPPORTER.email, password: OWN });
+		const me = await server.json<{ email: string }>("/api/v1/me", {
+			headers: bearer(fresh.accessToken),
+		});
+		expect(me.body.email).toBe(SUPPORTER.email);
+		await page.close();
+	});
+});
