@@ -7,16 +7,28 @@ import { toBase64url } from "../protocol/encoding.ts";
 import { hostPresenceMessageSchema, PRESENCE_TIMEOUT_MS } from "../protocol/host.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { setHostPresence } from "../schema/hosts.ts";
+import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
 import {
 	CHALLENGE_TTL_MS,
 	HOST_PRINCIPAL_HEADER,
 	type HostActorApi,
 	type SessionNotice,
 } from "./host-actor-api.ts";
+import {
+	initialPresenceAudit,
+	type OfflineCause,
+	type PresenceAudit,
+	type PresenceChange,
+	type PresenceNote,
+	presenceChange,
+	presenceReconcile,
+	presenceReconcileAt,
+} from "./presence-audit.ts";
 
 interface HostEnv {
 	DB: DbBinding;
 	DB_TOKEN: string;
+	AUDIT_LOG: AuditLogNamespace;
 }
 
 /** While online, `last_seen_at` is written at most this often: heartbeats come every 10 s. */
@@ -41,6 +53,10 @@ interface Presence {
 	online: boolean;
 	lastBeatAt: number | null;
 	lastSeenWrittenAt: number;
+	/** What the protocol shows of this host's presence (rate limit of host.online/offline). */
+	audit?: PresenceAudit;
+	/** The client address of the current presence socket, for its `host.online` row. */
+	ip?: string | null;
 }
 
 function initialPresence(): Presence {
@@ -133,7 +149,7 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 	/** Closes the presence socket (host disabled or deleted) and marks it offline. */
 	async disconnect(): Promise<void> {
 		for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, CLOSE.ENDED);
-		await this.goOffline();
+		await this.goOffline("disabled");
 	}
 
 	/** Presence upgrades only; the ticket was verified in functions/, its jti is consumed here. */
@@ -164,10 +180,17 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		this.ctx.acceptWebSocket(server, ["host"]);
 		trackWebSocket(1);
 		const wasOnline = this.state.online;
-		this.state = { ...this.state, online: true, lastBeatAt: now, lastSeenWrittenAt: now };
+		this.state = {
+			...this.state,
+			online: true,
+			lastBeatAt: now,
+			lastSeenWrittenAt: now,
+			ip: principal.ip,
+		};
 		await this.save();
 		await this.armAlarm();
 		await this.writePresence(wasOnline ? { lastSeenAt: new Date(now) } : "online");
+		if (!wasOnline) await this.auditPresence({ online: true });
 		return new Response(null, { status: 101, webSocket: client });
 	}
 
@@ -202,7 +225,7 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 	override async webSocketClose(ws: WebSocket): Promise<void> {
 		trackWebSocket(-1);
 		const others = this.ctx.getWebSockets().filter((s) => s !== ws);
-		if (others.length === 0) await this.goOffline();
+		if (others.length === 0) await this.goOffline("closed");
 	}
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
@@ -217,9 +240,14 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 			if (silentFor >= PRESENCE_TIMEOUT_MS) {
 				// The socket may look open to us while its peer is long gone: close it ourselves.
 				for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, CLOSE.EXPIRED);
-				await this.goOffline();
+				await this.goOffline("heartbeat-timeout");
 				return;
 			}
+		}
+		if (this.state.audit) {
+			const { next, note } = presenceReconcile(this.state.audit, this.state.online, now);
+			this.state = { ...this.state, audit: next };
+			if (note) await this.appendAudit(note);
 		}
 		this.state = {
 			...this.state,
@@ -241,12 +269,52 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		);
 	}
 
-	private async goOffline(): Promise<void> {
+	private async goOffline(cause: OfflineCause): Promise<void> {
 		if (!this.state.online) return;
 		this.state = { ...this.state, online: false };
 		await this.save();
 		await this.armAlarm();
 		await this.writePresence("offline");
+		await this.auditPresence({ online: false, cause });
+	}
+
+	/** A presence change for the protocol, rate-limited by presenceChange (presence-audit.ts). */
+	private async auditPresence(change: PresenceChange): Promise<void> {
+		const { next, note } = presenceChange(
+			this.state.audit ?? initialPresenceAudit(),
+			change,
+			Date.now(),
+		);
+		this.state = { ...this.state, audit: next };
+		await this.save();
+		await this.armAlarm();
+		if (note) await this.appendAudit(note);
+	}
+
+	/**
+	 * Appends one presence row through the AuditLog. Presence is a record, not a consent: a failed
+	 * append is logged and the actor goes on (the next change writes the then current state).
+	 */
+	private async appendAudit(note: PresenceNote): Promise<void> {
+		const hostId = this.state.hostId;
+		if (!hostId) return;
+		try {
+			const log = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
+			const result = await log.append([
+				{
+					type: note.type,
+					actor: `host:${hostId}`,
+					subject: null,
+					sessionId: null,
+					hostId,
+					ip: note.type === "host.online" ? (this.state.ip ?? null) : null,
+					data: note.data,
+				},
+			]);
+			if (!result.ok) console.error(`[HostActor ${hostId}] audit append refused`);
+		} catch (err) {
+			console.error(`[HostActor ${hostId}] audit append failed: ${(err as Error).name}`);
+		}
 	}
 
 	private async armAlarm(): Promise<void> {
@@ -257,6 +325,10 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 				: []),
 			...(pending.length > 0 ? [Math.min(...pending)] : []),
 		];
+		const reconcileAt = this.state.audit
+			? presenceReconcileAt(this.state.audit, this.state.online)
+			: null;
+		if (reconcileAt !== null) times.push(reconcileAt);
 		if (times.length === 0) await this.ctx.storage.deleteAlarm();
 		else await this.ctx.storage.setAlarm(Math.min(...times));
 	}

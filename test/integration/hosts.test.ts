@@ -73,6 +73,24 @@ function auditRows(type: string) {
 	);
 }
 
+function presenceRows(hostId: string) {
+	return queryDb(
+		join(server.dataDir, "fernwart.db"),
+		"SELECT type, actor, data FROM audit_events WHERE host_id = ? AND type IN (?, ?) ORDER BY seq",
+		[hostId, "host.online", "host.offline"],
+	).map((r) => ({ ...r, data: JSON.parse(r.data as string) as unknown }));
+}
+
+/** The presence rows once there are `count` of them (the offline row follows the close). */
+async function waitPresenceRows(hostId: string, count: number) {
+	const started = Date.now();
+	for (;;) {
+		const rows = presenceRows(hostId);
+		if (rows.length >= count || Date.now() - started > 10_000) return rows;
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
 /** A supporter's SDK session to a host, answering the host's challenges with `password`. */
 async function supporterSession(token: string, hostId: string, password: string) {
 	const transport = transportFor();
@@ -172,6 +190,17 @@ describe("unattended hosts", () => {
 		const afterKill = await waitOnline(alice, first.hostId, false, 30_000);
 		console.log(`[hosts] offline after SIGKILL: ${afterKill} ms`);
 		expect(afterKill).toBeLessThan(30_000);
+
+		// The run/kill cycle is in the protocol: online, then offline because the socket closed.
+		const presence = await waitPresenceRows(first.hostId, 2);
+		expect(presence).toEqual([
+			{ type: "host.online", actor: `host:${first.hostId}`, data: { suppressed: 0 } },
+			{
+				type: "host.offline",
+				actor: `host:${first.hostId}`,
+				data: { cause: "closed", suppressed: 0 },
+			},
+		]);
 	});
 
 	it("marks a silently vanished host (frozen agent, socket left open) offline within 30 s", async () => {
@@ -184,6 +213,9 @@ describe("unattended hosts", () => {
 		const silent = await waitOnline(alice, first.hostId, false, 40_000);
 		console.log(`[hosts] offline after a silent drop: ${silent} ms`);
 		expect(silent).toBeLessThanOrEqual(30_000);
+		// Within a minute of the first pair: this second cycle is counted, not written, so a
+		// flapping host cannot flood the protocol. It ends offline, as the protocol shows.
+		expect(presenceRows(first.hostId)).toHaveLength(2);
 		agent.kill("SIGCONT");
 		agent.kill("SIGKILL");
 	}, 90_000);
