@@ -10,6 +10,13 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const WEB_ENTRIES = ["customer", "console", "admin", "login"] as const;
 
 /**
+ * Dedicated Web Workers the pages start from this server (`new Worker("/assets/<name>.js")`,
+ * allowed by the pages' `worker-src 'self'`): the frame clock that keeps screen capture going in
+ * a background tab (modules/web/frame-timer.ts).
+ */
+export const WORKER_ENTRIES = ["frame-timer"] as const;
+
+/**
  * Where the bundles go: a JS module the worker imports, so the assets travel inside the one
  * worker bundle. That serves them the same way under Miniflare and under plain `workerd serve`
  * (whose capnp config embeds only index.js), without an assets binding on either path.
@@ -30,7 +37,10 @@ interface Asset {
 export function buildWebAssets(): void {
 	const result = buildSync({
 		entryPoints: [
-			...WEB_ENTRIES.map((name) => ({ in: join(ROOT, `modules/web/${name}.ts`), out: name })),
+			...[...WEB_ENTRIES, ...WORKER_ENTRIES].map((name) => ({
+				in: join(ROOT, `modules/web/${name}.ts`),
+				out: name,
+			})),
 			{ in: join(ROOT, "modules/web/style.css"), out: "style" },
 		],
 		bundle: true,

@@ -7,7 +7,8 @@ import type { Lang, MessageKey, Messages } from "./i18n.ts";
  * The pages' policy: scripts and styles only from this server, no inline script, network only
  * to this origin (CSP 3 lets 'self' cover wss: on the same host), images from blobs (decoded
  * screen frames), never inside a frame. Inline style attributes are refused too; scripts set
- * positions through the CSSOM, which the policy does not restrict.
+ * positions through the CSSOM, which the policy does not restrict. Workers only from this server
+ * (the screen capture's frame clock, /assets/frame-timer.js), never from blob: URLs.
  */
 export const PAGE_CSP = [
 	"default-src 'none'",
@@ -16,6 +17,7 @@ export const PAGE_CSP = [
 	"img-src 'self' blob: data:",
 	"media-src 'self' blob:",
 	"connect-src 'self'",
+	"worker-src 'self'",
 	"form-action 'self'",
 	"base-uri 'none'",
 	"frame-ancestors 'none'",

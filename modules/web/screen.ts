@@ -11,6 +11,67 @@ const MAX_FRAME_BYTES = 900 * 1024;
 const MAX_BACKLOG_BYTES = 256 * 1024;
 const FRAME_INTERVAL_MS = 150;
 const MAX_WIDTH = 1920;
+/** The frame clock's worker script (modules/web/frame-timer.ts), served by this server. */
+const FRAME_TIMER_URL = "/assets/frame-timer.js";
+
+/** Waits for the next frame slot: `wait` is what the main-thread fallback sleeps. */
+type FrameClock = { next(wait: number): Promise<void>; stop(): void };
+
+/**
+ * The capture loop's clock. A dedicated worker ticks every `interval` ms: a background tab's
+ * main-thread timers are throttled by Chromium (the customer who switches to the shared window
+ * leaves /join in the background), a worker's are not. A tick that arrives while a frame is
+ * still being encoded is kept, so a slow frame is followed at once by the next, as before.
+ * Without a worker (it cannot start, or fails later), the clock falls back to `setTimeout`.
+ * `marker.dataset.frameClock` says which clock runs ("worker" once a tick arrived; the tests
+ * read it).
+ */
+function frameClock(interval: number, marker: HTMLElement): FrameClock {
+	let worker: Worker | null = null;
+	let waiting: (() => void) | null = null;
+	let ticked = false;
+	const release = (): void => {
+		const resolve = waiting;
+		waiting = null;
+		resolve?.();
+	};
+	try {
+		worker = new Worker(FRAME_TIMER_URL);
+		worker.onmessage = () => {
+			marker.dataset.frameClock = "worker";
+			if (waiting) release();
+			else ticked = true;
+		};
+		worker.onerror = () => {
+			// Blocked, missing or crashed: the main-thread timer takes over.
+			worker?.terminate();
+			worker = null;
+			marker.dataset.frameClock = "timer";
+			release();
+		};
+		worker.postMessage({ interval });
+	} catch {
+		worker = null;
+	}
+	if (!worker) marker.dataset.frameClock = "timer";
+	return {
+		next(wait) {
+			if (!worker) return new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
+			if (ticked) {
+				ticked = false;
+				return Promise.resolve();
+			}
+			return new Promise((resolve) => {
+				waiting = resolve;
+			});
+		},
+		stop() {
+			worker?.terminate();
+			worker = null;
+			release();
+		},
+	};
+}
 
 /** Opens the browser's own picker: the user chooses a window, a screen or a tab. */
 export function pickScreen(): Promise<MediaStream> {
@@ -21,7 +82,8 @@ export function pickScreen(): Promise<MediaStream> {
 }
 
 /**
- * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second, while
+ * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second (paced by a
+ * worker's clock, so a background tab keeps sending; see {@link frameClock}), while
  * `active()` holds and this side is the relay's shower (frames sent before the relay recorded
  * the grant would be dropped and counted as violations). When the socket's backlog grows,
  * frames are skipped and quality and size go down; as it drains they come back up: adaptive to
@@ -39,6 +101,7 @@ export async function sendScreen(
 	if (!context) return;
 	let quality = 0.7;
 	let scale = 1;
+	const clock = frameClock(FRAME_INTERVAL_MS, video);
 	while (active() && !session.finished) {
 		const started = performance.now();
 		const state = session.state;
@@ -65,9 +128,9 @@ export async function sendScreen(
 			quality = Math.max(0.3, quality - 0.1);
 			scale = Math.max(0.4, scale - 0.05);
 		}
-		const wait = FRAME_INTERVAL_MS - (performance.now() - started);
-		await new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
+		await clock.next(FRAME_INTERVAL_MS - (performance.now() - started));
 	}
+	clock.stop();
 }
 
 /**
