@@ -1,7 +1,14 @@
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
-import { hasChromium, launchChromium, logIn, watchErrors } from "../helpers/browser.ts";
+import {
+	hasChromium,
+	issueSupportId,
+	joinAndAcceptTerms,
+	launchChromium,
+	logIn,
+	watchErrors,
+} from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const SUPPORTER = { email: "background-supporter@example.test", password: "supporter password 1" };
@@ -44,19 +51,12 @@ describe.skipIf(!hasChromium)("screen capture with /join in the background", () 
 		const supporter = await staff.newPage();
 		errors.push(watchErrors(supporter));
 		await logIn(supporter, base, SUPPORTER);
-		await supporter.click("#issue-button");
-		await supporter.waitForSelector("#code-box:not([hidden])");
-		const code = ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
+		const code = await issueSupportId(supporter);
 
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
-		const joined = await customer.goto(new URL(`/join#${code}`, base).href);
+		const joined = await joinAndAcceptTerms(customer, base, code);
 		expect(joined?.headers()["content-security-policy"]).toContain("worker-src 'self'");
-		await customer.fill("#name", "Kim Kunde");
-		await customer.click("#join-form button[type=submit]");
-		await customer.waitForSelector("#step-terms:not([hidden])");
-		await customer.check("#terms-accept");
-		await customer.click("#terms-submit");
 		await customer.waitForSelector("#share:not([disabled])");
 		await customer.click("#share");
 		await customer.waitForSelector("#ind-viewing:not([hidden])");

@@ -1,7 +1,15 @@
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
-import { hasChromium, launchChromium, logIn, screenshot, watchErrors } from "../helpers/browser.ts";
+import {
+	hasChromium,
+	issueSupportId,
+	joinAndAcceptTerms,
+	launchChromium,
+	logIn,
+	screenshot,
+	watchErrors,
+} from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const SUPPORTER = { email: "links-supporter@example.test", password: "supporter password 1" };
@@ -51,18 +59,11 @@ describe.skipIf(!hasChromium)("links in chat go to the warning page", () => {
 		const supporter = await staff.newPage();
 		errors.push(watchErrors(supporter));
 		await logIn(supporter, base, SUPPORTER);
-		await supporter.click("#issue-button");
-		await supporter.waitForSelector("#code-box:not([hidden])");
-		const code = ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
+		const code = await issueSupportId(supporter);
 
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
-		await customer.goto(new URL(`/join#${code}`, base).href);
-		await customer.fill("#name", "Kim Kunde");
-		await customer.click("#join-form button[type=submit]");
-		await customer.waitForSelector("#step-terms:not([hidden])");
-		await customer.check("#terms-accept");
-		await customer.click("#terms-submit");
+		await joinAndAcceptTerms(customer, base, code);
 		await supporter.waitForSelector("#chat-input:not([disabled])");
 
 		await supporter.fill(

@@ -71,3 +71,29 @@ export async function logIn(
 	await page.click("button[type=submit]");
 	await page.waitForURL((url) => url.pathname === next);
 }
+
+/** The supporter issues a support ID on /console; returns its 8 digits. */
+export async function issueSupportId(supporter: Page): Promise<string> {
+	await supporter.click("#issue-button");
+	await supporter.waitForSelector("#code-box:not([hidden])");
+	return ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
+}
+
+/**
+ * The customer opens /join with the ID, gives a name and accepts the terms; returns the page's
+ * response (for header checks).
+ */
+export async function joinAndAcceptTerms(
+	customer: Page,
+	base: URL,
+	code: string,
+	name = "Kim Kunde",
+) {
+	const response = await customer.goto(new URL(`/join#${code}`, base).href);
+	await customer.fill("#name", name);
+	await customer.click("#join-form button[type=submit]");
+	await customer.waitForSelector("#step-terms:not([hidden])");
+	await customer.check("#terms-accept");
+	await customer.click("#terms-submit");
+	return response;
+}
