@@ -150,6 +150,15 @@ const en = {
 		"The host is locked after repeated wrong passwords. Try again in {time}. The session has ended.",
 	"hosts.accepted": "Password accepted. Connected to {name}.",
 	"hosts.noScreen": "Waiting for the host's screen…",
+	"hosts.sasHint": "Compare it with the code the host agent shows, if someone is at the PC.",
+	"hosts.controlNote":
+		"The host agent grants control by its group's policy (allow, or ask someone at its terminal). Your pointer and keys then reach the agent, but it does not carry them out yet: nothing moves on the PC.",
+	"hosts.controlGranted":
+		"Control granted: your pointer and keys reach the host agent, which does not carry them out yet.",
+	"hosts.controlDenied":
+		"The host declined control (its group's policy, or nobody at the PC said yes).",
+	"hosts.askFile": "The host offers a file: {name} ({size}). Accept?",
+	"hosts.stopped": "The host stopped the session. The session has ended.",
 	"chat.peer.host": "Host",
 
 	"chat.title": "Chat",
@@ -502,6 +511,16 @@ const de: Messages = {
 		"Der Rechner ist nach wiederholt falschen Passwörtern gesperrt. Erneut versuchen in {time}. Die Sitzung ist beendet.",
 	"hosts.accepted": "Passwort akzeptiert. Verbunden mit {name}.",
 	"hosts.noScreen": "Warten auf den Bildschirm des Rechners…",
+	"hosts.sasHint":
+		"Vergleichen Sie ihn mit dem Code, den der Agent auf dem Rechner anzeigt, falls jemand am PC ist.",
+	"hosts.controlNote":
+		"Der Agent auf dem Rechner erteilt die Steuerung nach der Richtlinie seiner Gruppe (erlauben oder jemanden an seinem Terminal fragen). Ihr Zeiger und Ihre Tasten erreichen dann den Agenten, er führt sie aber noch nicht aus: Auf dem PC bewegt sich nichts.",
+	"hosts.controlGranted":
+		"Steuerung erteilt: Ihr Zeiger und Ihre Tasten erreichen den Agenten auf dem Rechner, der sie noch nicht ausführt.",
+	"hosts.controlDenied":
+		"Der Rechner hat die Steuerung abgelehnt (Richtlinie seiner Gruppe, oder niemand am PC hat zugestimmt).",
+	"hosts.askFile": "Der Rechner bietet eine Datei an: {name} ({size}). Annehmen?",
+	"hosts.stopped": "Der Rechner hat die Sitzung gestoppt. Die Sitzung ist beendet.",
 	"chat.peer.host": "Rechner",
 
 	"chat.title": "Chat",

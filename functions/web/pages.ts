@@ -113,12 +113,12 @@ ${hostsBody(t)}
 <button type="button" id="share-own">${t["console.shareOwn"]}</button>
 <button type="button" id="end" class="danger">${t["console.end"]}</button>
 </div>
-<p class="hint">${t["console.controlNote"]}</p>
+<p id="control-note" class="hint">${t["console.controlNote"]}</p>
 </div>
 <div class="side">
 <div class="card">
 <p class="sas-label">${t["console.sas"]}: <strong id="sas" class="sas">——————</strong></p>
-<p class="hint">${t["console.sasHint"]}</p>
+<p id="sas-hint" class="hint">${t["console.sasHint"]}</p>
 </div>
 ${chatBody(t)}
 <form id="comment-form" class="card">

@@ -145,7 +145,7 @@ function supporterSession(
 	setupChat(session, host ? "host" : "customer");
 	files = setupFiles(session, {
 		role: "supporter",
-		question: (name, size) => t("console.ask.file", { name, size }),
+		question: (name, size) => t(host ? "hosts.askFile" : "console.ask.file", { name, size }),
 		allowed: (state) =>
 			state?.phase === "active" &&
 			(host ? hostAuthorized : !state.termsRequired || state.termsAccepted),
@@ -161,9 +161,13 @@ function supporterSession(
 		if (frame.channelName === "screen") drawFrame(frame.payload);
 	});
 	session.on("control", ({ message }) => {
-		if (message.type === "control.deny") setStatus(t("console.controlDenied"));
+		if (message.type === "control.deny") {
+			setStatus(t(host ? "hosts.controlDenied" : "console.controlDenied"));
+		}
 	});
-	session.on("end", ({ reason }) => ended(t(`console.endedBy.${reason}`)));
+	session.on("end", ({ reason }) =>
+		ended(t(host && reason === "stopped" ? "hosts.stopped" : `console.endedBy.${reason}`)),
+	);
 	session.on("closed", () => ended(t("console.endedBy.ended")));
 	return session;
 }
@@ -203,6 +207,9 @@ async function connectHost(chosen: HostInfo): Promise<void> {
 	}
 	$("screen-title").textContent = t("console.hostTitle", { name: chosen.name });
 	$("screen").setAttribute("aria-label", t("console.hostTitle", { name: chosen.name }));
+	// The page's texts speak of a customer; a host session has an agent, maybe nobody at the PC.
+	$("sas-hint").textContent = t("hosts.sasHint");
+	$("control-note").textContent = t("hosts.controlNote");
 	const session = supporterSession(api, started.sessionId, {
 		ticket: started.ticket,
 		hostPublicKey: started.hostPublicKey,
@@ -305,7 +312,7 @@ function onHostState(state: ConsentState): void {
 	show($("share-own"), false); // a host agent has nobody at it to watch the supporter's screen
 	const connected = t("hosts.accepted", { name: host.name });
 	if (state.shower !== "host") setStatus(`${connected} ${t("hosts.noScreen")}`);
-	else setStatus(control ? `${connected} ${t("console.controlGranted")}` : connected);
+	else setStatus(control ? `${connected} ${t("hosts.controlGranted")}` : connected);
 }
 
 function setStatus(text: string): void {

@@ -103,6 +103,13 @@ describe.skipIf(!hasChromium)("unattended hosts in the supporter console", () =>
 		expect(await page.textContent("#screen-title")).toBe("Screen of pc-reception");
 		expect(await page.textContent("#status")).toContain("Password accepted");
 		await screenshot(page, "32-host-live");
+		// A host session speaks of the host agent, not of a customer, and promises no OS control.
+		expect(await page.textContent("#sas-hint")).toContain("the code the host agent shows");
+		const note = (await page.textContent("#control-note")) ?? "";
+		expect(note).toContain("does not carry them out yet");
+		expect(`${await page.textContent("#live")}`).not.toMatch(/customer/i);
+		await page.locator("#control-note").scrollIntoViewIfNeeded();
+		await screenshot(page, "35-host-wording");
 
 		// Ending it in the console ends it at the host too.
 		await page.click("#end");
