@@ -7,6 +7,7 @@ import { hashPassword } from "../functions/lib/password.ts";
 import { appendChained, getChainHead } from "../schema/audit.ts";
 import type { Db } from "../schema/db.ts";
 import { getGroupNamesByUser, setUserGroups } from "../schema/groups.ts";
+import { type HostWithGroup, listHosts, updateHost } from "../schema/hosts.ts";
 import { revokeUserRefreshTokens } from "../schema/refresh-tokens.ts";
 import {
 	countOtherActiveAdmins,
@@ -23,12 +24,17 @@ import { generatePassword } from "./first-admin.ts";
 import { ensureAuthKeys } from "./keys.ts";
 import { readRunFile } from "./run-file.ts";
 
-const USAGE = `Usage: npm run fernwart -- user <command> [options]
+const USAGE = `Usage: npm run fernwart -- user|host <command> [options]
 
   user add --email <addr> [--name <display name>] [--role admin|supporter] [--groups a,b]
   user list
   user disable --email <addr>
   user reset-password --email <addr>
+  host list
+  host disable <name or id>
+  host enable <name or id>
+
+(\`host enroll|run\` are the host agent's commands: npm run fernwart -- host --help.)
 
 New passwords come from FERNWART_NEW_PASSWORD or --password-stdin; otherwise one is generated
 and printed once. While the server runs (DATA_DIR/run.json, or --url), the CLI uses its API;
@@ -53,6 +59,51 @@ interface UserRow {
 	groups: string[];
 }
 
+/** The fields of GET /api/v1/hosts that the CLI shows. */
+interface HostRow {
+	id: string;
+	name: string;
+	platform: string;
+	group: { id: string; name: string };
+	online: boolean;
+	lastSeenAt: number | null;
+	disabled: boolean;
+}
+
+/** The admin commands of the `host` area; `host enroll|run` belong to the agent (modules/cli). */
+export const ADMIN_HOST_COMMANDS = ["list", "disable", "enable"] as const;
+
+/** True when `host <command>` is an admin command of this file rather than an agent command. */
+export function isAdminHostCommand(command: string | undefined): boolean {
+	return (ADMIN_HOST_COMMANDS as readonly (string | undefined)[]).includes(command);
+}
+
+/** The host a NAME|ID argument means: the id, else the one host of that name. */
+function pickHost(rows: HostRow[], ref: string): HostRow {
+	const byId = rows.find((h) => h.id === ref);
+	if (byId) return byId;
+	const named = rows.filter((h) => h.name === ref);
+	if (named.length === 1 && named[0]) return named[0];
+	if (named.length > 1) {
+		throw new CliError(
+			`${named.length} hosts are named ${ref}; give the id: ${named.map((h) => h.id).join(", ")}`,
+		);
+	}
+	throw new CliError(`no host ${ref}`);
+}
+
+function toHostRow(h: HostWithGroup): HostRow {
+	return {
+		id: h.id,
+		name: h.name,
+		platform: h.platform,
+		group: { id: h.groupId, name: h.groupName },
+		online: h.onlineSince !== null && !h.disabled,
+		lastSeenAt: h.lastSeenAt?.getTime() ?? null,
+		disabled: h.disabled,
+	};
+}
+
 /** The operations, implemented twice: on the database, and through the running server's API. */
 interface Backend {
 	mode: string;
@@ -65,6 +116,9 @@ interface Backend {
 	}): Promise<UserRow>;
 	list(): Promise<UserRow[]>;
 	update(email: string, changes: { disabled?: boolean; password?: string }): Promise<UserRow>;
+	listHosts(): Promise<HostRow[]>;
+	/** Disables or enables the host named by NAME|ID; audited as `host.updated`, as the API does. */
+	setHostDisabled(ref: string, disabled: boolean): Promise<HostRow>;
 	close(): Promise<void>;
 }
 
@@ -74,10 +128,15 @@ async function directBackend(config: Config): Promise<Backend> {
 	const db: Db = nodeDb(client);
 	// Only while the server is stopped (otherwise the CLI goes through the API), so this process
 	// is the protocol's only writer and may chain on from the head it reads.
-	const audit = async (type: string, subject: string, data?: Record<string, unknown>) =>
+	const audit = async (
+		type: string,
+		about: { subject?: string; hostId?: string },
+		data?: Record<string, unknown>,
+	) =>
 		appendChained(db, await getChainHead(db), [
-			{ type, actor: "cli", subject, data: data ?? null },
+			{ type, actor: "cli", ...about, data: data ?? null },
 		]);
+	const hostRows = async () => (await listHosts(db, null)).map(toHostRow);
 	const view = async (email: string): Promise<UserRow> => {
 		const all = await listRows();
 		const row = all.find((u) => u.email === email.toLowerCase());
@@ -107,7 +166,7 @@ async function directBackend(config: Config): Promise<Backend> {
 				passwordHash: await hashPassword(input.password),
 			});
 			if (input.groups.length) await setUserGroups(db, user.id, input.groups);
-			await audit("user.created", user.id, { email: user.email, role: user.role });
+			await audit("user.created", { subject: user.id }, { email: user.email, role: user.role });
 			return view(user.email);
 		},
 		list: listRows,
@@ -124,10 +183,24 @@ async function directBackend(config: Config): Promise<Backend> {
 				...(changes.password ? { passwordHash: await hashPassword(changes.password) } : {}),
 			});
 			await revokeUserRefreshTokens(db, user.id);
-			await audit(changes.disabled ? "user.disabled" : "user.updated", user.id, {
-				fields: Object.keys(changes).sort(),
-			});
+			await audit(
+				changes.disabled ? "user.disabled" : "user.updated",
+				{ subject: user.id },
+				{
+					fields: Object.keys(changes).sort(),
+				},
+			);
 			return view(email);
+		},
+		listHosts: hostRows,
+		async setHostDisabled(ref, disabled) {
+			const host = pickHost(await hostRows(), ref);
+			// The presence socket needs no dropping here: with the server stopped there is none.
+			const updated = await updateHost(db, host.id, { disabled });
+			if (!updated) throw new CliError(`no host ${ref}`);
+			// The same event PATCH /api/v1/hosts/{id} writes.
+			await audit("host.updated", { hostId: host.id }, { fields: ["disabled"] });
+			return toHostRow(updated);
 		},
 		async close() {
 			client.close();
@@ -196,6 +269,7 @@ async function apiBackend(config: Config, url: string): Promise<Backend> {
 		return res.body;
 	};
 	const list = async () => (await must<{ users: UserRow[] }>("GET", "/api/v1/users")).users;
+	const listHosts = async () => (await must<{ hosts: HostRow[] }>("GET", "/api/v1/hosts")).hosts;
 	return {
 		mode: `server running: using its API at ${url}`,
 		add: (input) => must<UserRow>("POST", "/api/v1/users", input),
@@ -204,6 +278,11 @@ async function apiBackend(config: Config, url: string): Promise<Backend> {
 			const user = (await list()).find((u) => u.email === email.toLowerCase());
 			if (!user) throw new CliError(`no user ${email}`);
 			return must<UserRow>("PATCH", `/api/v1/users/${user.id}`, changes);
+		},
+		listHosts,
+		async setHostDisabled(ref, disabled) {
+			const host = pickHost(await listHosts(), ref);
+			return must<HostRow>("PATCH", `/api/v1/hosts/${host.id}`, { disabled });
 		},
 		async close() {},
 	};
@@ -225,15 +304,34 @@ async function newPassword(fromStdin: boolean): Promise<{ password: string; gene
 }
 
 function printUsers(rows: UserRow[]): void {
-	const lines = rows.map((u) => [
-		u.email,
-		u.role,
-		u.disabled ? "disabled" : "active",
-		u.totpEnabled ? "totp" : "-",
-		u.groups.join(",") || "-",
-		u.displayName,
-	]);
-	const header = ["EMAIL", "ROLE", "STATE", "2FA", "GROUPS", "NAME"];
+	printTable(
+		["EMAIL", "ROLE", "STATE", "2FA", "GROUPS", "NAME"],
+		rows.map((u) => [
+			u.email,
+			u.role,
+			u.disabled ? "disabled" : "active",
+			u.totpEnabled ? "totp" : "-",
+			u.groups.join(",") || "-",
+			u.displayName,
+		]),
+	);
+}
+
+function printHosts(rows: HostRow[]): void {
+	printTable(
+		["NAME", "GROUP", "STATE", "PLATFORM", "LAST SEEN", "ID"],
+		rows.map((h) => [
+			h.name,
+			h.group.name,
+			h.disabled ? "disabled" : h.online ? "online" : "offline",
+			h.platform,
+			h.lastSeenAt === null ? "-" : new Date(h.lastSeenAt).toISOString(),
+			h.id,
+		]),
+	);
+}
+
+function printTable(header: string[], lines: string[][]): void {
 	const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
 	for (const l of [header, ...lines]) {
 		process.stdout.write(
@@ -259,14 +357,33 @@ async function run(argv: string[]): Promise<void> {
 			help: { type: "boolean", short: "h", default: false },
 		},
 	});
-	const [area, command] = positionals;
-	if (values.help || area !== "user" || !command) throw new CliError(USAGE, values.help ? 0 : 2);
+	const [area, command, target] = positionals;
+	if (values.help || (area !== "user" && area !== "host") || !command) {
+		throw new CliError(USAGE, values.help ? 0 : 2);
+	}
+	if (area === "host" && !isAdminHostCommand(command)) throw new CliError(USAGE, 2);
+	if (area === "host" && command !== "list" && !target) {
+		throw new CliError(`host ${command} needs a host name or id`, 2);
+	}
 
 	const config = loadConfig();
 	const url = values.url ?? process.env.FERNWART_URL ?? readRunFile(config.dataDir)?.url;
 	const backend = url ? await apiBackend(config, url) : await directBackend(config);
 	process.stderr.write(`[cli] ${backend.mode}\n`);
 	try {
+		if (area === "host") {
+			if (command === "list") {
+				printHosts(await backend.listHosts());
+			} else {
+				const host = await backend.setHostDisabled(target as string, command === "disable");
+				process.stdout.write(
+					command === "disable"
+						? `disabled host ${host.name} (${host.id}); it is disconnected and refused\n`
+						: `enabled host ${host.name} (${host.id})\n`,
+				);
+			}
+			return;
+		}
 		const email = values.email;
 		const needEmail = () => {
 			if (!email) throw new CliError(`user ${command} needs --email`, 2);
@@ -319,7 +436,9 @@ async function run(argv: string[]): Promise<void> {
 if (import.meta.main) {
 	const command = process.argv[2];
 	// The module commands are clients of a server over HTTPS: no data dir, no config, no database.
-	if (command === "support" || command === "join" || command === "host" || command === "connect") {
+	// `host list|disable|enable` are admin commands on the data dir; `host enroll|run` the agent's.
+	const agentHost = command === "host" && !isAdminHostCommand(process.argv[3]);
+	if (command === "support" || command === "join" || agentHost || command === "connect") {
 		const { runModuleCommand } = await import("../modules/cli/index.ts");
 		process.exit(await runModuleCommand(process.argv.slice(2)));
 	}

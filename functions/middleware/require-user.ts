@@ -43,6 +43,17 @@ export const requireUser = authenticate([AUDIENCES.api, AUDIENCES.totpEnrol], (p
 	if (p.aud === AUDIENCES.totpEnrol) throw new AppError("TOTP_ENROLMENT_REQUIRED");
 });
 
+/**
+ * A logged-in user, or the admin CLI on the server machine (as an admin): for read routes the
+ * CLI lists, such as GET /api/v1/hosts.
+ */
+export const requireUserOrAdminCli = authenticate(
+	[AUDIENCES.api, AUDIENCES.totpEnrol, AUDIENCES.adminCli],
+	(p) => {
+		if (p.aud === AUDIENCES.totpEnrol) throw new AppError("TOTP_ENROLMENT_REQUIRED");
+	},
+);
+
 /** A logged-in user, also one whose token only allows setting up TOTP (GET /me, /me/totp). */
 export const requireUserOrEnrolling = authenticate([AUDIENCES.api, AUDIENCES.totpEnrol], () => {});
 

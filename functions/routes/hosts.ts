@@ -32,7 +32,7 @@ import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { signTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { countHit, enforceLimits } from "../middleware/rate-limit.ts";
-import { requireAdmin, requireUser } from "../middleware/require-user.ts";
+import { requireAdmin, requireUser, requireUserOrAdminCli } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
 import { SESSION_MAX_MS } from "./sessions.ts";
 
@@ -353,7 +353,7 @@ hostRoutes.openapi(
 		path: "/api/v1/hosts",
 		tags: ["hosts"],
 		security,
-		middleware: [requireUser] as const,
+		middleware: [requireUserOrAdminCli] as const,
 		responses: {
 			200: jsonResponse(
 				z.object({ hosts: z.array(hostView) }).openapi("HostList"),
