@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { emitKeypressEvents } from "node:readline";
+import { linkPagePath, splitLinks } from "../../protocol/links.ts";
 import { ApiError } from "../sdk/api.ts";
 import type { SessionClient } from "../sdk/session.ts";
 import {
@@ -111,8 +112,42 @@ export class Output {
 	}
 }
 
-/** Prints the events both roles see; returns a function that removes the listeners. */
-export function printSessionEvents(client: SessionClient, out: Output): () => void {
+/**
+ * A chat message as the terminal shows it: the text as sent, then for each http(s) link in it
+ * (found as the web chat finds them) the server's warning page `/link?u=…`, so that whoever
+ * opens it first sees where it leads. Without `server`, just the text.
+ */
+export function formatChatText(text: string, server?: string): string {
+	return [
+		`Chat: ${text}`,
+		...chatLinks(text, server).map((link) => `  Link (opens the warning page): ${link}`),
+	].join("\n");
+}
+
+/** The warning-page URLs on `server` for the http(s) links in `text`, in order; none without it. */
+export function chatLinks(text: string, server?: string): string[] {
+	if (!server) return [];
+	return splitLinks(text).flatMap((part) =>
+		"url" in part ? [new URL(linkPagePath(part.url), server).href] : [],
+	);
+}
+
+/** The JSON fields of a chat frame: its text and, with a server, its warning-page links. */
+function chatFields(payload: Uint8Array, server?: string): Record<string, unknown> {
+	const text = new TextDecoder().decode(payload);
+	const links = chatLinks(text, server);
+	return links.length ? { text, links } : { text };
+}
+
+/**
+ * Prints the events both roles see; returns a function that removes the listeners. With
+ * `linkServer` (the server's origin), links in chat messages are also shown as its warning page.
+ */
+export function printSessionEvents(
+	client: SessionClient,
+	out: Output,
+	options: { linkServer?: string } = {},
+): () => void {
 	const offs = [
 		client.on("ready", ({ sas }) =>
 			out.event(
@@ -141,11 +176,11 @@ export function printSessionEvents(client: SessionClient, out: Output): () => vo
 					stream: frame.stream,
 					seq: frame.seq,
 					bytes: frame.payload.length,
-					...(frame.channelName === "chat"
-						? { text: new TextDecoder().decode(frame.payload) }
-						: {}),
+					...(frame.channelName === "chat" ? chatFields(frame.payload, options.linkServer) : {}),
 				},
-				frame.channelName === "chat" ? `Chat: ${new TextDecoder().decode(frame.payload)}` : null,
+				frame.channelName === "chat"
+					? formatChatText(new TextDecoder().decode(frame.payload), options.linkServer)
+					: null,
 			),
 		),
 		client.on("rejected", (r) =>

@@ -104,7 +104,7 @@ export async function runJoin(argv: string[]): Promise<number> {
 			...(terms ? { termsSha256: terms.sha256 } : {}),
 		});
 		client = session;
-		printSessionEvents(session, out);
+		printSessionEvents(session, out, { linkServer: transport.origin });
 
 		const report = (what: string) => (err: unknown) =>
 			out.event(

@@ -91,7 +91,7 @@ export async function runSupport(argv: string[]): Promise<number> {
 			renewTicket: () => api.ticket(created.sessionId),
 		});
 		client = session;
-		printSessionEvents(session, out);
+		printSessionEvents(session, out, { linkServer: transport.origin });
 
 		const report = (what: string) => (err: unknown) =>
 			out.event(
