@@ -24,6 +24,27 @@ export class CliError extends Error {
 	}
 }
 
+/**
+ * Parses a command's arguments: a usage error becomes exit code 2 with the usage text, and
+ * `--help` prints the usage. Returns null when help was printed (the command then exits 0).
+ */
+export function parseCommand<T extends { values: { help?: boolean | undefined } }>(
+	parse: () => T,
+	usage: string,
+): T | null {
+	let parsed: T;
+	try {
+		parsed = parse();
+	} catch (err) {
+		throw new CliError(`${(err as Error).message}\n\n${usage}`, 2);
+	}
+	if (parsed.values.help) {
+		process.stdout.write(`${usage}\n`);
+		return null;
+	}
+	return parsed;
+}
+
 /** The flags every module command takes (node:util parseArgs options). */
 export const CONNECTION_OPTIONS = {
 	url: { type: "string" },

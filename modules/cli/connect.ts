@@ -20,6 +20,7 @@ import {
 	explain,
 	Output,
 	openTransport,
+	parseCommand,
 	parseMs,
 	printSessionEvents,
 	sleep,
@@ -109,17 +110,9 @@ function keyChanged(hostName: string, pinned: string, presented: string, file: s
 
 /** Runs the command; resolves with the exit code. */
 export async function runConnect(argv: string[]): Promise<number> {
-	let parsed: ReturnType<typeof parse>;
-	try {
-		parsed = parse(argv);
-	} catch (err) {
-		throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2);
-	}
+	const parsed = parseCommand(() => parse(argv), USAGE);
+	if (!parsed) return 0;
 	const { values, positionals } = parsed;
-	if (values.help) {
-		process.stdout.write(`${USAGE}\n`);
-		return 0;
-	}
 	const target = positionals[0];
 	if (!target || positionals.length > 1) throw new CliError(`connect needs HOST\n\n${USAGE}`, 2);
 	const email = values.email ?? process.env.FERNWART_EMAIL;

@@ -16,6 +16,7 @@ import {
 	Keys,
 	Output,
 	openTransport,
+	parseCommand,
 	parseMs,
 	printSessionEvents,
 	sleep,
@@ -42,17 +43,9 @@ export const EXIT_TERMS_DECLINED = 4;
 
 /** Runs the command; resolves with the process exit code. */
 export async function runJoin(argv: string[]): Promise<number> {
-	let parsed: ReturnType<typeof parse>;
-	try {
-		parsed = parse(argv);
-	} catch (err) {
-		throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2);
-	}
+	const parsed = parseCommand(() => parse(argv), USAGE);
+	if (!parsed) return 0;
 	const { values, positionals } = parsed;
-	if (values.help) {
-		process.stdout.write(`${USAGE}\n`);
-		return 0;
-	}
 	// People type the ID as they hear it: "1234 5678" arrives as two arguments.
 	const code = positionals.join("").replace(/[\s-]/g, "");
 	if (!/^\d{8}$/.test(code)) {

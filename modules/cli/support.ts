@@ -15,6 +15,7 @@ import {
 	Keys,
 	Output,
 	openTransport,
+	parseCommand,
 	parseMs,
 	printSessionEvents,
 	sleep,
@@ -43,17 +44,9 @@ Keys while connected: v ask for the screen, c ask for control, m comment, e end 
 
 /** Runs the command; resolves with the process exit code. */
 export async function runSupport(argv: string[]): Promise<number> {
-	let parsed: ReturnType<typeof parse>;
-	try {
-		parsed = parse(argv);
-	} catch (err) {
-		throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2);
-	}
+	const parsed = parseCommand(() => parse(argv), USAGE);
+	if (!parsed) return 0;
 	const { values } = parsed;
-	if (values.help) {
-		process.stdout.write(`${USAGE}\n`);
-		return 0;
-	}
 	const email = values.email ?? process.env.FERNWART_EMAIL;
 	const password = values.password ?? process.env.FERNWART_PASSWORD;
 	if (!email || !password) {
