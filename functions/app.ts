@@ -4,6 +4,7 @@ import type { AppEnv } from "./env.ts";
 import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
 import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
+import { requireSecrets } from "./middleware/require-secrets.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { connect } from "./routes/connect.ts";
@@ -44,6 +45,9 @@ export function createApp() {
 	});
 
 	app.route("/", health);
+	// The API does not work without the secrets: one clear 503 instead of a 500 deep inside.
+	// (Scoped to /api/ so that the metrics keep the route pattern of what really ran.)
+	app.use("/api/*", requireSecrets);
 	app.route("/", auth);
 	app.route("/", me);
 	app.route("/", users);

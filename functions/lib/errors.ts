@@ -16,6 +16,11 @@ export const ERRORS = {
 	RATE_LIMITED: { status: 429, message: "Too many requests. Try again later." },
 	INTERNAL: { status: 500, message: "Internal error." },
 	DB_UNAVAILABLE: { status: 503, message: "The database is not reachable." },
+	/** A required secret binding is missing; /readyz names which (lib/secrets.ts). */
+	SERVER_MISCONFIGURED: {
+		status: 503,
+		message: "The server is missing part of its configuration.",
+	},
 	EGRESS_DENIED: { status: 403, message: "Outbound connections are not configured." },
 	// Accounts and login. An unknown user and a wrong password get the same answer on purpose.
 	INVALID_CREDENTIALS: { status: 401, message: "E-mail address or password is wrong." },

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { AppError } from "../lib/errors.ts";
 import { renderMetrics } from "../lib/metrics.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { missingSecrets } from "../lib/secrets.ts";
 import { dbFor } from "../middleware/with-db.ts";
 
 const healthSchema = z.object({ status: z.literal("ok"), version: z.string() }).openapi("Health");
@@ -26,11 +27,16 @@ export const health = createRouter()
 			path: "/readyz",
 			tags: ["operations"],
 			responses: {
-				200: jsonResponse(readySchema, "The database answers."),
-				503: errorResponse("The database does not answer."),
+				200: jsonResponse(readySchema, "The secrets are set and the database answers."),
+				503: errorResponse(
+					"SERVER_MISCONFIGURED (details.missing names the unset environment variables) or DB_UNAVAILABLE.",
+				),
 			},
 		}),
 		async (c) => {
+			// Names of environment variables only, never values: what an admin needs to fix it.
+			const missing = missingSecrets(c.env);
+			if (missing.length > 0) throw new AppError("SERVER_MISCONFIGURED", { missing });
 			try {
 				await dbFor(c.env).run(sql`SELECT 1`);
 			} catch {

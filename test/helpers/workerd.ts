@@ -66,7 +66,11 @@ export interface WorkerdProcess {
  * from `dataDir/tls` and the DB token from `dataDir/db-token.env`. The port comes back on
  * workerd's control descriptor.
  */
-export async function startWorkerd(dataDir: string, dbPort: number): Promise<WorkerdProcess> {
+export async function startWorkerd(
+	dataDir: string,
+	dbPort: number,
+	opts: { omitEnv?: string[] } = {},
+): Promise<WorkerdProcess> {
 	const install = mkdtempSync(join(tmpdir(), "fernwart-dist-"));
 	for (const part of ["workerd.capnp", "egress-guard.js", "worker"]) {
 		cpSync(join(ROOT, "dist", part), join(install, part), { recursive: true });
@@ -75,10 +79,11 @@ export async function startWorkerd(dataDir: string, dbPort: number): Promise<Wor
 	cpSync(join(dataDir, "tls", "cert.pem"), join(install, "tls", "cert.pem"));
 	cpSync(join(dataDir, "tls", "key.pem"), join(install, "tls", "key.pem"));
 	// The same EnvironmentFiles systemd hands to workerd in deploy/fernwart-workerd.service.
-	const env = {
+	const env: Record<string, string> = {
 		...readEnvFile(join(dataDir, "db-token.env")),
 		...readEnvFile(join(dataDir, "keys", "auth.env")),
 	};
+	for (const name of opts.omitEnv ?? []) delete env[name];
 	const child = spawn(
 		join(ROOT, "node_modules/workerd/bin/workerd"),
 		[

@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeDataDir } from "../helpers/server.ts";
+import { makeDataDir, ROOT } from "../helpers/server.ts";
 import {
 	type DbServiceProcess,
 	startDbService,
@@ -79,5 +80,68 @@ describe("platform: plain workerd serve with the standalone DB service", () => {
 		});
 		// Liveness does not depend on the database.
 		expect((await get("/healthz")).status).toBe(200);
+	});
+});
+
+describe("platform: plain workerd without its secrets", () => {
+	const dataDir = makeDataDir();
+	let db: DbServiceProcess;
+	let workerd: WorkerdProcess;
+	let agent: Agent;
+
+	beforeAll(async () => {
+		db = await startDbService(dataDir, { FERNWART_ADMIN_PASSWORD: "correct horse battery staple" });
+		workerd = await startWorkerd(dataDir, db.port, { omitEnv: ["FERNWART_JWT_KEY"] });
+		agent = new Agent({ connect: { ca: readFileSync(join(dataDir, "tls", "cert.pem"), "utf8") } });
+	});
+	afterAll(async () => {
+		await agent?.close();
+		await workerd?.stop();
+		await db?.stop();
+	});
+
+	it("says in /readyz which environment variable is missing", async () => {
+		const res = await fetch(`https://localhost:${workerd.port}/readyz`, { dispatcher: agent });
+		expect(res.status).toBe(503);
+		expect(await res.json()).toEqual({
+			error: {
+				code: "SERVER_MISCONFIGURED",
+				message: expect.any(String),
+				details: { missing: ["FERNWART_JWT_KEY"] },
+			},
+		});
+	});
+
+	it("answers a login with a clear 503, not a 500", async () => {
+		const res = await fetch(`https://localhost:${workerd.port}/api/v1/auth/login`, {
+			dispatcher: agent,
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ email: "admin@localhost", password: "correct horse battery staple" }),
+		});
+		expect(res.status).toBe(503);
+		expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+			"SERVER_MISCONFIGURED",
+		);
+	});
+});
+
+describe("platform: the DB service and its token", () => {
+	it("refuses to start when db-token.env holds no valid token, naming the file", () => {
+		const dataDir = makeDataDir();
+		writeFileSync(join(dataDir, "db-token.env"), "FERNWART_DB_TOKEN=\n");
+		const res = spawnSync(process.execPath, [join(ROOT, "server/db-serve.ts")], {
+			cwd: ROOT,
+			env: { PATH: process.env.PATH ?? "", DATA_DIR: dataDir, DB_SERVICE_PORT: "0" },
+			encoding: "utf8",
+			timeout: 30_000,
+		});
+		expect(res.status).toBe(2);
+		const errors = res.stderr.split("\n").filter((line) => line.startsWith("fernwart:"));
+		expect(errors).toHaveLength(1);
+		expect(errors[0]).toContain(join(dataDir, "db-token.env"));
+		expect(res.stdout).not.toContain("created");
+		// The file is left for the admin to look at, not silently replaced.
+		expect(readFileSync(join(dataDir, "db-token.env"), "utf8")).toBe("FERNWART_DB_TOKEN=\n");
 	});
 });
