@@ -1,13 +1,21 @@
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ACTORS } from "./actors.ts";
-import { COMPATIBILITY_DATE, EGRESS_GUARD_PATH } from "./runtime.ts";
+import { loadConfig } from "./config.ts";
+import { ensureTls } from "./tls.ts";
 import { buildWebAssets } from "./web-assets.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DIST_DIR = join(ROOT, "dist");
+/** The worker bundle wrangler writes; both the launcher and dist/workerd.capnp embed it. */
+export const BUNDLE_PATH = join(DIST_DIR, "worker", "index.js");
+/** The worker every outbound fetch of the app is pointed at (403 EGRESS_DENIED). */
+export const EGRESS_GUARD_PATH = fileURLToPath(new URL("./egress-guard.js", import.meta.url));
+export const EGRESS_GUARD_NAME = "fernwart-egress-guard";
+/** Pinned with workerd in package-lock.json; a workerd refuses dates newer than itself. */
+export const COMPATIBILITY_DATE = "2026-11-17";
 
 /** The version from package.json, reported by /healthz and /metrics. */
 export function packageVersion(): string {
@@ -16,13 +24,17 @@ export function packageVersion(): string {
 }
 
 /**
- * Bundles the worker with wrangler (dry run: nothing is uploaded anywhere). Telemetry is switched
- * off for the call because the build must not reach the internet.
+ * Bundles the worker with wrangler (dry run: nothing is uploaded anywhere) into
+ * {@link BUNDLE_PATH}. Telemetry is switched off because the build must not reach the internet.
+ * Runs wrangler as a child process so that the caller's event loop keeps running (the data dir
+ * lock is refreshed meanwhile); an aborted `signal` kills it.
+ *
+ * @throws Error with wrangler's exit status when bundling fails; AbortError when aborted.
  */
-export function bundleWorker(): void {
+export async function bundleWorker(signal?: AbortSignal): Promise<void> {
 	// The browser modules first: the worker bundle embeds them (server/web-assets.ts).
 	buildWebAssets();
-	execFileSync(
+	const child = spawn(
 		process.execPath,
 		[
 			join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
@@ -33,18 +45,43 @@ export function bundleWorker(): void {
 		],
 		{
 			cwd: ROOT,
-			stdio: ["ignore", "pipe", "inherit"],
+			stdio: ["ignore", "ignore", "inherit"],
 			env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error", CI: "true" },
+			...(signal ? { signal } : {}),
 		},
 	);
+	await new Promise<void>((resolve, reject) => {
+		child.once("error", reject);
+		child.once("exit", (code, sig) =>
+			code === 0 ? resolve() : reject(new Error(`wrangler bundling failed (${sig ?? code})`)),
+		);
+	});
 }
 
+/** Files a workerd config embeds, relative to the config file's own folder. */
+export interface ConfigPaths {
+	worker: string;
+	egressGuard: string;
+	cert: string;
+	key: string;
+}
+
+/** The layout of dist/: dist/workerd.capnp next to worker/, egress-guard.js and tls/. */
+export const DIST_PATHS: ConfigPaths = {
+	worker: "worker/index.js",
+	egressGuard: "egress-guard.js",
+	cert: "tls/cert.pem",
+	key: "tls/key.pem",
+};
+
 /**
- * The workerd config for on-prem runs without Node in the request path. Paths inside `embed`
- * are relative to this file; the admin places the certificate under dist/tls/ (or overrides
- * sockets, the DB service address and the actor directory with workerd's -s, -e and -d flags).
+ * The one workerd config: `npm run build` writes it as dist/workerd.capnp, and the launcher
+ * writes the same text, with `embed` paths pointing from the data dir to the bundle and the
+ * certificate, as DATA_DIR/workerd.capnp. `embed` paths are relative to the config file (capnp
+ * does not take absolute ones). Sockets, the DB service address and the actor directory are
+ * overridden with workerd's -s, -e and -d flags; secrets come from the environment.
  */
-export function workerdConfig(version: string): string {
+export function workerdConfig(version: string, paths: ConfigPaths = DIST_PATHS): string {
 	const actorBindings = ACTORS.map(
 		(a) => `\n    (name = "${a.binding}", durableObjectNamespace = "${a.className}"),`,
 	).join("");
@@ -58,21 +95,21 @@ using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "fernwart", worker = .appWorker),
-    # The Node DB service (npm run db-service), on loopback only.
+    # The Node DB service: the launcher's Unix socket (-e), or npm run db-service on loopback.
     (name = "fernwart-db", external = (address = "127.0.0.1:8444", http = ())),
-    (name = "fernwart-egress-guard", worker = .egressGuard),
+    (name = "${EGRESS_GUARD_NAME}", worker = .egressGuard),
     (name = "actor-storage", disk = (path = "data/actors", writable = true)),
   ],
   sockets = [
     ( name = "https", address = "*:8443", service = "fernwart",
       https = ( options = (),
-                tlsOptions = ( keypair = ( privateKey = embed "tls/key.pem",
-                                           certificateChain = embed "tls/cert.pem" ) ) ) ),
+                tlsOptions = ( keypair = ( privateKey = embed "${paths.key}",
+                                           certificateChain = embed "${paths.cert}" ) ) ) ),
   ],
 );
 
 const appWorker :Workerd.Worker = (
-  modules = [ (name = "index.js", esModule = embed "worker/index.js") ],
+  modules = [ (name = "index.js", esModule = embed "${paths.worker}") ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
   bindings = [
     (name = "DB", service = "fernwart-db"),
@@ -86,31 +123,61 @@ const appWorker :Workerd.Worker = (
     # Optional: reverse proxies allowed to name the client address (docs/security.md).
     (name = "TRUSTED_PROXIES", fromEnvironment = "FERNWART_TRUSTED_PROXIES"),
     (name = "CLIENT_IP_HEADER", fromEnvironment = "FERNWART_CLIENT_IP_HEADER"),
+    # Optional: the URL clients use, when it differs from the listening address.
+    (name = "PUBLIC_URL", fromEnvironment = "FERNWART_PUBLIC_URL"),
     (name = "FERNWART_VERSION", text = "${version}"),${actorBindings}
   ],
   durableObjectNamespaces = [${namespaces}
   ],
   # Every outbound fetch is refused by the guard: no egress unless the admin configures one.
-  globalOutbound = "fernwart-egress-guard",
+  globalOutbound = "${EGRESS_GUARD_NAME}",
   durableObjectStorage = (localDisk = "actor-storage"),
 );
 
 const egressGuard :Workerd.Worker = (
-  modules = [ (name = "guard.js", esModule = embed "egress-guard.js") ],
+  modules = [ (name = "guard.js", esModule = embed "${paths.egressGuard}") ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
 );
 `;
 }
 
-/** `npm run build`: dist/worker/index.js, dist/egress-guard.js and dist/workerd.capnp. */
-export function build(): void {
-	bundleWorker();
-	mkdirSync(join(DIST_DIR, "tls"), { recursive: true });
+/** `npm run build` minus the certificate: dist/worker/index.js, egress-guard.js, workerd.capnp. */
+export async function build(): Promise<void> {
+	await bundleWorker();
+	mkdirSync(join(DIST_DIR, "tls"), { recursive: true, mode: 0o700 });
 	copyFileSync(EGRESS_GUARD_PATH, join(DIST_DIR, "egress-guard.js"));
 	writeFileSync(join(DIST_DIR, "workerd.capnp"), workerdConfig(packageVersion()));
 }
 
+/**
+ * Points dist/tls/cert.pem and key.pem at the certificate the server uses: TLS_CERT/TLS_KEY, or
+ * the self-signed pair in DATA_DIR/tls (made now if missing). Symbolic links, so the private key
+ * exists once and a renewed certificate is picked up at the next workerd start.
+ *
+ * @returns the linked paths and the certificate's SHA-256 fingerprint.
+ */
+export async function linkCertificate(): Promise<{
+	cert: string;
+	key: string;
+	fingerprint: string;
+}> {
+	const config = loadConfig();
+	const tls = await ensureTls(config);
+	for (const [name, target] of [
+		["cert.pem", config.tls.certPath],
+		["key.pem", config.tls.keyPath],
+	] as const) {
+		const link = join(DIST_DIR, "tls", name);
+		rmSync(link, { force: true });
+		symlinkSync(target, link);
+	}
+	return { cert: config.tls.certPath, key: config.tls.keyPath, fingerprint: tls.fingerprint };
+}
+
 if (import.meta.main) {
-	build();
-	console.log(`built ${join(DIST_DIR, "worker/index.js")} and ${join(DIST_DIR, "workerd.capnp")}`);
+	await build();
+	const linked = await linkCertificate();
+	console.log(`built ${BUNDLE_PATH} and ${join(DIST_DIR, "workerd.capnp")}`);
+	console.log(`dist/tls/ links to ${linked.cert} and ${linked.key}`);
+	console.log(`TLS certificate SHA-256 fingerprint: ${linked.fingerprint}`);
 }

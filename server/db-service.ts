@@ -1,9 +1,13 @@
 import { timingSafeEqual } from "node:crypto";
+import { chmodSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
 import type { Client } from "@libsql/client";
 import { Hono } from "hono";
 import { sqlBatchSchema, sqlStatementSchema } from "../schema/sql-wire.ts";
 import { clientExecutor } from "./db.ts";
 import { log } from "./log.ts";
+import { createMailService } from "./mail-service.ts";
 
 function tokenMatches(header: string | undefined, token: string): boolean {
 	const expected = Buffer.from(`Bearer ${token}`);
@@ -13,11 +17,13 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * The `DB` service: runs SQL from the worker on libSQL. Under Miniflare it is a binding that
- * never touches the network; under plain workerd it listens on loopback, so it still demands
- * the shared token that only the launcher and the workerd config hold.
+ * The `DB` service: runs SQL from the worker on libSQL. workerd reaches it as an external
+ * service (a Unix socket in the data dir under the launcher, loopback under deploy/), so it still
+ * demands the shared token that only the launcher and workerd's environment hold.
  */
 export function createDbService(client: Client, token: string): Hono {
+	// An empty or short token would make "Bearer " (or a guessable value) a valid credential.
+	if (token.length < 32) throw new Error("the DB service needs its token (FERNWART_DB_TOKEN)");
 	const exec = clientExecutor(client);
 	const fail = (code: string, status: 400 | 401 | 503) =>
 		new Response(JSON.stringify({ error: { code } }), {
@@ -54,4 +60,67 @@ export function createDbService(client: Client, token: string): Hono {
 				headers: { "content-type": "application/json" },
 			});
 		});
+}
+
+/**
+ * The Node side of the worker's `DB` and `MAIL` bindings as one fetch handler: `/mail/*` goes to
+ * the mail service when `SMTP_URL` is set, everything else to the DB service. Both demand the
+ * shared token.
+ */
+export function createBackendFetch(
+	client: Client,
+	token: string,
+	smtpUrl: string | undefined,
+): (request: Request) => Promise<Response> {
+	const db = createDbService(client, token);
+	const mail = smtpUrl ? createMailService(smtpUrl, token) : null;
+	return async (request) =>
+		mail && new URL(request.url).pathname.startsWith("/mail/")
+			? mail.fetch(request)
+			: db.fetch(request);
+}
+
+export interface BackendListener {
+	/** How workerd reaches it: `unix:/path` or `127.0.0.1:port` (a capnp external address). */
+	address: string;
+	close(): Promise<void>;
+}
+
+/** Longest path a Unix socket address takes on Linux (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Serves the backend where only workerd can reach it: a Unix socket in the data dir (mode 0600
+ * in a 0700 dir, so no other user and no network peer can connect), or, with `port` given or a
+ * data dir path too long for a socket, HTTP on 127.0.0.1 only. The token is demanded either way.
+ */
+export async function listenBackend(
+	fetch: (request: Request) => Promise<Response>,
+	where: { socketPath: string } | { port: number },
+): Promise<BackendListener> {
+	const server = createAdaptorServer({ fetch });
+	const close = () =>
+		new Promise<void>((resolve) => {
+			server.close(() => resolve());
+			// Keep-alive connections from workerd would hold close() open.
+			if ("closeAllConnections" in server) server.closeAllConnections();
+		});
+	if ("socketPath" in where && Buffer.byteLength(where.socketPath) <= MAX_SOCKET_PATH_BYTES) {
+		// A socket left by a crashed owner; the caller holds the data dir's lock, so it is ours.
+		rmSync(where.socketPath, { force: true });
+		await new Promise<void>((resolve, reject) => {
+			server.once("error", reject);
+			server.listen(where.socketPath, () => resolve());
+		});
+		chmodSync(where.socketPath, 0o600);
+		return { address: `unix:${where.socketPath}`, close };
+	}
+	const port = "port" in where ? where.port : 0;
+	if ("socketPath" in where)
+		log.warn("db-service", "data dir path too long for a Unix socket; using 127.0.0.1");
+	await new Promise<void>((resolve, reject) => {
+		server.once("error", reject);
+		server.listen(port, "127.0.0.1", () => resolve());
+	});
+	return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, close };
 }

@@ -1,70 +1,85 @@
-import type { Miniflare } from "miniflare";
-import { bundleWorker, packageVersion } from "./build.ts";
+import { bundleWorker } from "./build.ts";
 import { type Config, loadConfig } from "./config.ts";
-import { createDbService } from "./db-service.ts";
+import { type DataDirLock, lockDataDir } from "./lock.ts";
 import { log } from "./log.ts";
-import { createMailService } from "./mail-service.ts";
-import { handleShutdown, loadConfigOrExit, prepareData, startOrExit } from "./prepare.ts";
+import { handleShutdown, loadConfigOrExit, prepareData } from "./prepare.ts";
 import { removeRunFile, writeRunFile } from "./run-file.ts";
-import { startRuntime } from "./runtime.ts";
+import { type Runtime, startRuntime } from "./runtime.ts";
 
-export interface RunningServer {
-	url: URL;
-	fingerprint: string;
-	stop(): Promise<void>;
-}
-
-/** The embedded default: prepares the data dir and starts workerd with the DB service in-process. */
-export async function startServer(
-	config: Config,
-	opts: { build: boolean },
-): Promise<RunningServer> {
-	const { client, tls, dbToken, authKeys: keys } = await prepareData(config);
-	if (opts.build) bundleWorker();
-	const dbService = createDbService(client, dbToken);
-	const mailService = config.smtpUrl ? createMailService(config.smtpUrl, dbToken) : null;
-	const { mf, url } = await startRuntime(config, tls, {
-		version: packageVersion(),
-		dbToken,
-		dbFetch: async (request) => dbService.fetch(request),
-		jwtPrivateKey: keys.jwtPrivateKey,
-		sealKey: keys.sealKey,
-		...(mailService ? { mailFetch: async (request: Request) => mailService.fetch(request) } : {}),
-	});
-	return {
-		url,
-		fingerprint: tls.fingerprint,
-		async stop() {
-			await disposeQuietly(mf);
-			client.close();
-		},
-	};
-}
-
-async function disposeQuietly(mf: Miniflare): Promise<void> {
-	try {
-		await mf.dispose();
-	} catch (err) {
-		log.warn("launcher", `workerd did not stop cleanly: ${(err as Error).message}`);
-	}
-}
-
+/**
+ * `npm start`: the embedded default and the production path in one. It locks the data dir,
+ * prepares it, builds the bundle (unless `--no-build`), and serves through `workerd serve` on the
+ * same config `npm run build` writes, with the DB service on a Unix socket in this process.
+ * Exit codes: 0 after SIGINT/SIGTERM, 2 when a setting or the data dir prevents the start,
+ * 1 when workerd keeps crashing.
+ */
 async function main(): Promise<void> {
-	const shutdown = handleShutdown();
+	// Files the launcher or workerd (which inherits it) create are private to this user.
+	process.umask(0o077);
+	const shutdown = handleShutdown("launcher", { watchParent: true });
 	const config = loadConfigOrExit(loadConfig);
+	log.setLevel(config.logLevel);
 	const build = !process.argv.includes("--no-build");
-	const server = await startOrExit(() => startServer(config, { build }));
-	const shown = new URL(server.url);
-	if (config.host === "0.0.0.0") shown.hostname = "localhost";
+
+	let lock: DataDirLock | undefined;
+	let runtime: Runtime | undefined;
+	let closeDb: (() => void) | undefined;
+	const stop = async () => {
+		await runtime?.stop();
+		closeDb?.();
+		if (lock) {
+			removeRunFile(config.dataDir);
+			await lock.release();
+		}
+	};
+	try {
+		lock = await lockDataDir(config.dataDir, (err) =>
+			shutdown.stopNow(`lost the lock on ${config.dataDir} (${err.message})`, 1),
+		);
+		const data = await prepareData(config);
+		closeDb = () => data.client.close();
+		shutdown.signal.throwIfAborted();
+		if (build) await bundleWorker(shutdown.signal);
+		shutdown.signal.throwIfAborted();
+		runtime = await startRuntime(config, data);
+		shutdown.signal.throwIfAborted();
+	} catch (err) {
+		if (shutdown.signal.aborted) {
+			// A signal during start: undo what was started and stop like a running server.
+			await stop();
+			log.info("launcher", "stopped");
+			process.exit(0);
+		}
+		await stop().catch(() => {});
+		const message = err instanceof Error ? err.message : String(err);
+		process.stderr.write(`fernwart: cannot start: ${message}\n`);
+		process.exit(2);
+	}
 	// The admin CLI finds the running server here (and then uses its API, not the database).
-	const local = new URL(server.url);
-	if (local.hostname === "0.0.0.0" || local.hostname === "[::]") local.hostname = "127.0.0.1";
-	writeRunFile(config.dataDir, { pid: process.pid, url: local.origin });
-	shutdown.ready(async () => {
-		removeRunFile(config.dataDir);
-		await server.stop();
+	writeRunFile(config.dataDir, { pid: process.pid, url: localOrigin(config, runtime.port) });
+	shutdown.ready(stop);
+	void runtime.failed.then((err) => {
+		log.error("launcher", err.message);
+		shutdown.stopNow("workerd gave up", 1);
 	});
-	log.info("launcher", `Fernwart listening on ${shown.origin} (PID ${process.pid})`);
+	log.info(
+		"launcher",
+		`Fernwart listening on ${announced(config, runtime.port)} (PID ${process.pid})`,
+	);
+}
+
+/** The origin the CLI on this machine uses: loopback when the server listens on all interfaces. */
+function localOrigin(config: Config, port: number): string {
+	const all = config.host === "0.0.0.0" || config.host === "::" || config.host === "*";
+	const host = all ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
+	return `https://${host}:${port}`;
+}
+
+/** The start banner: the URL to open, and whether that is every interface or one address. */
+function announced(config: Config, port: number): string {
+	const all = config.host === "0.0.0.0" || config.host === "::" || config.host === "*";
+	if (all) return `https://localhost:${port} (all interfaces, ${config.host}:${port})`;
+	return `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 }
 
 if (import.meta.main) await main();

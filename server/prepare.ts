@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@libsql/client";
 import { type Config, ConfigError } from "./config.ts";
@@ -24,8 +24,12 @@ export interface PreparedData {
  */
 export async function prepareData(config: Config): Promise<PreparedData> {
 	log.setLevel(config.logLevel);
-	// Actor storage: Miniflare persists there, and plain workerd's `actor-storage` disk points there.
+	// Actor storage: workerd's `actor-storage` disk points there (launcher and deploy/ alike).
 	mkdirSync(join(config.dataDir, "actors"), { recursive: true, mode: 0o700 });
+	tightenDataDir(config.dataDir);
+	// The secrets first: a malformed one stops the start before anything else is created.
+	const dbToken = ensureDbToken(config.dataDir);
+	const authKeys = ensureAuthKeys(config.dataDir);
 	const tls = await ensureTls(config);
 	if (tls.created)
 		log.info("launcher", `created a self-signed certificate in ${config.tls.certPath}`);
@@ -46,12 +50,34 @@ export async function prepareData(config: Config): Promise<PreparedData> {
 			process.stdout.write(`\n  First admin password (shown once): ${admin.generatedPassword}\n\n`);
 		}
 	}
-	return {
-		client,
-		tls,
-		dbToken: ensureDbToken(config.dataDir),
-		authKeys: ensureAuthKeys(config.dataDir),
+	return { client, tls, dbToken, authKeys };
+}
+
+/**
+ * Makes the data dir private whatever modes an existing one has: the dir and its folders 0700,
+ * every file 0600 (the certificate 0644 may stay: it is public). Files made later inherit the
+ * umask 0077 the launcher sets. Logs once what it changed.
+ */
+export function tightenDataDir(dataDir: string): void {
+	let changed = 0;
+	const visit = (path: string) => {
+		const stat = lstatSync(path);
+		if (stat.isSymbolicLink()) return;
+		const allowed = stat.isDirectory()
+			? 0o700
+			: path === join(dataDir, "tls", "cert.pem")
+				? 0o644
+				: 0o600;
+		const mode = stat.mode & 0o777;
+		if ((mode & ~allowed) !== 0) {
+			chmodSync(path, mode & allowed);
+			changed++;
+		}
+		if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
 	};
+	visit(dataDir);
+	if (changed > 0)
+		log.warn("launcher", `tightened the modes of ${changed} entries in ${dataDir} (0700/0600)`);
 }
 
 /** Reads the config or ends the process with one line and exit code 2. */
@@ -79,47 +105,69 @@ export async function startOrExit<T>(start: () => Promise<T>): Promise<T> {
 
 const STOP_DEADLINE_MS = 10_000;
 
+export interface Shutdown {
+	/** Aborted by the first SIGINT/SIGTERM (or a parent that went away); start steps watch it. */
+	signal: AbortSignal;
+	/** Sets how to stop once the server is up, and acts on a signal that came during start. */
+	ready(stop: () => Promise<void>): void;
+	/** Stops for a reason other than a signal (e.g. workerd gave up); exits with `code`. */
+	stopNow(reason: string, code: number): void;
+}
+
 /**
  * Handles SIGINT/SIGTERM from the very start of the process, so that no signal ever meets a
  * moment without a handler (where Node's default would kill the process mid-write). A signal
- * during start-up stops the server as soon as it is up. A second signal while stopping is
- * ignored; a stop that takes longer than 10 s ends the process anyway.
+ * during start-up aborts {@link Shutdown.signal}; the start steps stop at the next step. Once up,
+ * a signal runs the stop function, logs a last "stopped" line and exits 0. A second signal while
+ * stopping is ignored; a stop that takes longer than 10 s ends the process with exit 1.
+ *
+ * With `watchParent`, the process also stops when its parent goes away (npm killed hard): the
+ * launcher is then re-parented, and nobody would ever send it a signal.
  */
-export function handleShutdown() {
+export function handleShutdown(origin: string, opts: { watchParent?: boolean } = {}): Shutdown {
+	const controller = new AbortController();
 	let stop: (() => Promise<void>) | undefined;
-	let requested: string | undefined;
 	let stopping = false;
-	const run = (signal: string) => {
+	const run = (reason: string, code: number) => {
 		if (stopping || !stop) return;
 		stopping = true;
-		log.info("launcher", `${signal}: stopping`);
+		log.info(origin, `${reason}: stopping`);
 		setTimeout(() => {
-			log.warn("launcher", "stop took too long; exiting");
+			log.warn(origin, "stop took too long; exiting");
 			process.exit(1);
 		}, STOP_DEADLINE_MS).unref();
 		stop().then(
-			() => process.exit(0),
-			() => process.exit(1),
+			() => {
+				log.info(origin, "stopped");
+				process.exit(code);
+			},
+			(err: Error) => {
+				log.error(origin, `stop failed: ${err.message}`);
+				process.exit(1);
+			},
 		);
 	};
-	const listener = (signal: NodeJS.Signals) => {
-		requested = signal;
-		run(signal);
+	const onSignal = (reason: string) => {
+		controller.abort(new Error(reason));
+		run(reason, 0);
 	};
-	process.on("SIGINT", listener);
-	process.on("SIGTERM", listener);
+	process.on("SIGINT", () => onSignal("SIGINT"));
+	process.on("SIGTERM", () => onSignal("SIGTERM"));
+	if (opts.watchParent) {
+		const parent = process.ppid;
+		setInterval(() => {
+			if (process.ppid !== parent) onSignal("parent process exited");
+		}, 1_000).unref();
+	}
 	return {
-		/** Sets what a signal does once the server is up, and acts on a signal that came early. */
-		ready(stopServer: () => Promise<void>) {
+		signal: controller.signal,
+		ready(stopServer) {
 			stop = stopServer;
-			// Miniflare's exit hook answers these signals with process.exit(130/143) before a
-			// graceful stop can run. Its "exit" listener stays, so workerd is still killed if the
-			// process ever ends abruptly; only its signal listeners are dropped, ours stay.
-			for (const signal of ["SIGINT", "SIGTERM"] as const) {
-				for (const l of process.listeners(signal))
-					if (l !== listener) process.removeListener(signal, l);
-			}
-			if (requested) run(requested);
+			if (controller.signal.aborted) run((controller.signal.reason as Error).message, 0);
+		},
+		stopNow(reason, code) {
+			controller.abort(new Error(reason));
+			run(reason, code);
 		},
 	};
 }

@@ -4,11 +4,14 @@ import { join } from "node:path";
 /**
  * `DATA_DIR/run.json` says that a launcher is serving this data dir and where. The admin CLI
  * reads it to decide between talking to the running server's API and opening the database
- * itself. A file left behind by a crash is recognised by its PID no longer being alive.
+ * itself. It is written right after the data dir's lock is taken (server/lock.ts) and removed by
+ * its owner; a file left behind by a crash is recognised by its PID no longer being alive, and
+ * the CLI also checks that the lock is still held (a PID can be reused).
  */
 export interface RunInfo {
 	pid: number;
-	url: string;
+	/** The loopback origin of the HTTPS socket; absent while the server is still starting. */
+	url?: string;
 }
 
 const FILE = "run.json";
@@ -32,7 +35,8 @@ export function readRunFile(dataDir: string): RunInfo | null {
 		// No file (or a torn write): no running launcher to talk to.
 		return null;
 	}
-	if (!Number.isInteger(info.pid) || typeof info.url !== "string") return null;
+	if (!Number.isInteger(info.pid) || (info.url !== undefined && typeof info.url !== "string"))
+		return null;
 	try {
 		process.kill(info.pid, 0);
 	} catch (err) {

@@ -1,13 +1,9 @@
 /**
- * The client's address as far as this worker can know it. What each runtime provides was
- * checked with real requests (docs/security.md, "Client address"):
- * - plain `workerd serve`: `request.cf.clientIp` = `ip:port` of the TCP peer, set by workerd
- *   itself (no `cfBlobHeader` on our socket, so a client cannot supply it);
- * - Miniflare (the embedded launcher): the user worker's `cf` is Miniflare's fixed stand-in, and
- *   its entry worker adds `CF-Connecting-IP` from the peer only when the client did not send one.
- *   So under the launcher a client can choose its own address: per-address limits there are a
- *   brake, not a guarantee; the per-account limit does not depend on it.
- * A forwarded-for header is believed only when the direct peer is one of `TRUSTED_PROXIES`.
+ * The client's address as far as this worker can know it (docs/security.md, "Client address").
+ * The server is always `workerd serve` (the launcher and deploy/ alike), which sets
+ * `request.cf.clientIp` to `ip:port` of the TCP peer itself; our socket has no `cfBlobHeader`,
+ * so no client can supply it. No request header is believed, except the one named by
+ * `CLIENT_IP_HEADER` when the TCP peer is one of `TRUSTED_PROXIES`.
  */
 export interface AddressConfig {
 	/** Comma-separated exact addresses of reverse proxies allowed to name the client. */
@@ -32,18 +28,18 @@ function clean(address: string | null | undefined): string | null {
 	return stripPort(a);
 }
 
-/** The direct peer: workerd's socket address, else Miniflare's header. */
-export function peerAddress(headers: Headers, cf: unknown): string | null {
+/** The direct TCP peer as workerd reports it; null when the runtime gives none. */
+export function peerAddress(cf: unknown): string | null {
 	const fromCf =
 		cf && typeof cf === "object" && "clientIp" in cf && typeof cf.clientIp === "string"
 			? cf.clientIp
 			: null;
-	return clean(fromCf) ?? clean(headers.get("cf-connecting-ip"));
+	return clean(fromCf);
 }
 
 /** The address to rate-limit and audit by. */
 export function clientAddress(headers: Headers, cf: unknown, config: AddressConfig): string | null {
-	const peer = peerAddress(headers, cf);
+	const peer = peerAddress(cf);
 	const trusted = (config.TRUSTED_PROXIES ?? "")
 		.split(",")
 		.map((s) => clean(s))

@@ -16,9 +16,12 @@ export interface ErrorBody {
 	error: { code: string; message: string; details?: unknown };
 }
 
-/** A header set that makes the request come from `ip` as far as Miniflare's entry worker goes. */
+/**
+ * A header set that makes the request come from `ip`: test servers trust loopback as a reverse
+ * proxy that names the client in X-Forwarded-For (test/helpers/server.ts), as a real proxy would.
+ */
 export function from(ip: string): Record<string, string> {
-	return { "cf-connecting-ip": ip };
+	return { "x-forwarded-for": ip };
 }
 
 /** Logs in; returns the raw answer so tests can check refusals too. */

@@ -22,7 +22,10 @@ export interface TestServer {
 	) => Promise<{ status: number; body: T; headers: Headers }>;
 	/** Sends SIGTERM and waits for exit; returns the exit code. */
 	stop: () => Promise<number | null>;
+	/** The child this helper started: the launcher, or npm with `viaNpm`. */
 	process: ChildProcess;
+	/** The launcher's own PID, from its start banner. */
+	launcherPid: number;
 }
 
 export interface StartOptions {
@@ -30,6 +33,8 @@ export interface StartOptions {
 	env?: Record<string, string>;
 	/** Keep the data dir after stop (for restart tests). */
 	keepData?: boolean;
+	/** Start exactly as an admin does, `npm start` (without the build: the setup built it). */
+	viaNpm?: boolean;
 }
 
 /** A fresh temporary data dir. */
@@ -43,7 +48,10 @@ export function makeDataDir(): string {
  */
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
 	const dataDir = opts.dataDir ?? makeDataDir();
-	const child = spawn(process.execPath, [join(ROOT, "server/main.ts"), "--no-build"], {
+	const [command, args] = opts.viaNpm
+		? ["npm", ["start", "--silent", "--", "--no-build"]]
+		: [process.execPath, [join(ROOT, "server/main.ts"), "--no-build"]];
+	const child = spawn(command, args, {
 		cwd: ROOT,
 		env: {
 			PATH: process.env.PATH ?? "",
@@ -53,6 +61,10 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 			DATA_DIR: dataDir,
 			FERNWART_ADMIN_EMAIL: "admin@example.test",
 			FERNWART_ADMIN_PASSWORD: "correct horse battery staple",
+			// Tests play several clients from one machine: loopback is a trusted proxy that names
+			// the client (helpers/auth.ts `from`). A test of the TCP peer itself overrides these.
+			TRUSTED_PROXIES: "127.0.0.1",
+			CLIENT_IP_HEADER: "X-Forwarded-For",
 			...opts.env,
 		},
 		stdio: ["ignore", "pipe", "pipe"],
@@ -64,25 +76,27 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 	child.stderr?.on("data", (d) => {
 		out += d;
 	});
-	const url = await new Promise<URL>((resolve, reject) => {
-		const timer = setTimeout(() => {
-			// Do not leave a half-started launcher (and its workerd) behind.
-			child.kill("SIGKILL");
-			reject(new Error(`server did not start:\n${out}`));
-		}, 60_000);
-		const check = () => {
-			const m = /listening on (https:\/\/\S+)/.exec(out);
-			if (m?.[1]) {
+	const { url, launcherPid } = await new Promise<{ url: URL; launcherPid: number }>(
+		(resolve, reject) => {
+			const timer = setTimeout(() => {
+				// Do not leave a half-started launcher (and its workerd) behind.
+				child.kill("SIGKILL");
+				reject(new Error(`server did not start:\n${out}`));
+			}, 60_000);
+			const check = () => {
+				const m = /listening on (https:\/\/\S+).*\(PID (\d+)\)/.exec(out);
+				if (m?.[1] && m[2]) {
+					clearTimeout(timer);
+					resolve({ url: new URL(m[1]), launcherPid: Number(m[2]) });
+				}
+			};
+			child.stdout?.on("data", check);
+			child.on("exit", (code) => {
 				clearTimeout(timer);
-				resolve(new URL(m[1]));
-			}
-		};
-		child.stdout?.on("data", check);
-		child.on("exit", (code) => {
-			clearTimeout(timer);
-			reject(new Error(`server exited with ${code}:\n${out}`));
-		});
-	});
+				reject(new Error(`server exited with ${code}:\n${out}`));
+			});
+		},
+	);
 	const ca = readFileSync(opts.env?.TLS_CERT ?? join(dataDir, "tls", "cert.pem"), "utf8");
 	const agent = new Agent({ connect: { ca } });
 	const doFetch = (path: string, init?: RequestInit) =>
@@ -95,6 +109,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 		dataDir,
 		ca,
 		process: child,
+		launcherPid,
 		output: () => out,
 		fetch: doFetch,
 		async json(path, init = {}) {

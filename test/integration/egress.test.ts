@@ -1,19 +1,19 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../server/config.ts";
 import {
-	appWorker,
 	COMPATIBILITY_DATE,
 	EGRESS_GUARD_NAME,
-	egressGuardWorker,
-} from "../../server/runtime.ts";
-import { makeDataDir } from "../helpers/server.ts";
+	EGRESS_GUARD_PATH,
+	workerdConfig,
+} from "../../server/build.ts";
 
 /**
- * A probe worker given exactly the outbound rule the launcher gives the app worker tries to reach
- * a server on loopback and a name that would need DNS. Neither may leave workerd.
+ * A probe worker given exactly the outbound rule the generated workerd config gives the app
+ * worker tries to reach a server on loopback and a name that would need DNS. Neither may leave
+ * workerd. (Miniflare runs the probe: the app has no route that fetches a URL of our choosing.)
  */
 const PROBE = `export default {
 	async fetch(request) {
@@ -40,12 +40,9 @@ describe("egress: the worker cannot reach any outside address", () => {
 		});
 		await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
 		target = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/`;
-		const app = appWorker(loadConfig({ DATA_DIR: makeDataDir() }), {
-			version: "test",
-			dbToken: "x",
-			dbFetch: async () => new Response("unused"),
-		});
-		expect(app.outboundService).toBe(EGRESS_GUARD_NAME);
+		// The app worker's outbound rule in the one config the launcher and deploy/ run.
+		const outbound = /globalOutbound = "([^"]+)"/.exec(workerdConfig("test"))?.[1];
+		expect(outbound).toBe(EGRESS_GUARD_NAME);
 		mf = new Miniflare(
 			convertV4MiniflareOptions({
 				cf: false,
@@ -56,9 +53,14 @@ describe("egress: the worker cannot reach any outside address", () => {
 						modules: true,
 						script: PROBE,
 						compatibilityDate: COMPATIBILITY_DATE,
-						outboundService: app.outboundService,
+						outboundService: outbound,
 					},
-					egressGuardWorker(),
+					{
+						name: EGRESS_GUARD_NAME,
+						modules: true,
+						script: readFileSync(EGRESS_GUARD_PATH, "utf8"),
+						compatibilityDate: COMPATIBILITY_DATE,
+					},
 				],
 			}),
 		);

@@ -23,7 +23,7 @@ import {
 	verifyEphemeral,
 	verifyStatement,
 } from "../../modules/sdk/index.ts";
-import { COMPATIBILITY_DATE } from "../../server/runtime.ts";
+import { COMPATIBILITY_DATE } from "../../server/build.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

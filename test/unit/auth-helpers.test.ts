@@ -32,9 +32,9 @@ describe("client address", () => {
 		expect(clientAddress(headers, { clientIp: "10.0.0.2:1" }, trusted)).toBe("10.0.0.2");
 	});
 
-	it("falls back to Miniflare's CF-Connecting-IP and rejects junk", () => {
-		expect(clientAddress(h({ "cf-connecting-ip": "127.0.0.1" }), undefined, {})).toBe("127.0.0.1");
-		expect(clientAddress(h({ "cf-connecting-ip": "<script>" }), undefined, {})).toBeNull();
+	it("believes no client header without a TCP peer, and rejects junk", () => {
+		expect(clientAddress(h({ "cf-connecting-ip": "127.0.0.1" }), undefined, {})).toBeNull();
+		expect(clientAddress(h({}), { clientIp: "<script>:1" }, {})).toBeNull();
 	});
 });
 
