@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AUDIENCES, signToken } from "../functions/lib/jwt.ts";
 import { hashPassword } from "../functions/lib/password.ts";
@@ -22,7 +23,8 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { applyMigrations, nodeDb, openClient } from "./db.ts";
 import { generatePassword } from "./first-admin.ts";
 import { ensureAuthKeys } from "./keys.ts";
-import { readRunFile } from "./run-file.ts";
+import { DataDirInUseError, type DataDirLock, isDataDirLocked, lockDataDir } from "./lock.ts";
+import { readRunFile, removeRunFile } from "./run-file.ts";
 
 const USAGE = `Usage: npm run fernwart -- user|host <command> [options]
 
@@ -122,7 +124,37 @@ interface Backend {
 	close(): Promise<void>;
 }
 
+/**
+ * The running server's loopback URL from DATA_DIR/run.json, or null when none runs. A run.json
+ * whose owner no longer holds the data dir's lock is stale (a crash, or a PID now reused by
+ * another process): it is named and ignored.
+ */
+async function runningServerUrl(dataDir: string): Promise<string | null> {
+	const info = readRunFile(dataDir);
+	if (!info) return null;
+	if (!(await isDataDirLocked(dataDir))) {
+		process.stderr.write(
+			`[cli] ignoring a stale ${join(dataDir, "run.json")}: PID ${info.pid} does not hold the data dir\n`,
+		);
+		return null;
+	}
+	if (info.owner === "cli")
+		throw new CliError(`another admin CLI (PID ${info.pid}) is working on ${dataDir}; try again`);
+	if (!info.url)
+		throw new CliError(`the server (PID ${info.pid}) is still starting; try again in a moment`);
+	return info.url;
+}
+
 async function directBackend(config: Config): Promise<Backend> {
+	// The CLI is then the only writer of the database and the audit chain: a server start (or
+	// another CLI) waits until it is done.
+	let lock: DataDirLock;
+	try {
+		lock = await lockDataDir(config.dataDir, () => {}, "cli");
+	} catch (err) {
+		if (err instanceof DataDirInUseError) throw new CliError(err.message);
+		throw err;
+	}
 	const client = await openClient(config);
 	await applyMigrations(client);
 	const db: Db = nodeDb(client);
@@ -204,6 +236,8 @@ async function directBackend(config: Config): Promise<Backend> {
 		},
 		async close() {
 			client.close();
+			removeRunFile(config.dataDir);
+			await lock.release();
 		},
 	};
 }
@@ -367,7 +401,7 @@ async function run(argv: string[]): Promise<void> {
 	}
 
 	const config = loadConfig();
-	const url = values.url ?? process.env.FERNWART_URL ?? readRunFile(config.dataDir)?.url;
+	const url = values.url ?? process.env.FERNWART_URL ?? (await runningServerUrl(config.dataDir));
 	const backend = url ? await apiBackend(config, url) : await directBackend(config);
 	process.stderr.write(`[cli] ${backend.mode}\n`);
 	try {

@@ -29,6 +29,7 @@ export interface DataDirLock {
  * One owner per data dir matters because two servers would fork the audit hash chain and
  * contend for the actors' SQLite files.
  *
+ * @param owner "cli" when the admin CLI works on the database directly (a server then waits).
  * @param onLost called if the lock is lost while held (the lock dir removed or its mtime not
  *   refreshable); the caller should stop serving.
  * @throws DataDirInUseError when another live process holds the lock.
@@ -36,6 +37,7 @@ export interface DataDirLock {
 export async function lockDataDir(
 	dataDir: string,
 	onLost: (err: Error) => void,
+	owner: "server" | "cli" = "server",
 ): Promise<DataDirLock> {
 	let release: () => Promise<void>;
 	try {
@@ -51,7 +53,7 @@ export async function lockDataDir(
 		throw new DataDirInUseError(inUseMessage(dataDir));
 	}
 	// run.json names the owner from the first moment; the URL follows once workerd listens.
-	writeRunFile(dataDir, { pid: process.pid });
+	writeRunFile(dataDir, { pid: process.pid, ...(owner === "cli" ? { owner } : {}) });
 	let released = false;
 	return {
 		async release() {
@@ -75,6 +77,8 @@ export async function isDataDirLocked(dataDir: string): Promise<boolean> {
 
 function inUseMessage(dataDir: string): string {
 	const owner = readRunFile(dataDir);
+	if (owner?.owner === "cli")
+		return `DATA_DIR ${dataDir} is in use by the admin CLI (PID ${owner.pid}); try again when it is done`;
 	if (owner)
 		return `DATA_DIR ${dataDir} is in use by another Fernwart server (PID ${owner.pid}); stop it first`;
 	return `DATA_DIR ${dataDir} is locked by a process that is starting or ended less than ${

@@ -12,6 +12,8 @@ export interface RunInfo {
 	pid: number;
 	/** The loopback origin of the HTTPS socket; absent while the server is still starting. */
 	url?: string;
+	/** Present when the admin CLI, not a server, holds the data dir. */
+	owner?: "cli";
 }
 
 const FILE = "run.json";

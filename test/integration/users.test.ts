@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -247,6 +247,17 @@ describe("admin user management", () => {
 		expect(list.stdout).toMatch(/cli-user@example\.test\s+supporter\s+disabled/);
 		const usage = await cli(dataDir, ["user", "disable"]);
 		expect(usage.code).toBe(2);
+
+		// A run.json left by a crash whose PID now belongs to another live process (here: this
+		// test runner) is stale: nobody holds the data dir's lock, so the CLI works directly.
+		writeFileSync(
+			join(dataDir, "run.json"),
+			JSON.stringify({ pid: process.pid, url: "https://127.0.0.1:1" }),
+		);
+		const stale = await cli(dataDir, ["user", "list"]);
+		expect(stale.code).toBe(0);
+		expect(stale.stderr).toContain(`ignoring a stale ${join(dataDir, "run.json")}`);
+		expect(stale.stdout).toContain("offline@example.test");
 
 		server = await startServer({ dataDir });
 		await mustLogin(server, { email: "offline@example.test", password: PASSWORD });
