@@ -1,6 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { BUNDLE_PATH, type ConfigPaths, DIST_DIR, packageVersion, workerdConfig } from "./build.ts";
+import {
+	BUNDLE_PATH,
+	type ConfigPaths,
+	EGRESS_GUARD_PATH,
+	packageVersion,
+	workerdConfig,
+} from "./build.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { type BackendListener, createBackendFetch, listenBackend } from "./db-service.ts";
 import { log } from "./log.ts";
@@ -52,7 +58,7 @@ export function writeLauncherConfig(config: Config): string {
 	const from = (target: string) => relative(dirname(path), target);
 	const paths: ConfigPaths = {
 		worker: from(BUNDLE_PATH),
-		egressGuard: from(join(DIST_DIR, "egress-guard.js")),
+		egressGuard: from(EGRESS_GUARD_PATH),
 		cert: from(config.tls.certPath),
 		key: from(config.tls.keyPath),
 	};
