@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import lockfile from "proper-lockfile";
-import { readRunFile, writeRunFile } from "./run-file.ts";
+import { log } from "./log.ts";
+import { isAlive, readRunFile, readRunFileRaw, writeRunFile } from "./run-file.ts";
 
 /** The lock directory proper-lockfile keeps in the data dir while a server owns it. */
 export const LOCK_NAME = "server.lock";
@@ -39,18 +40,34 @@ export async function lockDataDir(
 	onLost: (err: Error) => void,
 	owner: "server" | "cli" = "server",
 ): Promise<DataDirLock> {
-	let release: () => Promise<void>;
-	try {
-		release = await lockfile.lock(dataDir, {
+	const take = (retries: number) =>
+		lockfile.lock(dataDir, {
 			lockfilePath: join(dataDir, LOCK_NAME),
 			stale: LOCK_STALE_MS,
-			retries: 0,
+			retries: { retries, minTimeout: 500, maxTimeout: 500 },
 			realpath: false,
 			onCompromised: onLost,
 		});
+	let release: () => Promise<void>;
+	try {
+		release = await take(0);
 	} catch (err) {
 		if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
-		throw new DataDirInUseError(inUseMessage(dataDir));
+		// The owner named in run.json is gone (a crash, a kill -9): its lock is no longer
+		// refreshed and goes stale within LOCK_STALE_MS. Wait for that rather than fail a
+		// restart; proper-lockfile then takes it over atomically. A live owner is refused at once.
+		const owner = readRunFileRaw(dataDir);
+		if (!owner || isAlive(owner.pid)) throw new DataDirInUseError(inUseMessage(dataDir));
+		log.warn(
+			"launcher",
+			`waiting up to ${LOCK_STALE_MS / 1000} s for the lock of an ended process (PID ${owner.pid}) to expire`,
+		);
+		try {
+			release = await take(Math.ceil((LOCK_STALE_MS + 2_000) / 500));
+		} catch (again) {
+			if ((again as NodeJS.ErrnoException).code !== "ELOCKED") throw again;
+			throw new DataDirInUseError(inUseMessage(dataDir));
+		}
 	}
 	// run.json names the owner from the first moment; the URL follows once workerd listens.
 	writeRunFile(dataDir, { pid: process.pid, ...(owner === "cli" ? { owner } : {}) });

@@ -28,8 +28,8 @@ export function removeRunFile(dataDir: string, pid = process.pid): void {
 	if (readRunFile(dataDir)?.pid === pid) rmSync(join(dataDir, FILE), { force: true });
 }
 
-/** The running server for this data dir, or null when none is running. */
-export function readRunFile(dataDir: string): RunInfo | null {
+/** The run file as written, whether or not its owner still lives; null when absent or torn. */
+export function readRunFileRaw(dataDir: string): RunInfo | null {
 	let info: RunInfo;
 	try {
 		info = JSON.parse(readFileSync(join(dataDir, FILE), "utf8")) as RunInfo;
@@ -39,11 +39,22 @@ export function readRunFile(dataDir: string): RunInfo | null {
 	}
 	if (!Number.isInteger(info.pid) || (info.url !== undefined && typeof info.url !== "string"))
 		return null;
+	return info;
+}
+
+/** Whether a process with this PID exists (it may be a different one if the PID was reused). */
+export function isAlive(pid: number): boolean {
 	try {
-		process.kill(info.pid, 0);
+		process.kill(pid, 0);
+		return true;
 	} catch (err) {
 		// EPERM means the process exists but belongs to someone else: still running.
-		if ((err as NodeJS.ErrnoException).code !== "EPERM") return null;
+		return (err as NodeJS.ErrnoException).code === "EPERM";
 	}
-	return info;
+}
+
+/** The running server for this data dir, or null when none is running. */
+export function readRunFile(dataDir: string): RunInfo | null {
+	const info = readRunFileRaw(dataDir);
+	return info && isAlive(info.pid) ? info : null;
 }

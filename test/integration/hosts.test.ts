@@ -398,8 +398,9 @@ describe("unattended hosts", () => {
 		const walk = (dir: string) => {
 			for (const name of readdirSync(dir)) {
 				const path = join(dir, name);
-				if (statSync(path).isDirectory()) walk(path);
-				else files.push(path);
+				const stat = statSync(path);
+				if (stat.isDirectory()) walk(path);
+				else if (stat.isFile()) files.push(path); // not the DB service's socket
 			}
 		};
 		walk(server.dataDir);

@@ -241,10 +241,11 @@ describe("production runtime: signals", () => {
 		const tree = processTree(server.launcherPid);
 		process.kill(server.launcherPid, "SIGKILL");
 		expect(await waitUntil(() => tree.every((pid) => !alive(pid)), 10_000)).toBe(true);
-		// The stale run.json names a dead PID; the lock expires, and a new start takes over.
-		await new Promise((r) => setTimeout(r, 10_500));
+		// The stale run.json names a dead PID: a new start waits for its lock to expire (what a
+		// process manager's restart after a crash meets), then takes over.
 		const again = await startServer({ dataDir });
 		try {
+			expect(again.output()).toMatch(/waiting up to 10 s for the lock of an ended process/);
 			expect((await again.json("/readyz")).status).toBe(200);
 		} finally {
 			await again.stop();

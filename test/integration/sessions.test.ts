@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE } from "../../protocol/control.ts";
 import { parseHeader } from "../../protocol/frame.ts";
 import { findChainBreak } from "../../schema/audit.ts";
-import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
+import { ADMIN, bearer, createUserAs, from, mustLogin } from "../helpers/auth.ts";
 import { CHANNELS, RawParticipant } from "../helpers/raw-session.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import {
@@ -375,7 +375,7 @@ describe("ad-hoc support sessions", () => {
 
 	it("answers 1,000 wrong IDs from one address with at most 20 evaluations; the rest get 429", async () => {
 		const statuses: number[] = [];
-		const headers = { "cf-connecting-ip": "198.51.100.77" };
+		const headers = from("198.51.100.77");
 		for (let i = 0; i < 1000; i++) {
 			const res = await server.json("/api/v1/sessions/join", {
 				body: { code: String(10_000_000 + i), displayName: "x" },
