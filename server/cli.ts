@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:https";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import * as z from "zod";
 import { AUDIENCES, signToken } from "../functions/lib/jwt.ts";
 import { hashPassword } from "../functions/lib/password.ts";
 import { appendChained, getChainHead } from "../schema/audit.ts";
@@ -25,6 +26,25 @@ import { generatePassword } from "./first-admin.ts";
 import { ensureAuthKeys } from "./keys.ts";
 import { DataDirInUseError, type DataDirLock, isDataDirLocked, lockDataDir } from "./lock.ts";
 import { readRunFile, removeRunFile } from "./run-file.ts";
+
+/** Every command, for `--help` and for an unknown command. */
+const OVERVIEW = `Usage: npm run fernwart -- <command> [options]
+
+Administration (on the server machine; DATA_DIR names the server's data dir):
+  user add|list|disable|reset-password   accounts (npm run fernwart -- user --help)
+  host list|disable|enable               enrolled hosts
+
+Modules (clients of a server over HTTPS):
+  support                   supporter: issue a support ID and run the session
+  join CODE                 customer: join a session with the 8-digit support ID
+  host enroll URL TOKEN     host agent: enrol this machine (npm run fernwart -- host --help)
+  host run                  host agent: stay online for unattended sessions
+  connect HOST              supporter: open a session with an unattended host
+
+Audit protocol (offline, reads only the file):
+  audit verify FILE         verify an exported protocol
+
+Each command takes --help.`;
 
 const USAGE = `Usage: npm run fernwart -- user|host <command> [options]
 
@@ -294,10 +314,18 @@ async function apiBackend(config: Config, url: string): Promise<Backend> {
 			req.end(payload);
 		});
 	const must = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-		const res = await call<T & { error?: { code: string; message: string } }>(method, path, body);
+		const res = await call<T & { error?: { code: string; message: string; details?: unknown } }>(
+			method,
+			path,
+			body,
+		);
 		if (res.status >= 400) {
+			// details names the failing fields of an INVALID_REQUEST (never their values).
+			const details = res.body?.error?.details;
 			throw new CliError(
-				`${res.body?.error?.code ?? res.status}: ${res.body?.error?.message ?? ""}`,
+				`${res.body?.error?.code ?? res.status}: ${res.body?.error?.message ?? ""}${
+					details === undefined ? "" : ` ${JSON.stringify(details)}`
+				}`,
 			);
 		}
 		return res.body;
@@ -400,8 +428,16 @@ async function run(argv: string[]): Promise<void> {
 		throw new CliError(`host ${command} needs a host name or id`, 2);
 	}
 
+	// Arguments first: a typo is named before any data dir is looked at.
+	if (values.email !== undefined && !z.email().safeParse(values.email).success)
+		throw new CliError(`--email: '${values.email}' is not an e-mail address`, 2);
+	// loadConfig creates DATA_DIR; the CLI must not, so it looks first.
+	const dataDir = resolve(process.env.DATA_DIR || "./data");
+	if (!existsSync(dataDir))
+		throw new CliError(`no Fernwart data dir at ${dataDir}; set DATA_DIR to the server's data dir`);
 	const config = loadConfig();
 	const url = values.url ?? process.env.FERNWART_URL ?? (await runningServerUrl(config.dataDir));
+	if (!url) requireExistingData(config);
 	const backend = url ? await apiBackend(config, url) : await directBackend(config);
 	process.stderr.write(`[cli] ${backend.mode}\n`);
 	try {
@@ -467,8 +503,36 @@ async function run(argv: string[]): Promise<void> {
 	}
 }
 
+/** The database file a direct-mode command would open, or null for a libSQL server. */
+function databaseFile(config: Config): string | null {
+	return config.libsqlUrl.startsWith("file:") ? config.libsqlUrl.slice("file:".length) : null;
+}
+
+/**
+ * Direct mode works on an existing server's data only: a mistyped or missing DATA_DIR must not
+ * leave a new, empty database (and a new first-admin-less server) in the working folder.
+ */
+function requireExistingData(config: Config): void {
+	const file = databaseFile(config);
+	if (file !== null && !existsSync(file)) {
+		throw new CliError(
+			`no Fernwart database at ${file} and no server running for ${config.dataDir}; set DATA_DIR to the server's data dir`,
+		);
+	}
+}
+
+const KNOWN_COMMANDS = new Set(["user", "host", "support", "join", "connect", "audit"]);
+
 if (import.meta.main) {
 	const command = process.argv[2];
+	if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+		(command === undefined ? process.stderr : process.stdout).write(`${OVERVIEW}\n`);
+		process.exit(command === undefined ? 2 : 0);
+	}
+	if (!KNOWN_COMMANDS.has(command)) {
+		process.stderr.write(`fernwart: unknown command '${command}'\n\n${OVERVIEW}\n`);
+		process.exit(2);
+	}
 	// The module commands are clients of a server over HTTPS: no data dir, no config, no database.
 	// `host list|disable|enable` are admin commands on the data dir; `host enroll|run` the agent's.
 	const agentHost = command === "host" && !isAdminHostCommand(process.argv[3]);

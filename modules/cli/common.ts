@@ -169,6 +169,7 @@ export function printSessionEvents(
 	out: Output,
 	options: { linkServer?: string } = {},
 ): () => void {
+	let lastState: string | null = null;
 	const offs = [
 		client.on("ready", ({ sas }) =>
 			out.event(
@@ -178,7 +179,12 @@ export function printSessionEvents(
 					"if it differs, end the session.",
 			),
 		),
-		client.on("state", (state) => out.event("state", { state }, describeState(state, client.role))),
+		client.on("state", (state) => {
+			// Every state goes out as JSON; people see a line only when what it says changed.
+			const text = describeState(state, client.role);
+			out.event("state", { state }, text === lastState ? null : text);
+			lastState = text;
+		}),
 		client.on("control", ({ message, verified }) => {
 			if (message.type === "key.reveal") return;
 			out.event(

@@ -73,6 +73,17 @@ describe("platform: configuration is checked at start", () => {
 		expectOneLineError(launch({ PUBLIC_URL: "ftp://x" }), "PUBLIC_URL");
 	});
 
+	it("names PORT when the address is already in use", async () => {
+		const first = await startServer();
+		try {
+			const res = launch({ PORT: first.url.port, HOST: "127.0.0.1" });
+			expectOneLineError(res, "PORT");
+			expect(res.stderr).toContain(`127.0.0.1:${first.url.port} is already in use`);
+		} finally {
+			await first.stop();
+		}
+	});
+
 	it("serves the admin's own certificate when TLS_CERT and TLS_KEY are set", async () => {
 		// Use a certificate made by a first server as "the admin's own" for a second one.
 		const first = await startServer({ keepData: true });
