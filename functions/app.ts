@@ -1,9 +1,11 @@
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
 import type { AppEnv } from "./env.ts";
-import { AppError, ERRORS, errorBody } from "./lib/errors.ts";
+import { AppError, ERRORS, type ErrorCode, errorBody } from "./lib/errors.ts";
+import { allowedMethods, buildRouteLimits, type RouteLimits } from "./lib/http-limits.ts";
 import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
+import { boundedRequest } from "./middleware/bounded-request.ts";
 import { requireSecrets } from "./middleware/require-secrets.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
@@ -27,9 +29,25 @@ const SECURITY_HEADERS = {
 	"cache-control": "no-store",
 } as const;
 
-/** Builds the HTTP app: metrics and headers first, then the route modules, then errors. */
+/** The code for an HTTPException Hono or a validator raised (never a 5xx; those are bugs). */
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+	401: "UNAUTHENTICATED",
+	404: "NOT_FOUND",
+	405: "METHOD_NOT_ALLOWED",
+	413: "PAYLOAD_TOO_LARGE",
+	414: "URI_TOO_LONG",
+	415: "UNSUPPORTED_MEDIA_TYPE",
+};
+
+/**
+ * Builds the HTTP app: metrics and headers first, then the request bounds, then the route
+ * modules, then errors. Every answer the app gives, refusals included, is the JSON error body
+ * with the security headers.
+ */
 export function createApp() {
 	const app = createRouter();
+	// Filled once every route is mounted; requests arrive only after createApp returns.
+	let routeLimits: ReadonlyMap<string, RouteLimits> = new Map();
 
 	app.use(async (c, next) => {
 		await next();
@@ -43,6 +61,7 @@ export function createApp() {
 			if (!c.res.headers.has(k)) c.res.headers.set(k, v);
 		}
 	});
+	app.use(boundedRequest(() => routeLimits));
 
 	app.route("/", health);
 	// The API does not work without the secrets: one clear 503 instead of a 500 deep inside.
@@ -72,15 +91,23 @@ export function createApp() {
 		info: { title: "Fernwart API", version: c.env.FERNWART_VERSION },
 	}));
 
-	app.notFound((c) => c.json(errorBody("NOT_FOUND"), 404));
+	routeLimits = buildRouteLimits(app.openAPIRegistry.definitions);
+	const routes = app.routes.map((r) => ({ method: r.method, path: r.path }));
+
+	// A path some route has, with another method: 405 and the methods that would work.
+	app.notFound((c) => {
+		const allow = allowedMethods(routes, c.req.path);
+		if (allow.length === 0) return c.json(errorBody("NOT_FOUND"), 404);
+		return c.json(errorBody("METHOD_NOT_ALLOWED"), 405, { allow: allow.join(", ") });
+	});
 
 	app.onError((err, c) => {
 		if (err instanceof AppError) {
 			return c.json(errorBody(err.code, err.details), ERRORS[err.code].status, err.headers);
 		}
 		if (err instanceof HTTPException && err.status < 500) {
-			// Raised by Hono itself, e.g. a malformed JSON body or a body over the size limit.
-			const code = err.status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_REQUEST";
+			// Raised by Hono or zod-openapi, e.g. malformed JSON (400) or a wrong content type (415).
+			const code = HTTP_EXCEPTION_CODES[err.status] ?? "INVALID_REQUEST";
 			return c.json(errorBody(code), ERRORS[code].status);
 		}
 		console.error(`[app] ${c.req.method} ${routePath(c, -1)} failed: ${err.name}: ${err.message}`);

@@ -11,7 +11,9 @@ export const ERRORS = {
 	NOT_FOUND: { status: 404, message: "Not found." },
 	METHOD_NOT_ALLOWED: { status: 405, message: "Method not allowed." },
 	CONFLICT: { status: 409, message: "The request conflicts with the current state." },
+	/** `details.limit` is the route's cap in bytes. */
 	PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
+	URI_TOO_LONG: { status: 414, message: "The request URL is too long." },
 	UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The body must be JSON." },
 	RATE_LIMITED: { status: 429, message: "Too many requests. Try again later." },
 	INTERNAL: { status: 500, message: "Internal error." },
@@ -38,6 +40,11 @@ export const ERRORS = {
 	USER_NOT_FOUND: { status: 404, message: "No such user." },
 	EMAIL_TAKEN: { status: 409, message: "A user with this e-mail address exists." },
 	LAST_ADMIN: { status: 409, message: "This would leave no enabled admin." },
+	/** Deleting would orphan support sessions; the account is disabled instead. */
+	USER_HAS_HISTORY: {
+		status: 409,
+		message: "This user has support sessions on record; disable the account instead.",
+	},
 	SELF_LOCKOUT: {
 		status: 409,
 		message: "You cannot disable, delete or demote your own account.",

@@ -9,7 +9,8 @@ import {
 } from "../../protocol/links.ts";
 import { getSettings } from "../../schema/settings.ts";
 import type { AppEnv } from "../env.ts";
-import { createRouter } from "../lib/router.ts";
+import { AppError } from "../lib/errors.ts";
+import { createRouter, errorResponse } from "../lib/router.ts";
 import { withDb } from "../middleware/with-db.ts";
 import { adminBody } from "../web/admin-page.ts";
 import { WEB_ASSETS } from "../web/assets.gen.js";
@@ -122,14 +123,14 @@ pages.openapi(
 				description: "The asset; revalidated with its ETag.",
 			},
 			304: { description: "Not modified." },
-			404: { description: "No such asset." },
+			404: errorResponse("NOT_FOUND: no such asset"),
 		},
 	}),
 	(c) => {
 		const asset = Object.hasOwn(WEB_ASSETS, c.req.param("name"))
 			? WEB_ASSETS[c.req.param("name")]
 			: undefined;
-		if (!asset) return c.text("not found", 404);
+		if (!asset) throw new AppError("NOT_FOUND");
 		// Versioned URLs could be cached for good; revalidation is cheap and never serves stale code.
 		c.header("cache-control", "no-cache");
 		c.header("etag", asset.etag);

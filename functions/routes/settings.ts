@@ -3,6 +3,7 @@ import { linkAllowListSchema } from "../../protocol/links.ts";
 import { getSettings, type SettingKey, setSetting } from "../../schema/settings.ts";
 import { audit } from "../lib/audit.ts";
 import { sha256Hex } from "../lib/encoding.ts";
+import { BODY_LIMIT_EXTENSION, SETTINGS_MAX_BODY_BYTES } from "../lib/http-limits.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin } from "../middleware/require-user.ts";
@@ -58,6 +59,7 @@ settings.openapi(
 		path: "/api/v1/settings",
 		tags: ["settings"],
 		security,
+		[BODY_LIMIT_EXTENSION]: SETTINGS_MAX_BODY_BYTES,
 		request: {
 			body: {
 				content: { "application/json": { schema: settingsSchema.partial().strict() } },

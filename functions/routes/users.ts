@@ -14,6 +14,7 @@ import {
 } from "../../schema/users.ts";
 import { audit } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
+import { BODY_LIMIT_EXTENSION, USER_MAX_BODY_BYTES } from "../lib/http-limits.ts";
 import { hashPassword } from "../lib/password.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
@@ -75,6 +76,7 @@ users.openapi(
 		path: "/api/v1/users",
 		tags: ["users"],
 		security,
+		[BODY_LIMIT_EXTENSION]: USER_MAX_BODY_BYTES,
 		request: { body: { content: { "application/json": { schema: createBody } }, required: true } },
 		responses: {
 			201: jsonResponse(userSchema, "The new user."),
@@ -128,6 +130,7 @@ users.openapi(
 		path: "/api/v1/users/{id}",
 		tags: ["users"],
 		security,
+		[BODY_LIMIT_EXTENSION]: USER_MAX_BODY_BYTES,
 		request: {
 			params: idParams,
 			body: { content: { "application/json": { schema: patchBody } }, required: true },
