@@ -141,17 +141,29 @@ export async function claimTotpStep(db: Db, id: string, step: number): Promise<b
 	return rows.length === 1;
 }
 
+/** Whether a user was deleted (an unknown id counts as deleted). */
+export type DeleteUserResult = { ok: true } | { ok: false; reason: "has-history" };
+
 /**
- * Deletes a user with their refresh tokens, resets and group memberships, in one batch. The rows
- * are deleted explicitly rather than left to ON DELETE CASCADE, because libSQL connections opened
- * for a batch do not inherit `PRAGMA foreign_keys`. Audit rows keep the id; they are never deleted.
+ * Deletes a user with their refresh tokens, resets and group memberships, in one batch, unless
+ * support sessions name them: those rows (and the audit protocol that refers to them) must keep
+ * pointing at a user, so such an account is disabled instead. The check is part of the DELETE
+ * itself, so a session issued at the same moment cannot slip between check and delete, and the
+ * dependent rows go only when the user row went. The rows are deleted explicitly rather than left
+ * to ON DELETE CASCADE, because libSQL connections opened for a batch do not inherit
+ * `PRAGMA foreign_keys`. Audit rows keep the id; they are never deleted.
  */
-export async function deleteUser(db: Db, id: string): Promise<boolean> {
+export async function deleteUser(db: Db, id: string): Promise<DeleteUserResult> {
+	const gone = sql`NOT EXISTS (SELECT 1 FROM users WHERE id = ${id})`;
 	const results = await db.batch([
-		db.run(sql`DELETE FROM group_members WHERE user_id = ${id}`),
-		db.run(sql`DELETE FROM refresh_tokens WHERE user_id = ${id}`),
-		db.run(sql`DELETE FROM password_resets WHERE user_id = ${id}`),
-		db.delete(users).where(eq(users.id, id)).returning({ id: users.id }),
+		db.run(
+			sql`DELETE FROM users WHERE id = ${id} AND NOT EXISTS (SELECT 1 FROM support_sessions WHERE supporter_id = ${id})`,
+		),
+		db.run(sql`DELETE FROM group_members WHERE user_id = ${id} AND ${gone}`),
+		db.run(sql`DELETE FROM refresh_tokens WHERE user_id = ${id} AND ${gone}`),
+		db.run(sql`DELETE FROM password_resets WHERE user_id = ${id} AND ${gone}`),
+		db.select({ id: users.id }).from(users).where(eq(users.id, id)),
 	]);
-	return results[3].length === 1;
+	if (results[4].length === 0) return { ok: true };
+	return { ok: false, reason: "has-history" };
 }

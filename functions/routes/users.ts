@@ -190,9 +190,11 @@ users.openapi(
 		security,
 		request: { params: idParams },
 		responses: {
-			204: { description: "Deleted, with the user's sessions and memberships." },
+			204: { description: "Deleted, with the user's logins and memberships." },
 			404: errorResponse("USER_NOT_FOUND"),
-			409: errorResponse("LAST_ADMIN or SELF_LOCKOUT"),
+			409: errorResponse(
+				"LAST_ADMIN, SELF_LOCKOUT, or USER_HAS_HISTORY: support sessions name the user; disable instead",
+			),
 		},
 	}),
 	async (c) => {
@@ -207,7 +209,9 @@ users.openapi(
 		) {
 			throw new AppError("LAST_ADMIN");
 		}
-		await deleteUser(db, user.id);
+		// Session and audit history must stay attributable; such an account is disabled instead.
+		const deleted = await deleteUser(db, user.id);
+		if (!deleted.ok) throw new AppError("USER_HAS_HISTORY");
 		await audit(c.env, {
 			type: "user.deleted",
 			actor: c.var.principal.id,

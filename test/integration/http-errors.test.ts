@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
+import { ADMIN, bearer, createUserAs, type ErrorBody, mustLogin } from "../helpers/auth.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 /** The headers app.ts puts on every answer it gives (pages replace the CSP with their own). */
@@ -224,5 +224,59 @@ describe("one error shape on every route", () => {
 				expect(answer.status, `${op.url}${q}: ${answer.text.slice(0, 200)}`).toBeLessThan(500);
 			}
 		}
+	});
+});
+
+describe("deleting a user", () => {
+	let server: TestServer;
+	let adminToken: string;
+	let admin: Record<string, string>;
+	beforeAll(async () => {
+		server = await startServer();
+		adminToken = (await mustLogin(server, ADMIN)).accessToken;
+		admin = bearer(adminToken);
+	});
+	afterAll(async () => {
+		await server?.stop();
+	});
+
+	it("answers 409 USER_HAS_HISTORY for a supporter with sessions and keeps the account", async () => {
+		const password = "a long enough password 1";
+		const user = await createUserAs(server, adminToken, {
+			email: "history@example.test",
+			password,
+		});
+		const own = bearer((await mustLogin(server, { email: user.email, password })).accessToken);
+		const issued = await server.json("/api/v1/sessions", { method: "POST", headers: own });
+		expect(issued.status).toBe(201);
+
+		const refused = await server.json<ErrorBody>(`/api/v1/users/${user.id}`, {
+			method: "DELETE",
+			headers: admin,
+		});
+		expect(refused.status).toBe(409);
+		expect(refused.body.error.code).toBe("USER_HAS_HISTORY");
+		expect(refused.headers.get("x-frame-options")).toBe("DENY");
+		// Nothing was half-deleted: the account, its groups and its login still work.
+		expect((await server.json(`/api/v1/users/${user.id}`, { headers: admin })).status).toBe(200);
+		expect((await server.json("/api/v1/me", { headers: own })).status).toBe(200);
+		// Disabling is the way out, and it works.
+		const disabled = await server.json(`/api/v1/users/${user.id}`, {
+			method: "PATCH",
+			headers: admin,
+			body: { disabled: true },
+		});
+		expect(disabled.status).toBe(200);
+	});
+
+	it("deletes a user without sessions, with their memberships", async () => {
+		const user = await createUserAs(server, adminToken, {
+			email: "fresh@example.test",
+			password: "a long enough password 1",
+			groups: ["Deleted members"],
+		});
+		const res = await server.json(`/api/v1/users/${user.id}`, { method: "DELETE", headers: admin });
+		expect(res.status).toBe(204);
+		expect((await server.json(`/api/v1/users/${user.id}`, { headers: admin })).status).toBe(404);
 	});
 });
