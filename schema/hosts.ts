@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { groupMembers, groups } from "./groups.ts";
@@ -68,6 +68,50 @@ export type HostWithGroup = Host & { groupName: string };
 /** Stores a new enrolment token. */
 export async function insertEnrollment(db: Db, row: HostEnrollment): Promise<void> {
 	await db.insert(hostEnrollments).values(row);
+}
+
+/** Why an enrolment token was not stored. */
+export type InsertEnrollmentResult = { ok: true } | { ok: false; reason: "limit" };
+
+/**
+ * Stores a new enrolment token unless its group, or the user who makes it, would then hold more
+ * than `maxOpen` open (unused, unexpired) tokens. Expired unused tokens are deleted first: they
+ * can never be used, and they are not counted. One write transaction does all of it, so a burst
+ * of concurrent requests cannot get past the cap between a count and an insert.
+ */
+export async function insertEnrollmentWithin(
+	db: Db,
+	row: HostEnrollment,
+	maxOpen: number,
+): Promise<InsertEnrollmentResult> {
+	const now = row.createdAt;
+	const openBy = (where: SQL | undefined) =>
+		db
+			.select({ n: count() })
+			.from(hostEnrollments)
+			.where(and(where, isNull(hostEnrollments.usedAt), gt(hostEnrollments.expiresAt, now)));
+	const results = await db.batch([
+		db
+			.delete(hostEnrollments)
+			.where(and(isNull(hostEnrollments.usedAt), lte(hostEnrollments.expiresAt, now))),
+		db.insert(hostEnrollments).values(row),
+		db
+			.delete(hostEnrollments)
+			.where(
+				and(
+					eq(hostEnrollments.id, row.id),
+					or(
+						sql`(${openBy(eq(hostEnrollments.groupId, row.groupId))}) > ${maxOpen}`,
+						sql`(${openBy(eq(hostEnrollments.createdBy, row.createdBy))}) > ${maxOpen}`,
+					),
+				),
+			),
+		db
+			.select({ id: hostEnrollments.id })
+			.from(hostEnrollments)
+			.where(eq(hostEnrollments.id, row.id)),
+	]);
+	return results[3].length === 1 ? { ok: true } : { ok: false, reason: "limit" };
 }
 
 /** An enrolment token by id, or null. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lte } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -51,6 +51,74 @@ export type SupportSession = typeof supportSessions.$inferSelect;
 /** Inserts a new session; the caller made the code and hashed it. */
 export async function insertSession(db: Db, row: SupportSession): Promise<void> {
 	await db.insert(supportSessions).values(row);
+}
+
+/**
+ * Live for the per-supporter cap: not ended, before its deadline, and either joined or with a
+ * support ID that can still be typed in. An ID that expired unused no longer counts.
+ */
+function liveFor(supporterId: string, now: Date) {
+	return and(
+		eq(supportSessions.supporterId, supporterId),
+		isNull(supportSessions.endedAt),
+		gt(supportSessions.expiresAt, now),
+		or(isNotNull(supportSessions.joinedAt), gt(supportSessions.codeExpiresAt, now)),
+	);
+}
+
+/** How many unused sessions one issuance ends at most; the rest wait for the next one. */
+const UNUSED_CLEANUP_BATCH = 100;
+
+/** The outcome of an issuance; `ended` lists the unused sessions it ended on the way. */
+export type InsertSessionResult =
+	| { ok: true; ended: string[] }
+	| { ok: false; reason: "limit"; ended: string[] };
+
+/**
+ * Stores a new session unless its supporter would then have more than `maxLive` live ones, and
+ * first ends sessions (anyone's) whose support ID expired before a customer joined: nobody can
+ * join them any more. Their IDs are returned so the caller can end their relays too. One write
+ * transaction does all of it, so concurrent issuances cannot get past the cap, and a join racing
+ * the cleanup either lands first (then the session is not unused) or finds the session ended.
+ */
+export async function insertSessionWithin(
+	db: Db,
+	row: SupportSession,
+	maxLive: number,
+): Promise<InsertSessionResult> {
+	const now = row.createdAt;
+	const unused = db
+		.select({ id: supportSessions.id })
+		.from(supportSessions)
+		.where(
+			and(
+				isNull(supportSessions.endedAt),
+				isNull(supportSessions.joinedAt),
+				lte(supportSessions.codeExpiresAt, now),
+			),
+		)
+		.limit(UNUSED_CLEANUP_BATCH);
+	const liveCount = db
+		.select({ n: count() })
+		.from(supportSessions)
+		.where(liveFor(row.supporterId, now));
+	const results = await db.batch([
+		db
+			.update(supportSessions)
+			.set({ endedAt: now, endReason: "expired", codeHash: null })
+			.where(inArray(supportSessions.id, unused))
+			.returning({ id: supportSessions.id }),
+		db.insert(supportSessions).values(row),
+		db
+			.delete(supportSessions)
+			.where(and(eq(supportSessions.id, row.id), sql`(${liveCount}) > ${maxLive}`)),
+		db
+			.select({ id: supportSessions.id })
+			.from(supportSessions)
+			.where(eq(supportSessions.id, row.id)),
+	]);
+	const ended = results[0].map((r) => r.id);
+	return results[3].length === 1 ? { ok: true, ended } : { ok: false, reason: "limit", ended };
 }
 
 /**
@@ -131,7 +199,12 @@ export async function listLiveSessions(
 	now: Date,
 	limit = 100,
 ): Promise<SupportSession[]> {
-	const live = and(isNull(supportSessions.endedAt), gt(supportSessions.expiresAt, now));
+	// A support ID that expired unused is as dead as an ended session, cleaned up or not yet.
+	const live = and(
+		isNull(supportSessions.endedAt),
+		gt(supportSessions.expiresAt, now),
+		or(isNotNull(supportSessions.joinedAt), gt(supportSessions.codeExpiresAt, now)),
+	);
 	return db
 		.select()
 		.from(supportSessions)

@@ -40,6 +40,13 @@ export const SETTINGS = {
 	 * names or `*.example.org`; links still go through the page (docs/web.md, "Links").
 	 */
 	linkAllowList: linkAllowListSchema.default([]),
+	/**
+	 * Open (unused, unexpired) host enrolment tokens a group may have, and as many again a user
+	 * who makes them: a roll-out's worth, not an unbounded pile of live credentials.
+	 */
+	maxOpenEnrollments: z.int().min(1).max(10_000).default(100),
+	/** Live sessions (joined, or with a support ID still valid) one supporter may have at once. */
+	maxLiveSessionsPerSupporter: z.int().min(1).max(1000).default(20),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

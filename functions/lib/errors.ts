@@ -54,6 +54,11 @@ export const ERRORS = {
 	/** Unknown, expired and used support IDs all get this one answer. */
 	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
 	SESSION_ENDED: { status: 410, message: "The session has ended." },
+	/** The supporter's live sessions reached the setting `maxLiveSessionsPerSupporter`. */
+	TOO_MANY_SESSIONS: {
+		status: 409,
+		message: "You have too many live sessions; end one or let an unused support ID expire.",
+	},
 	/** A second, different participant for a side that is already connected. */
 	SESSION_OCCUPIED: { status: 409, message: "Someone else is already connected on this side." },
 	INVALID_TICKET: { status: 401, message: "The connection ticket is invalid, used or expired." },
@@ -65,6 +70,11 @@ export const ERRORS = {
 	INVALID_ENROLLMENT_TOKEN: {
 		status: 400,
 		message: "The enrolment token is invalid, used or expired.",
+	},
+	/** The group's or the caller's open tokens reached the setting `maxOpenEnrollments`. */
+	TOO_MANY_ENROLLMENTS: {
+		status: 409,
+		message: "Too many open enrolment tokens; use some or let them expire first.",
 	},
 	INVALID_CHALLENGE: { status: 401, message: "The challenge is unknown, used or not signed." },
 	GROUP_NOT_FOUND: { status: 404, message: "No such group." },

@@ -17,12 +17,13 @@ import {
 	getHostPolicy,
 	getUserGroupIds,
 	type HostWithGroup,
-	insertEnrollment,
+	insertEnrollmentWithin,
 	listHosts,
 	setHostPolicy,
 	updateHost,
 } from "../../schema/hosts.ts";
-import { getSession, insertSession, type SupportSession } from "../../schema/sessions.ts";
+import { getSession, insertSessionWithin, type SupportSession } from "../../schema/sessions.ts";
+import { getSettings } from "../../schema/settings.ts";
 import type { Env, Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { toBase64Url } from "../lib/encoding.ts";
@@ -34,7 +35,7 @@ import { withClientAddress } from "../middleware/client-address.ts";
 import { countHit, enforceLimits } from "../middleware/rate-limit.ts";
 import { requireAdmin, requireUser, requireUserOrAdminCli } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
-import { SESSION_MAX_MS } from "./sessions.ts";
+import { endUnusedRelays, SESSION_MAX_MS } from "./sessions.ts";
 
 const security = [{ bearer: [] }];
 
@@ -176,6 +177,7 @@ hostRoutes.openapi(
 				"A one-time enrolment token; shown once, only its hash is kept.",
 			),
 			404: errorResponse("GROUP_NOT_FOUND: unknown group, or not one of the caller's"),
+			409: errorResponse("TOO_MANY_ENROLLMENTS: setting maxOpenEnrollments reached"),
 		},
 	}),
 	async (c) => {
@@ -189,16 +191,22 @@ hostRoutes.openapi(
 		const now = new Date();
 		const minutes = body.expiresInMinutes ?? ENROLLMENT_DEFAULT_MINUTES;
 		const expiresAt = new Date(now.getTime() + minutes * 60_000);
-		await insertEnrollment(db, {
-			id: token.id,
-			secretHash: token.secretHash,
-			groupId: group.id,
-			createdBy: principal.id,
-			createdAt: now,
-			expiresAt,
-			usedAt: null,
-			hostId: null,
-		});
+		const { maxOpenEnrollments } = await getSettings(db);
+		const stored = await insertEnrollmentWithin(
+			db,
+			{
+				id: token.id,
+				secretHash: token.secretHash,
+				groupId: group.id,
+				createdBy: principal.id,
+				createdAt: now,
+				expiresAt,
+				usedAt: null,
+				hostId: null,
+			},
+			maxOpenEnrollments,
+		);
+		if (!stored.ok) throw new AppError("TOO_MANY_ENROLLMENTS", { limit: maxOpenEnrollments });
 		await audit(c.env, {
 			type: "host.enrollment_created",
 			actor: principal.id,
@@ -470,7 +478,7 @@ hostRoutes.openapi(
 			),
 			403: errorResponse("HOST_DISABLED"),
 			404: errorResponse("HOST_NOT_FOUND: unknown, or of another group"),
-			409: errorResponse("HOST_OFFLINE"),
+			409: errorResponse("HOST_OFFLINE, TOO_MANY_SESSIONS"),
 		},
 	}),
 	async (c) => {
@@ -502,7 +510,10 @@ hostRoutes.openapi(
 			endReason: null,
 			hostId: id,
 		};
-		await insertSession(db, row);
+		const { maxLiveSessionsPerSupporter: limit } = await getSettings(db);
+		const stored = await insertSessionWithin(db, row, limit);
+		endUnusedRelays(c, stored.ended);
+		if (!stored.ok) throw new AppError("TOO_MANY_SESSIONS", { limit });
 		const session = c.env.SESSION_ACTOR.get(c.env.SESSION_ACTOR.idFromName(row.id));
 		await session.open({
 			id: row.id,

@@ -1,16 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { consentStateSchema } from "../../protocol/control.ts";
 import {
 	consumeCode,
 	getSession,
-	insertSession,
+	type InsertSessionResult,
+	insertSessionWithin,
 	listLiveSessions,
 	retireExpiredCodes,
 	type SupportSession,
 	VIEW_DIRECTIONS,
 } from "../../schema/sessions.ts";
 import { getSettings } from "../../schema/settings.ts";
-import type { Env, Principal } from "../env.ts";
+import type { AppEnv, Env, Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { fromBase64Url, sha256Hex, toBase64Url, toHex } from "../lib/encoding.ts";
 import { AppError } from "../lib/errors.ts";
@@ -65,6 +67,23 @@ async function codeHash(env: Env, code: string): Promise<string> {
 
 function actorFor(env: Env, sessionId: string) {
 	return env.SESSION_ACTOR.get(env.SESSION_ACTOR.idFromName(sessionId));
+}
+
+/**
+ * Ends the relays of sessions whose support ID expired unused (their rows were just marked
+ * ended), after the response: a supporter still waiting there is told, and the actor stops. If
+ * this fails, the relay's own deadline ends it later; nobody can join it either way.
+ */
+export function endUnusedRelays(c: Pick<Context<AppEnv>, "env" | "executionCtx">, ids: string[]) {
+	if (ids.length === 0) return;
+	const ending = Promise.all(
+		ids.map((id) =>
+			actorFor(c.env, id)
+				.end("expired", null)
+				.catch((err: Error) => console.error(`[sessions] ending unused ${id} failed: ${err.name}`)),
+		),
+	);
+	c.executionCtx.waitUntil(ending);
 }
 
 /** The session if the principal may manage it (its supporter or an admin); else not found. */
@@ -149,6 +168,7 @@ sessions.openapi(
 		responses: {
 			201: jsonResponse(createdSchema, "The session and its 8-digit support ID."),
 			401: errorResponse("UNAUTHENTICATED"),
+			409: errorResponse("TOO_MANY_SESSIONS: setting maxLiveSessionsPerSupporter reached"),
 		},
 	}),
 	async (c) => {
@@ -160,6 +180,7 @@ sessions.openapi(
 		const termsRequired = body.requireTerms ?? settings.requireTerms;
 		const termsSha256 = termsRequired ? await sha256Hex(settings.termsText) : null;
 		await retireExpiredCodes(db, now);
+		const limit = settings.maxLiveSessionsPerSupporter;
 		let code = "";
 		let session: SupportSession | undefined;
 		// A clash with a live code is refused by the unique index; draw again (10^-8 per try).
@@ -184,12 +205,16 @@ sessions.openapi(
 				endReason: null,
 				hostId: null,
 			};
+			let stored: InsertSessionResult;
 			try {
-				await insertSession(db, row);
-				session = row;
+				stored = await insertSessionWithin(db, row, limit);
 			} catch (err) {
 				if (attempt === 4) throw err;
+				continue;
 			}
+			endUnusedRelays(c, stored.ended);
+			if (!stored.ok) throw new AppError("TOO_MANY_SESSIONS", { limit });
+			session = row;
 		}
 		const s = session as SupportSession;
 		await actorFor(c.env, s.id).open({

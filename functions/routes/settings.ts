@@ -20,6 +20,10 @@ const settingsSchema = z
 		auditRetentionDays: z.int().min(0).max(36_500),
 		/** Host names (or `*.example.org`) the link warning page marks as allowed; at most 100. */
 		linkAllowList: linkAllowListSchema,
+		/** Open enrolment tokens per group, and per user who makes them. */
+		maxOpenEnrollments: z.int().min(1).max(10_000),
+		/** Live sessions (joined, or with a valid support ID) per supporter. */
+		maxLiveSessionsPerSupporter: z.int().min(1).max(1000),
 	})
 	.openapi("Settings");
 
