@@ -196,6 +196,14 @@ export async function fernwartRelay(
 		throw new Error(`login failed: ${login.status} ${JSON.stringify(login.body)}`);
 	const auth = { authorization: `Bearer ${login.body.accessToken}` };
 	const wsBase = `wss://${server.url.host}/ws/v1/sessions/`;
+	// One supporter opens every pair, more than the default cap of live sessions per supporter.
+	const raised = await server.json<ApiError>("/api/v1/settings", {
+		method: "PATCH",
+		body: { maxLiveSessionsPerSupporter: 1000 },
+		headers: auth,
+	});
+	if (raised.status !== 200)
+		throw new Error(`settings: ${raised.status} ${JSON.stringify(raised.body)}`);
 
 	const call = async <T>(what: string, path: string, body: unknown, headers = {}, want = 200) => {
 		const res = await server.json<T & ApiError>(path, { body, headers });
