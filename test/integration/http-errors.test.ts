@@ -110,7 +110,7 @@ describe("one error shape on every route", () => {
 		const dir = new URL("../../functions/routes/", import.meta.url);
 		for (const file of readdirSync(dir)) {
 			const source = readFileSync(new URL(file, dir), "utf8");
-			for (const m of source.matchAll(/path: "(\/[^"]*)"/g)) {
+			for (const m of source.matchAll(/(?:path: |pageRoute\()"(\/[^"]*)"/g)) {
 				expect(paths, `${file}: ${m[1]}`).toContain(m[1]);
 			}
 		}
