@@ -1,81 +1,123 @@
 import { DurableObject } from "cloudflare:workers";
-import type { LimitCheck, LimitHit, LimitPolicy, RateLimiterApi } from "./rate-limiter-api.ts";
+import { type Counter, expiryOf, isIdle, releaseIn, reserveIn } from "./rate-limit-rules.ts";
+import type { LimitPolicy, RateLimiterApi, Reservation } from "./rate-limiter-api.ts";
 
-interface State {
-	/** Times of counted events inside the window, oldest first; at most `limit` entries. */
-	events: number[];
-	lockedUntil: number;
-	windowMs: number;
-}
-
-const EMPTY: State = { events: [], lockedUntil: 0, windowMs: 0 };
+const SCHEMA = `
+	CREATE TABLE IF NOT EXISTS counters (
+		key TEXT PRIMARY KEY,
+		events TEXT NOT NULL,
+		locked_until INTEGER NOT NULL,
+		limit_n INTEGER NOT NULL,
+		window_ms INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS counters_expires_at ON counters (expires_at);
+`;
 
 /**
- * Counts events (failed logins, reset requests) for one key, e.g. `login-account:<email>` or
- * `login-ip:<address>`: one instance per key, named with `idFromName`, so counting needs no
- * locks and survives restarts. It trusts its caller for the key and the policy; functions/
- * decides what to count. An alarm deletes the state once it no longer matters, so idle keys cost
- * no storage.
+ * Counts attempts (failed logins, wrong support IDs, reset requests) for many keys, e.g.
+ * `login-account:<email>` or `login-ip:<address>`. functions/ spreads the keys over a fixed number
+ * of instances by a hash of the key (middleware/rate-limit.ts), because workerd keeps a SQLite
+ * file for every instance that ever stored something, even after `deleteAll()` (measured with
+ * workerd 1.20261117: one 4 KiB file per instance stays): one instance per key would leave a
+ * file per client address forever. Here a key is a row, and rows go when they stop mattering.
+ *
+ * The instance is single-threaded and each entry point reads, decides and writes without
+ * awaiting in between, so `reserve` checks and counts in one step. It trusts its caller for the
+ * key and the policy; functions/ decides what to count.
  */
 export class RateLimiter extends DurableObject implements RateLimiterApi {
-	private async load(): Promise<State> {
-		return (await this.ctx.storage.get<State>("state")) ?? EMPTY;
+	private ready = false;
+
+	/** Checks and counts one attempt before the work it guards. */
+	async reserve(key: string, policy: LimitPolicy): Promise<Reservation> {
+		const now = Date.now();
+		const { counter, result } = reserveIn(this.read(key), policy, now);
+		this.write(key, counter, now);
+		if (result.ok) await this.armAlarm(expiryOf(counter));
+		return result;
 	}
 
-	/** Whether the key is locked right now, without counting anything. */
-	async check(): Promise<LimitCheck> {
-		const { lockedUntil } = await this.load();
-		const now = Date.now();
-		if (lockedUntil > now) return { ok: false, retryAfterSeconds: secondsUntil(lockedUntil, now) };
-		return { ok: true };
+	/** Takes back one granted attempt; unknown keys and attempts are ignored. */
+	async release(key: string, at: number): Promise<void> {
+		const stored = this.read(key);
+		if (stored) this.write(key, releaseIn(stored, at, Date.now()), Date.now());
 	}
 
-	/** Counts one event; locks the key when the window holds `limit` events. */
-	async hit(policy: LimitPolicy): Promise<LimitHit> {
+	/** Forgets the key, e.g. after a successful login. */
+	async forget(key: string): Promise<void> {
+		this.sql(`DELETE FROM counters WHERE key = ?`, key);
+	}
+
+	/** Deletes the counters that stopped mattering; an empty instance deletes all its storage. */
+	override async alarm(): Promise<void> {
 		const now = Date.now();
-		const state = await this.load();
-		if (state.lockedUntil > now) {
-			return {
-				count: state.events.length,
-				locked: true,
-				justLocked: false,
-				retryAfterSeconds: secondsUntil(state.lockedUntil, now),
-			};
+		this.sql(`DELETE FROM counters WHERE expires_at <= ?`, now);
+		const [next] = this.sql<{ at: number | null }>(`SELECT min(expires_at) AS at FROM counters`);
+		if (typeof next?.at === "number") {
+			await this.ctx.storage.setAlarm(next.at);
+			return;
 		}
-		const events = [...state.events.filter((t) => t > now - policy.windowMs), now].slice(
-			-policy.limit,
-		);
-		const justLocked = events.length >= policy.limit;
-		const next: State = {
-			events,
-			lockedUntil: justLocked ? now + policy.lockMs : 0,
-			windowMs: policy.windowMs,
-		};
-		await this.ctx.storage.put("state", next);
-		await this.ctx.storage.setAlarm(Math.max(next.lockedUntil, now + policy.windowMs));
-		return {
-			count: events.length,
-			locked: justLocked,
-			justLocked,
-			retryAfterSeconds: justLocked ? secondsUntil(next.lockedUntil, now) : 0,
-		};
-	}
-
-	/** Forgets the count, e.g. after a successful login. */
-	async reset(): Promise<void> {
+		// Nothing left: delete the table too, which also clears what an instance of the former
+		// one-instance-per-key layout still holds when its last alarm fires. No await between the
+		// check above and this call, so no reservation can slip in and be wiped; the alarm that
+		// is running is the only one, so none is left behind.
+		this.ready = false;
 		await this.ctx.storage.deleteAll();
 	}
 
-	override async alarm(): Promise<void> {
-		const state = await this.load();
-		// Keep the state while a lock or a counted event still matters; a later hit may have
-		// moved that point past this alarm.
-		const until = Math.max(state.lockedUntil, (state.events.at(-1) ?? 0) + state.windowMs);
-		if (until > Date.now()) await this.ctx.storage.setAlarm(until);
-		else await this.ctx.storage.deleteAll();
+	private read(key: string): Counter | null {
+		const [row] = this.sql<{
+			events: string;
+			locked_until: number;
+			limit_n: number;
+			window_ms: number;
+		}>(`SELECT events, locked_until, limit_n, window_ms FROM counters WHERE key = ?`, key);
+		if (!row) return null;
+		const events: unknown = JSON.parse(row.events);
+		return {
+			events: Array.isArray(events) ? events.filter((t) => typeof t === "number") : [],
+			lockedUntil: row.locked_until,
+			limit: row.limit_n,
+			windowMs: row.window_ms,
+		};
 	}
-}
 
-function secondsUntil(t: number, now: number): number {
-	return Math.max(1, Math.ceil((t - now) / 1000));
+	private write(key: string, counter: Counter | null, now: number): void {
+		if (!counter || isIdle(counter, now)) {
+			this.sql(`DELETE FROM counters WHERE key = ?`, key);
+			return;
+		}
+		this.sql(
+			`INSERT INTO counters (key, events, locked_until, limit_n, window_ms, expires_at)
+			 VALUES (?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (key) DO UPDATE SET events = excluded.events,
+				locked_until = excluded.locked_until, limit_n = excluded.limit_n,
+				window_ms = excluded.window_ms, expires_at = excluded.expires_at`,
+			key,
+			JSON.stringify(counter.events),
+			counter.lockedUntil,
+			counter.limit,
+			counter.windowMs,
+			expiryOf(counter),
+		);
+	}
+
+	/** One alarm for the earliest expiry; a later alarm is brought forward, never pushed back. */
+	private async armAlarm(at: number): Promise<void> {
+		const current = await this.ctx.storage.getAlarm();
+		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+	}
+
+	/** Runs one statement synchronously (the table is created on first use) and returns its rows. */
+	private sql<T extends Record<string, SqlStorageValue>>(
+		query: string,
+		...bindings: SqlStorageValue[]
+	): T[] {
+		if (!this.ready) {
+			this.ctx.storage.sql.exec(SCHEMA);
+			this.ready = true;
+		}
+		return this.ctx.storage.sql.exec<T>(query, ...bindings).toArray();
+	}
 }

@@ -34,7 +34,14 @@ import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { unseal } from "../lib/seal.ts";
 import { verifyTotp } from "../lib/totp.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
-import { countHit, enforceLimits, limiter, POLICIES } from "../middleware/rate-limit.ts";
+import {
+	forgetCounter,
+	type LimitCounter,
+	POLICIES,
+	type Reserved,
+	releaseAttempt,
+	reserveAttempt,
+} from "../middleware/rate-limit.ts";
 import { dbFor, withDb } from "../middleware/with-db.ts";
 import { emailSchema, passwordSchema, toUserView, userSchema } from "./user-view.ts";
 
@@ -108,33 +115,55 @@ async function issueSession(
 }
 
 /**
- * Counts a failed login on both counters and writes the audit rows; always throws. Also used by
- * the password change, whose wrong current password counts like a wrong login.
+ * The counters every check of an account's secret reserves on (login, own password change, TOTP
+ * removal): keyed by the address as typed, so unknown accounts lock exactly like real ones and
+ * the 429 reveals nothing about which addresses exist.
+ */
+export function loginCounters(email: string, ip: string | null): LimitCounter[] {
+	const account = { key: `login-account:${email}`, policy: POLICIES.loginAccount };
+	return ip ? [account, { key: `login-ip:${ip}`, policy: POLICIES.loginAddress }] : [account];
+}
+
+/**
+ * Settles a login attempt whose secret was right: the address gets its slot back and the
+ * account's failures are forgotten.
+ */
+export async function settleLogin(env: Env, attempt: Reserved[], email: string): Promise<void> {
+	await releaseAttempt(env, attempt);
+	await forgetCounter(env, `login-account:${email}`);
+}
+
+/**
+ * Writes the audit rows of a failed login and throws; the attempt stays counted on the counters
+ * it was reserved on. Also used by the password change and the TOTP removal, whose wrong secret
+ * counts like a wrong login.
  */
 export async function failLogin(
 	c: Ctx,
+	attempt: Reserved[],
 	email: string,
 	user: User | null,
 	reason: string,
 	code: "INVALID_CREDENTIALS" | "INVALID_TOTP" | "USER_DISABLED",
 ): Promise<never> {
 	const ip = c.var.ip;
-	const [account] = await Promise.all([
-		countHit(c.env, `login-account:${email}`, POLICIES.loginAccount),
-		ip ? countHit(c.env, `login-ip:${ip}`, POLICIES.loginAddress) : null,
-	]);
 	await audit(c.env, {
 		type: "user.login_failed",
 		subject: user?.id ?? null,
 		ip,
 		data: { email, reason },
 	});
-	if (account.justLocked) {
+	const account = attempt.find((r) => r.key === `login-account:${email}`);
+	if (account?.justLocked) {
 		await audit(c.env, {
 			type: "user.locked",
 			subject: user?.id ?? null,
 			ip,
-			data: { email, failures: account.count, retryAfterSeconds: account.retryAfterSeconds },
+			data: {
+				email,
+				failures: account.count,
+				retryAfterSeconds: Math.ceil(POLICIES.loginAccount.lockMs / 1000),
+			},
 		});
 	}
 	throw new AppError(code);
@@ -227,9 +256,8 @@ auth.openapi(
 		const body = c.req.valid("json");
 		const email = normaliseEmail(body.email);
 		const ip = c.var.ip;
-		// Counters are keyed by the address as typed, so unknown accounts lock exactly like real
-		// ones and the 429 reveals nothing about which addresses exist.
-		await enforceLimits(c.env, [`login-account:${email}`, ip ? `login-ip:${ip}` : null]);
+		// Reserved before the KDF runs: of a concurrent burst, at most the limit is evaluated.
+		const attempt = await reserveAttempt(c.env, loginCounters(email, ip));
 
 		const user = await getUserByEmail(c.var.db, email);
 		// Hash either way: an unknown user costs the same KDF work as a wrong password.
@@ -239,21 +267,26 @@ auth.openapi(
 		if (!user || !passwordOk) {
 			return failLogin(
 				c,
+				attempt,
 				email,
 				user,
 				user ? "bad_password" : "unknown_user",
 				"INVALID_CREDENTIALS",
 			);
 		}
-		if (user.disabled) return failLogin(c, email, user, "disabled", "USER_DISABLED");
+		if (user.disabled) return failLogin(c, attempt, email, user, "disabled", "USER_DISABLED");
 
 		if (user.totpEnabled) {
-			if (!body.totp) throw new AppError("TOTP_REQUIRED");
+			if (!body.totp) {
+				// The first step of a two-step login: the password was right, nothing counts.
+				await releaseAttempt(c.env, attempt);
+				throw new AppError("TOTP_REQUIRED");
+			}
 			if (!(await totpAccepted(c.env, c.var.db, user, body.totp))) {
-				return failLogin(c, email, user, "bad_totp", "INVALID_TOTP");
+				return failLogin(c, attempt, email, user, "bad_totp", "INVALID_TOTP");
 			}
 		}
-		await limiter(c.env, `login-account:${email}`).reset();
+		await settleLogin(c.env, attempt, email);
 
 		if (!user.totpEnabled && (await getSettings(c.var.db)).requireTotp) {
 			// The admin requires a second factor: this login may only set one up.
@@ -398,14 +431,10 @@ auth.openapi(
 		if (!mailEnabled(c.env)) throw new AppError("MAIL_DISABLED");
 		const email = normaliseEmail(c.req.valid("json").email);
 		const ip = c.var.ip;
-		if (ip) {
-			const hit = await countHit(c.env, `reset-ip:${ip}`, POLICIES.resetAddress);
-			if (hit.locked && !hit.justLocked) {
-				throw new AppError("RATE_LIMITED", undefined, {
-					"retry-after": String(hit.retryAfterSeconds),
-				});
-			}
-		}
+		// Every request counts, answered or not: nothing is ever released here.
+		await reserveAttempt(c.env, [
+			ip ? { key: `reset-ip:${ip}`, policy: POLICIES.resetAddress } : null,
+		]);
 		const env = c.env;
 		const db = dbFor(env);
 		// Everything that depends on whether the account exists runs after the answer, so the
@@ -413,9 +442,17 @@ auth.openapi(
 		c.executionCtx.waitUntil(
 			(async () => {
 				const user = await getUserByEmail(db, email);
-				const hit = await countHit(env, `reset-account:${email}`, POLICIES.resetAccount);
+				const allowed = await reserveAttempt(env, [
+					{ key: `reset-account:${email}`, policy: POLICIES.resetAccount },
+				]).then(
+					() => true,
+					(err: unknown) => {
+						if (err instanceof AppError && err.code === "RATE_LIMITED") return false;
+						throw err;
+					},
+				);
 				// The request that reaches the limit still sends; the ones after it do not.
-				const send = user !== null && !user.disabled && (!hit.locked || hit.justLocked);
+				const send = user !== null && !user.disabled && allowed;
 				await audit(c.env, {
 					type: "user.password_reset_requested",
 					subject: user?.id ?? null,
@@ -465,7 +502,7 @@ auth.openapi(
 		}
 		await updateUser(db, user.id, { passwordHash: await hashPassword(body.password) });
 		await revokeUserRefreshTokens(db, user.id);
-		await limiter(c.env, `login-account:${user.email}`).reset();
+		await forgetCounter(c.env, `login-account:${user.email}`);
 		await audit(c.env, {
 			type: "user.password_reset",
 			actor: user.id,

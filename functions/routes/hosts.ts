@@ -32,7 +32,7 @@ import { createOpaqueToken, opaqueSecretMatches, parseOpaqueToken } from "../lib
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { signTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
-import { countHit, enforceLimits } from "../middleware/rate-limit.ts";
+import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireAdmin, requireUser, requireUserOrAdminCli } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
 import { endUnusedRelays, SESSION_MAX_MS } from "./sessions.ts";
@@ -239,10 +239,11 @@ hostRoutes.openapi(
 	async (c) => {
 		const body = c.req.valid("json");
 		const ip = c.var.ip;
-		const addressKey = ip ? `host-register-ip:${ip}` : null;
-		await enforceLimits(c.env, [addressKey]);
+		// Reserved before the token is looked at: of a concurrent burst, at most the limit is.
+		const attempt = await reserveAttempt(c.env, [
+			ip ? { key: `host-register-ip:${ip}`, policy: REGISTER_POLICY } : null,
+		]);
 		const refuse = async (reason: string): Promise<never> => {
-			if (addressKey) await countHit(c.env, addressKey, REGISTER_POLICY);
 			await audit(c.env, { type: "host.register_failed", ip, data: { reason } });
 			throw new AppError("INVALID_ENROLLMENT_TOKEN");
 		};
@@ -251,6 +252,8 @@ hostRoutes.openapi(
 		const matches =
 			!!parsed && !!enrollment && (await opaqueSecretMatches(parsed.secret, enrollment.secretHash));
 		if (!parsed || !enrollment || !matches) return refuse("unknown-token");
+		// The secret is right, so this was no guess: it does not count, whatever follows.
+		await releaseAttempt(c.env, attempt);
 		if (!(await importVerifyKey(body.publicKey.x))) throw new AppError("INVALID_REQUEST");
 		const now = new Date();
 		const host = await consumeEnrollment(

@@ -11,9 +11,9 @@ import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { seal, unseal } from "../lib/seal.ts";
 import { newTotpSecret, totpEnrolment, verifyTotp } from "../lib/totp.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
-import { enforceLimits, limiter } from "../middleware/rate-limit.ts";
+import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireUser, requireUserOrEnrolling } from "../middleware/require-user.ts";
-import { failLogin } from "./auth.ts";
+import { failLogin, loginCounters, settleLogin } from "./auth.ts";
 import { passwordSchema, toUserView, userSchema } from "./user-view.ts";
 
 const codeBody = z.object({ code: z.string().regex(/^\d{6}$/) }).openapi("TotpCode");
@@ -126,20 +126,26 @@ me.openapi(
 			204: { description: "TOTP is off." },
 			401: errorResponse("INVALID_TOTP"),
 			409: errorResponse("TOTP_MANDATORY"),
+			429: errorResponse("RATE_LIMITED, with Retry-After"),
 		},
 	}),
 	async (c) => {
 		const user = userOf(c.var.principal);
 		if ((await getSettings(c.var.db)).requireTotp) throw new AppError("TOTP_MANDATORY");
 		if (user.totpEnabled) {
-			// A current code proves the authenticator is at hand, not just a stolen access token.
+			// A current code proves the authenticator is at hand, not just a stolen access token;
+			// a million codes would not stay out of reach without the login's counters.
+			const email = normaliseEmail(user.email);
+			const attempt = await reserveAttempt(c.env, loginCounters(email, c.var.ip));
 			const secret = user.totpSecret
 				? await unseal(c.env.SEAL_KEY, user.totpSecret, user.id)
 				: null;
 			const step = secret ? verifyTotp(secret, c.req.valid("json").code) : null;
 			if (step === null || !(await claimTotpStep(c.var.db, user.id, step))) {
-				throw new AppError("INVALID_TOTP");
+				return failLogin(c, attempt, email, user, "totp_disable_bad_code", "INVALID_TOTP");
 			}
+			// Right code: nothing counts, but the account's earlier failures are not forgotten.
+			await releaseAttempt(c.env, attempt);
 		}
 		await updateUser(c.var.db, user.id, {
 			totpEnabled: false,
@@ -179,14 +185,21 @@ me.openapi(
 		const email = normaliseEmail(user.email);
 		const ip = c.var.ip;
 		// The same counters as the login: a stolen access token must not become a password oracle.
-		await enforceLimits(c.env, [`login-account:${email}`, ip ? `login-ip:${ip}` : null]);
+		const attempt = await reserveAttempt(c.env, loginCounters(email, ip));
 		if (!(await verifyPassword(body.currentPassword, user.passwordHash))) {
-			return failLogin(c, email, user, "password_change_bad_password", "INVALID_CREDENTIALS");
+			return failLogin(
+				c,
+				attempt,
+				email,
+				user,
+				"password_change_bad_password",
+				"INVALID_CREDENTIALS",
+			);
 		}
 		await updateUser(c.var.db, user.id, { passwordHash: await hashPassword(body.newPassword) });
 		// Logged out everywhere, this browser included: whoever knew the old password is out.
 		await revokeUserRefreshTokens(c.var.db, user.id);
-		await limiter(c.env, `login-account:${email}`).reset();
+		await settleLogin(c.env, attempt, email);
 		await audit(c.env, {
 			type: "user.password_changed",
 			actor: user.id,

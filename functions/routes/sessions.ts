@@ -20,7 +20,7 @@ import { constantTimeEqual } from "../lib/password.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { signTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
-import { countHit, enforceLimits } from "../middleware/rate-limit.ts";
+import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireUser } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
 
@@ -307,10 +307,12 @@ sessions.openapi(
 	async (c) => {
 		const { code, displayName } = c.req.valid("json");
 		const ip = c.var.ip;
-		const addressKey = ip ? `join-ip:${ip}` : null;
-		// Locked counters are checked before the code is looked at: once over the limit, no
-		// guess is evaluated at all.
-		await enforceLimits(c.env, [addressKey, "join-global"]);
+		// Reserved before the code is looked at: once over the limit, no guess is evaluated at
+		// all, and of a concurrent burst at most the limit is.
+		const attempt = await reserveAttempt(c.env, [
+			ip ? { key: `join-ip:${ip}`, policy: JOIN_POLICIES.address } : null,
+			{ key: "join-global", policy: JOIN_POLICIES.global },
+		]);
 		const resume = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 		const session =
 			code.length === 8
@@ -321,13 +323,10 @@ sessions.openapi(
 					})
 				: null;
 		if (!session) {
-			await Promise.all([
-				addressKey ? countHit(c.env, addressKey, JOIN_POLICIES.address) : null,
-				countHit(c.env, "join-global", JOIN_POLICIES.global),
-			]);
 			await audit(c.env, { type: "session.join_failed", ip, data: { reason: "unknown-code" } });
 			throw new AppError("SESSION_NOT_FOUND");
 		}
+		await releaseAttempt(c.env, attempt); // a correct ID is never counted
 		const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
 			sub: `customer:${session.id}`,
 			sid: session.id,
