@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -46,6 +46,30 @@ export async function insertRefreshToken(
 	},
 ): Promise<void> {
 	await db.insert(refreshTokens).values({ ...row, rotatedAt: null, revokedAt: null });
+}
+
+/**
+ * Stores the successor of a rotated token, but only while no token of its family is revoked, in
+ * one statement. Of two presentations of one token, the loser revokes the family: if that
+ * happened first, the winner's successor is never stored (false); if it happens later, it
+ * revokes the successor too. Either way no token of the family stays valid.
+ */
+export async function insertRotatedRefreshToken(
+	db: Db,
+	row: Omit<RefreshToken, "rotatedAt" | "revokedAt" | "familyStartedAt"> & {
+		familyStartedAt: Date;
+	},
+): Promise<boolean> {
+	const rows = await db.all(sql`
+		INSERT INTO refresh_tokens
+			(id, user_id, family_id, family_started_at, secret_hash, created_at, expires_at)
+		SELECT ${row.id}, ${row.userId}, ${row.familyId}, ${row.familyStartedAt.getTime()},
+			${row.secretHash}, ${row.createdAt.getTime()}, ${row.expiresAt.getTime()}
+		WHERE NOT EXISTS (
+			SELECT 1 FROM refresh_tokens WHERE family_id = ${row.familyId} AND revoked_at IS NOT NULL
+		)
+		RETURNING id`);
+	return rows.length === 1;
 }
 
 /** Finds a token row by id, or null. */

@@ -12,6 +12,7 @@ import {
 	familyStart,
 	getRefreshToken,
 	insertRefreshToken,
+	insertRotatedRefreshToken,
 	revokeRefreshFamily,
 	revokeUserRefreshTokens,
 } from "../../schema/refresh-tokens.ts";
@@ -82,16 +83,21 @@ type Ctx = Context<AppEnv>;
 /**
  * Issues an access token and a new refresh token: in a new family on login, or in the family
  * (and with the start) of the token being rotated. No token expires after its family's end.
+ * A rotation whose family was revoked meanwhile (a concurrent reuse) issues nothing.
  */
 async function issueSession(
 	c: Ctx,
 	user: User,
-	family: { id: string; startedAt: Date } = { id: crypto.randomUUID(), startedAt: new Date() },
+	family: { id: string; startedAt: Date; rotated: boolean } = {
+		id: crypto.randomUUID(),
+		startedAt: new Date(),
+		rotated: false,
+	},
 ) {
 	const refresh = await createOpaqueToken();
 	const now = Date.now();
 	const familyEnd = family.startedAt.getTime() + REFRESH_FAMILY_MAX_MS;
-	await insertRefreshToken(c.var.db, {
+	const row = {
 		id: refresh.id,
 		userId: user.id,
 		familyId: family.id,
@@ -99,7 +105,11 @@ async function issueSession(
 		secretHash: refresh.secretHash,
 		createdAt: new Date(now),
 		expiresAt: new Date(Math.min(now + REFRESH_TOKEN_MS, familyEnd)),
-	});
+	};
+	if (!family.rotated) await insertRefreshToken(c.var.db, row);
+	else if (!(await insertRotatedRefreshToken(c.var.db, row))) {
+		throw new AppError("INVALID_REFRESH_TOKEN");
+	}
 	const accessToken = await signToken(
 		c.env.JWT_PRIVATE_KEY,
 		{ sub: user.id, role: user.role },
@@ -373,7 +383,8 @@ auth.openapi(
 			await revokeRefreshFamily(db, row.familyId);
 			throw new AppError("TOTP_ENROLMENT_REQUIRED");
 		}
-		return c.json(await issueSession(c, user, { id: row.familyId, startedAt: started }), 200);
+		const family = { id: row.familyId, startedAt: started, rotated: true };
+		return c.json(await issueSession(c, user, family), 200);
 	},
 );
 
