@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -35,18 +35,26 @@ export async function getPasswordReset(db: Db, id: string): Promise<PasswordRese
 	return row ?? null;
 }
 
-/** Marks a reset as used if it is unused and unexpired; true for exactly one caller. */
+/**
+ * Uses a reset code if it is unused and unexpired, and in the same statement ends every other
+ * open code of its user: one code sets the password, and the others are no longer needed. True
+ * for exactly one caller, also when two codes of one user are presented at once.
+ */
 export async function claimPasswordReset(db: Db, id: string, now = new Date()): Promise<boolean> {
-	const rows = await db
-		.update(passwordResets)
-		.set({ usedAt: now })
+	const owner = db
+		.select({ userId: passwordResets.userId })
+		.from(passwordResets)
 		.where(
 			and(
 				eq(passwordResets.id, id),
 				isNull(passwordResets.usedAt),
 				gt(passwordResets.expiresAt, now),
 			),
-		)
+		);
+	const rows = await db
+		.update(passwordResets)
+		.set({ usedAt: now })
+		.where(and(isNull(passwordResets.usedAt), inArray(passwordResets.userId, owner)))
 		.returning({ id: passwordResets.id });
-	return rows.length === 1;
+	return rows.some((r) => r.id === id);
 }

@@ -112,13 +112,30 @@ export type UserChanges = Partial<
 	>
 >;
 
-/** Applies changes to one user and returns the new row, or null when the id is unknown. */
+/**
+ * Applies changes to one user and returns the new row, or null when the id is unknown. A new
+ * password (whoever sets it: the user, a reset, an admin or the CLI) or disabling the account
+ * ends the user's open password-reset codes in the same batch: a code mailed for the old state
+ * must not set a password afterwards.
+ */
 export async function updateUser(db: Db, id: string, changes: UserChanges): Promise<User | null> {
-	const [row] = await db
+	const now = new Date();
+	const update = db
 		.update(users)
-		.set({ ...changes, updatedAt: new Date() })
+		.set({ ...changes, updatedAt: now })
 		.where(eq(users.id, id))
 		.returning();
+	if (changes.passwordHash === undefined && changes.disabled !== true) {
+		const [row] = await update;
+		return row ?? null;
+	}
+	// Raw SQL, like deleteUser: password-resets.ts imports this file for its foreign key.
+	const [[row]] = await db.batch([
+		update,
+		db.run(
+			sql`UPDATE password_resets SET used_at = ${now.getTime()} WHERE user_id = ${id} AND used_at IS NULL`,
+		),
+	]);
 	return row ?? null;
 }
 
