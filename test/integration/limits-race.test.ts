@@ -54,13 +54,11 @@ describe("limits under concurrent bursts", () => {
 			email: "burst@example.test",
 			password: PASSWORD,
 		});
-		const started = Date.now();
 		const burst = await Promise.all(
 			Array.from({ length: 300 }, (_, i) =>
 				login(server, { email: user.email, password: `wrong password ${i}` }, from(address(i))),
 			),
 		);
-		const elapsedMs = Date.now() - started;
 		expect(tally(burst.map((r) => r.status))).toEqual({ 401: 10, 429: 290 });
 		expect(burst.find((r) => r.status === 429)?.headers.get("retry-after")).toMatch(/^\d+$/);
 
@@ -75,8 +73,6 @@ describe("limits under concurrent bursts", () => {
 		const failed = audit("user.login_failed", "subject = ?", [user.id]);
 		expect(failed).toHaveLength(10);
 		expect(audit("user.locked", "subject = ?", [user.id])).toHaveLength(1);
-		// Ten KDF runs, not three hundred.
-		expect(elapsedMs).toBeLessThan(20_000);
 	});
 
 	it("evaluates at most 30 of 120 concurrent wrong logins from one address across accounts", async () => {
