@@ -41,7 +41,8 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
 	/** Takes back one granted attempt; unknown keys and attempts are ignored. */
 	async release(key: string, at: number): Promise<void> {
 		const stored = this.read(key);
-		if (stored) this.write(key, releaseIn(stored, at, Date.now()), Date.now());
+		const now = Date.now();
+		if (stored) this.write(key, releaseIn(stored, at, now), now);
 	}
 
 	/** Forgets the key, e.g. after a successful login. */

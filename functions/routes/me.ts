@@ -133,8 +133,8 @@ me.openapi(
 		const user = userOf(c.var.principal);
 		if ((await getSettings(c.var.db)).requireTotp) throw new AppError("TOTP_MANDATORY");
 		if (user.totpEnabled) {
-			// A current code proves the authenticator is at hand, not just a stolen access token;
-			// a million codes would not stay out of reach without the login's counters.
+			// A current code proves the authenticator is at hand, not just a stolen access token.
+			// Six digits are a million codes, so the check sits behind the login's counters.
 			const email = normaliseEmail(user.email);
 			const attempt = await reserveAttempt(c.env, loginCounters(email, c.var.ip));
 			const secret = user.totpSecret
