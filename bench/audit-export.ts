@@ -171,7 +171,8 @@ async function main() {
 	});
 	const { build } = await import("../server/build.ts");
 	const { existsSync } = await import("node:fs");
-	if (values.build || !existsSync(join(import.meta.dirname, "../dist/worker/index.js"))) await build();
+	if (values.build || !existsSync(join(import.meta.dirname, "../dist/worker/index.js")))
+		await build();
 	const sizes = (values.sizes ?? "")
 		.split(",")
 		.map(Number)

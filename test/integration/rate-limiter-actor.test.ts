@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RateLimiterApi, Reservation } from "../../durable/rate-limiter-api.ts";
-import { BUNDLE_PATH, COMPATIBILITY_DATE } from "../../server/runtime.ts";
+import { BUNDLE_PATH, COMPATIBILITY_DATE } from "../../server/build.ts";
 import { makeDataDir } from "../helpers/server.ts";
 import { queryDb } from "../helpers/sql.ts";
 
