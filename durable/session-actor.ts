@@ -11,13 +11,14 @@ import {
 	closeReason,
 	type Hello,
 	isConsentMessage,
+	MAX_CONTROL_FRAME_BYTES,
 	parseControlFrame,
 	type Role,
 	roleSchema,
 	type ServerMessage,
 } from "../protocol/control.ts";
 import { fromBase64url } from "../protocol/encoding.ts";
-import { channelName, parseHeader } from "../protocol/frame.ts";
+import { channelName, frameSizeLimit, parseHeader } from "../protocol/frame.ts";
 import { verifyStatement } from "../protocol/signature.ts";
 import type { AuditInput } from "../schema/audit.ts";
 import { recordConsent } from "../schema/consents.ts";
@@ -28,15 +29,23 @@ import { PRINCIPAL_HEADER, type SessionActorApi } from "./session-actor-api.ts";
 import {
 	type AuditNote,
 	bump,
+	countViolation,
 	type Decision,
 	decide,
+	emptyTally,
 	initialState,
+	isLimitedRequest,
 	type LiveState,
 	mayForward,
 	otherRole,
 	publicState,
+	type RequestLog,
 	type SessionRecord,
 	STATEMENT_SKEW_MS,
+	type SummaryCause,
+	summarizeViolations,
+	takeRequest,
+	type ViolationTally,
 } from "./session-rules.ts";
 
 interface SessionEnv {
@@ -47,12 +56,11 @@ interface SessionEnv {
 
 /** A participant that left may come back within this time before the session ends. */
 export const IDLE_GRACE_MS = 10 * 60_000;
-/** Violations (forbidden frames or messages) after which the offender's socket is closed. */
-export const MAX_VIOLATIONS = 20;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
-/** At most one `policy.violation` audit row per socket in this interval (with a count). */
-const VIOLATION_AUDIT_INTERVAL_MS = 10_000;
+/** Storage key prefixes: one violation tally per principal, one kept record per key. */
+const TALLY_PREFIX = "violations:";
+const OUTBOX_PREFIX = "outbox:";
 
 const principalSchema = z.strictObject({
 	sessionId: z.string().min(1).max(128),
@@ -64,14 +72,13 @@ const principalSchema = z.strictObject({
 });
 type Principal = z.infer<typeof principalSchema>;
 
+// Sockets accepted before violations were counted per principal carry per-socket counters; they
+// are read and ignored (the counts live in actor storage now, see ViolationTally).
 const attachmentSchema = z.object({
 	v: z.literal(1),
 	role: roleSchema,
 	principalId: z.string(),
 	ip: z.string().nullable(),
-	violations: z.int(),
-	unaudited: z.int(),
-	lastAuditAt: z.number(),
 });
 type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -96,8 +103,18 @@ function writeAttachment(ws: WebSocket, attachment: Attachment): void {
 	attachments.set(ws, attachment);
 }
 
+// Sockets this actor has closed. Messages they still had queued are dropped, not processed: a
+// socket closed for violations must not get one more decision through (readyState is checked too,
+// which also covers the time after a hibernation).
+const closedByRelay = new WeakSet<WebSocket>();
+
+function isOpen(ws: WebSocket): boolean {
+	return !closedByRelay.has(ws) && ws.readyState === WebSocket.OPEN;
+}
+
 /** Closes without ever sending the reserved codes 1005, 1006 or 1015, and never throws. */
 function closeQuietly(ws: WebSocket, code: number): void {
+	closedByRelay.add(ws);
 	try {
 		ws.close(code, closeReason(code));
 	} catch {
@@ -113,6 +130,37 @@ function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): void {
 	}
 }
 
+/** A consent row as `recordConsent` takes it. */
+type ConsentInput = Parameters<typeof recordConsent>[1];
+
+/** A record of something that already took effect, waiting in storage for the protocol. */
+interface KeptRecord {
+	consent?: ConsentInput;
+	audit: AuditInput[];
+}
+
+/** Violations are counted per session and principal, not per socket. */
+function tallyKey(who: Pick<Attachment, "role" | "principalId">): string {
+	return `${TALLY_PREFIX}${who.role}:${who.principalId}`;
+}
+
+/**
+ * What an oversized message is (`control` or a channel name), or null if it is within its cap.
+ * Text is measured in UTF-8 bytes; the UTF-16 length bounds that cheaply from both sides first.
+ */
+function oversize(message: string | ArrayBuffer): string | null {
+	if (typeof message === "string") {
+		if (message.length * 3 <= MAX_CONTROL_FRAME_BYTES) return null;
+		const over =
+			message.length > MAX_CONTROL_FRAME_BYTES ||
+			new TextEncoder().encode(message).length > MAX_CONTROL_FRAME_BYTES;
+		return over ? "control" : null;
+	}
+	if (message.byteLength <= frameSizeLimit(message)) return null;
+	const parsed = parseHeader(message);
+	return parsed.ok ? (channelName(parsed.header.channel) ?? "frame") : "frame";
+}
+
 /**
  * One support session: pairs the supporter with the customer (or host), relays their end-to-end
  * encrypted frames byte for byte, and enforces the customer's consent on them by reading only
@@ -126,6 +174,12 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	private live: LiveState = initialState();
 	private queue: Promise<unknown> = Promise.resolve();
 	private db: Db | undefined;
+	/** Violations per principal (`violations:<role>:<principalId>`), mirrored in storage. */
+	private tallies = new Map<string, ViolationTally>();
+	/** Dialog-opening requests forwarded recently (REQUEST_LIMITS), mirrored in storage. */
+	private requests: RequestLog = {};
+	/** Orders records kept within one millisecond. */
+	private keptCounter = 0;
 
 	constructor(ctx: DurableObjectState, env: SessionEnv) {
 		super(ctx, env);
@@ -134,6 +188,9 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		void ctx.blockConcurrencyWhile(async () => {
 			this.record = await ctx.storage.get<SessionRecord>("record");
 			this.live = (await ctx.storage.get<LiveState>("live")) ?? initialState();
+			this.requests = (await ctx.storage.get<RequestLog>("requests")) ?? {};
+			const tallies = await ctx.storage.list<ViolationTally>({ prefix: TALLY_PREFIX });
+			this.tallies = new Map(tallies);
 		});
 	}
 
@@ -194,9 +251,6 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			role: principal.role,
 			principalId: principal.principalId,
 			ip: principal.ip,
-			violations: 0,
-			unaudited: 0,
-			lastAuditAt: 0,
 		} satisfies Attachment);
 		trackWebSocket(1);
 		await this.onJoin(server, principal);
@@ -208,6 +262,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (!from || !this.record) return closeQuietly(ws, CLOSE.UNAUTHORIZED);
 		if (this.live.phase === "ended") return closeQuietly(ws, CLOSE.ENDED);
 		try {
+			if (!isOpen(ws)) return await this.afterClose(from);
+			// Size first: an oversized frame is never parsed, relayed or answered, only closed.
+			const over = oversize(message);
+			if (over) return await this.tooLarge(ws, from, over);
 			if (typeof message === "string") await this.onControl(ws, from, message);
 			else await this.onFrame(ws, from, message);
 		} catch (err) {
@@ -219,6 +277,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
 		const who = readAttachment(ws);
 		trackWebSocket(-1);
+		if (who && this.record) await this.summarize(who, "socket-closed");
 		if (!who || !this.record || this.live.phase === "ended" || code === CLOSE.REPLACED) return;
 		const connected = this.connectedRoles(ws);
 		if (connected.includes(who.role)) return; // a newer socket of this role took over
@@ -235,15 +294,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 
 	override async alarm(): Promise<void> {
 		await this.flushOutbox();
-		if (!this.record || this.live.phase === "ended") return;
-		const now = Date.now();
-		const grace = this.record.idleGraceMs ?? IDLE_GRACE_MS;
-		const idle = this.live.emptySince !== null && now - this.live.emptySince >= grace;
-		if (now >= this.record.expiresAt || idle) {
-			await this.finish("expired", null, CLOSE.EXPIRED); // idempotent, so a retried alarm is harmless
-		} else {
-			await this.armAlarm();
+		if (this.record && this.live.phase !== "ended") {
+			const now = Date.now();
+			const grace = this.record.idleGraceMs ?? IDLE_GRACE_MS;
+			const idle = this.live.emptySince !== null && now - this.live.emptySince >= grace;
+			// finish() is idempotent, so a retried alarm is harmless.
+			if (now >= this.record.expiresAt || idle) await this.finish("expired", null, CLOSE.EXPIRED);
 		}
+		await this.armAlarm();
 	}
 
 	// --- joining ------------------------------------------------------------------------------
@@ -292,11 +350,28 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	}
 
 	private async applyControl(ws: WebSocket, from: Attachment, msg: ClientMessage, text: string) {
+		// Queued behind earlier messages: if one of them got this socket closed, the rest go.
+		if (!isOpen(ws)) return this.afterClose(from);
 		const record = this.record as SessionRecord;
 		const decision = decide(record, this.live, from.role, msg);
 		if (!decision.ok) {
 			this.sendError(ws, decision.code, decision.message);
 			return this.violation(ws, from, `refused:${msg.type}`);
+		}
+		if (decision.immediate) return this.withdraw(ws, from, msg as ConsentMessage, text);
+		if (isLimitedRequest(msg.type)) {
+			const taken = takeRequest(this.requests, msg.type, Date.now());
+			if (!taken.ok) {
+				const seconds = Math.ceil(taken.retryAfterMs / 1000);
+				this.sendError(
+					ws,
+					CONTROL_ERRORS.RATE_LIMITED,
+					`too many ${msg.type} messages; try again in ${seconds} s`,
+				);
+				return this.violation(ws, from, `rate-limited:${msg.type}`);
+			}
+			this.requests = taken.log;
+			await this.ctx.storage.put("requests", this.requests);
 		}
 		if (msg.type === "key.reveal") {
 			const commitment = this.live.hellos.supporter;
@@ -335,20 +410,69 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (changed) this.broadcastState();
 	}
 
+	/**
+	 * A withdrawal (control or view revoked by the side that shows) acts first, like STOP: the
+	 * state changes, the peer hears of it, and only then is it written, kept in actor storage and
+	 * retried while the protocol cannot take it. Refusing it for want of a database, or for a
+	 * signature that does not verify, would leave access standing. The sender's socket was
+	 * admitted with its own ticket; the signature decides only what the protocol can prove.
+	 */
+	private async withdraw(ws: WebSocket, from: Attachment, msg: ConsentMessage, text: string) {
+		const record = this.record as SessionRecord;
+		const signed = await this.statementValid(from, msg);
+		// Decided again after the await, on the state as it is now.
+		const decision = decide(record, this.live, from.role, msg);
+		if (!decision.ok) return this.sendError(ws, decision.code, decision.message);
+		this.live = decision.next;
+		await this.ctx.storage.put("live", this.live);
+		this.sendToRole(otherRole(record, from.role), text);
+		this.broadcastState();
+		const hello = this.live.hellos[from.role === "supporter" ? "supporter" : "peer"];
+		if (signed && hello) {
+			const consent = {
+				sessionId: record.id,
+				type: msg.type,
+				role: from.role,
+				statement: msg.statement,
+				signature: msg.signature,
+				publicKey: hello.ed25519,
+			};
+			const proof = {
+				statement: msg.statement,
+				signature: msg.signature,
+				publicKey: hello.ed25519,
+			};
+			const notes = decision.audit.map((n) => ({ ...n, data: { ...n.data, ...proof } }));
+			await this.writeOrKeep(consent, this.auditInputs(notes, from));
+		} else {
+			const notes = decision.audit.map((n) => ({
+				...n,
+				data: { ...n.data, signatureValid: false },
+			}));
+			await this.writeOrKeep(null, this.auditInputs(notes, from));
+		}
+	}
+
+	/** Whether a statement names this session, is recent and verifies with the sender's key. */
+	private async statementValid(from: Attachment, msg: ConsentMessage): Promise<boolean> {
+		const record = this.record as SessionRecord;
+		const hello = this.live.hellos[from.role === "supporter" ? "supporter" : "peer"];
+		const fresh = Math.abs(Date.now() - msg.statement.timestamp) <= STATEMENT_SKEW_MS;
+		return (
+			!!hello &&
+			msg.statement.sessionId === record.id &&
+			fresh &&
+			(await verifyStatement(hello.ed25519, msg.statement, msg.signature))
+		);
+	}
+
 	/** Checks a consent statement: this session, a recent timestamp, signed by the sender's key. */
 	private async verifyConsent(
 		ws: WebSocket,
 		from: Attachment,
 		msg: ConsentMessage,
 	): Promise<boolean> {
-		const record = this.record as SessionRecord;
-		const hello = this.live.hellos[from.role === "supporter" ? "supporter" : "peer"];
-		const fresh = Math.abs(Date.now() - msg.statement.timestamp) <= STATEMENT_SKEW_MS;
-		const valid =
-			!!hello &&
-			msg.statement.sessionId === record.id &&
-			fresh &&
-			(await verifyStatement(hello.ed25519, msg.statement, msg.signature));
+		const valid = await this.statementValid(from, msg);
 		if (!valid) {
 			this.sendError(ws, CONTROL_ERRORS.BAD_SIGNATURE, "the consent statement does not verify");
 			await this.violation(ws, from, `bad-signature:${msg.type}`);
@@ -430,27 +554,27 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 					publicKey: hello?.ed25519,
 				}
 			: { by: from.role, signatureValid: false };
-		if (signed && hello) {
-			try {
-				await recordConsent(this.database(), {
-					sessionId: record.id,
-					type: "stop",
-					role: from.role,
-					statement: msg.statement,
-					signature: msg.signature,
-					publicKey: hello.ed25519,
-				});
-			} catch (err) {
-				this.log(`stop consent write failed: ${(err as Error).name}`);
-			}
-		}
-		await this.audit(
-			[
-				{ type: "session.stopped", data },
-				{ type: "session.ended", data: { reason: "stopped" } },
-			],
-			from,
-			{ keep: true },
+		await this.summarizeAll();
+		const consent =
+			signed && hello
+				? {
+						sessionId: record.id,
+						type: "stop",
+						role: from.role,
+						statement: msg.statement,
+						signature: msg.signature,
+						publicKey: hello.ed25519,
+					}
+				: null;
+		await this.writeOrKeep(
+			consent,
+			this.auditInputs(
+				[
+					{ type: "session.stopped", data },
+					{ type: "session.ended", data: { reason: "stopped" } },
+				],
+				from,
+			),
 		);
 		await this.markEnded("stopped");
 	}
@@ -483,37 +607,71 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	}
 
 	/**
-	 * Counts a forbidden frame or message against its socket. The relay, not the honest peer,
-	 * stops a module that ignores the rules: after MAX_VIOLATIONS its socket is closed. Audit rows
-	 * are rate-limited so a flood cannot flood the protocol.
+	 * Counts a forbidden frame or message against its principal, for the whole session (kept in
+	 * storage, so a reconnect starts where the last socket left off). The relay, not the honest
+	 * peer, stops a module that ignores the rules: at MAX_VIOLATIONS its socket is closed and a
+	 * summary row accounts for every count. Rows in between are rate-limited so a flood cannot
+	 * flood the protocol, but each carries every count since the last one.
 	 */
 	private async violation(ws: WebSocket, from: Attachment, reason: string): Promise<void> {
-		const now = Date.now();
-		const next: Attachment = {
-			...from,
-			violations: from.violations + 1,
-			unaudited: from.unaudited + 1,
+		const key = tallyKey(from);
+		// Counted synchronously, before any await: concurrent messages cannot lose a count.
+		const { next, row, close } = countViolation(
+			this.tallies.get(key) ?? emptyTally(from.role, from.principalId),
+			reason,
+			Date.now(),
+		);
+		this.tallies.set(key, next);
+		if (close) {
+			closeQuietly(ws, CLOSE.POLICY_VIOLATION);
+			return this.summarize(from, "closed-for-violations");
+		}
+		await this.ctx.storage.put(key, next);
+		if (row) await this.audit([row], from, { keep: true });
+	}
+
+	/** A frame or message over its cap: never relayed; closes the socket (CLOSE.TOO_LARGE). */
+	private async tooLarge(ws: WebSocket, from: Attachment, what: string): Promise<void> {
+		const key = tallyKey(from);
+		const tally = this.tallies.get(key) ?? emptyTally(from.role, from.principalId);
+		this.tallies.set(key, countViolation(tally, `too-large:${what}`, Date.now()).next);
+		closeQuietly(ws, CLOSE.TOO_LARGE);
+		await this.summarize(from, "too-large");
+	}
+
+	/** A message that arrived after this actor closed its socket: dropped, but counted. */
+	private async afterClose(from: Attachment): Promise<void> {
+		const key = tallyKey(from);
+		const tally = this.tallies.get(key) ?? emptyTally(from.role, from.principalId);
+		const counted = {
+			...tally,
+			total: tally.total + 1,
+			reasons: { ...tally.reasons, "after-close": (tally.reasons["after-close"] ?? 0) + 1 },
 		};
-		const dueAudit = now - from.lastAuditAt >= VIOLATION_AUDIT_INTERVAL_MS;
-		if (dueAudit) {
-			next.lastAuditAt = now;
-			next.unaudited = 0;
-		}
-		try {
-			writeAttachment(ws, next);
-		} catch {
-			// The socket is closed already; nothing to count against.
-		}
-		if (next.violations >= MAX_VIOLATIONS) closeQuietly(ws, CLOSE.POLICY_VIOLATION);
-		if (dueAudit || next.violations >= MAX_VIOLATIONS) {
-			await this.audit(
-				[
-					{
-						type: "policy.violation",
-						data: { role: from.role, reason, count: from.unaudited + 1, total: next.violations },
-					},
-				],
-				from,
+		this.tallies.set(key, counted);
+		await this.ctx.storage.put(key, counted);
+	}
+
+	/** Writes the principal's summary row if anything happened since its last one. */
+	private async summarize(
+		who: Pick<Attachment, "role" | "principalId" | "ip">,
+		cause: SummaryCause,
+	): Promise<void> {
+		const key = tallyKey(who);
+		const tally = this.tallies.get(key);
+		if (!tally) return;
+		const { next, row } = summarizeViolations(tally, cause);
+		this.tallies.set(key, next);
+		await this.ctx.storage.put(key, next);
+		if (row) await this.audit([row], who, { keep: true });
+	}
+
+	/** Summary rows for every principal with unreported violations (the session ends). */
+	private async summarizeAll(): Promise<void> {
+		for (const tally of [...this.tallies.values()]) {
+			await this.summarize(
+				{ role: tally.role, principalId: tally.principalId, ip: null },
+				"session-ended",
 			);
 		}
 	}
@@ -537,6 +695,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			this.send(socket, end);
 			closeQuietly(socket, code);
 		}
+		await this.summarizeAll();
 		await this.audit([{ type: "session.ended", data: { reason, by } }], null, { keep: true });
 		await this.markEnded(reason);
 	}
@@ -551,19 +710,34 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			// The actor's own state says ended (no ticket opens it again); the row is retried.
 			this.log(`session row update failed: ${(err as Error).name}`);
 			await this.ctx.storage.put("pendingEnd", reason);
-			await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+			await this.scheduleRetry();
 			return false;
 		}
 	}
 
 	// --- helpers ------------------------------------------------------------------------------
 
+	/**
+	 * The one alarm serves the deadline, the idle timeout and the retry of kept records: it is set
+	 * to the earliest of them, so arming one never pushes another back.
+	 */
 	private async armAlarm(): Promise<void> {
 		const record = this.record;
-		if (!record || this.live.phase === "ended") return;
-		const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
-		const idleAt = this.live.emptySince !== null ? this.live.emptySince + grace : Infinity;
-		await this.ctx.storage.setAlarm(Math.min(record.expiresAt, idleAt));
+		const times: number[] = [];
+		const retryAt = await this.ctx.storage.get<number>("retryAt");
+		if (retryAt !== undefined) times.push(retryAt);
+		if (record && this.live.phase !== "ended") {
+			const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
+			times.push(record.expiresAt);
+			if (this.live.emptySince !== null) times.push(this.live.emptySince + grace);
+		}
+		if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
+	}
+
+	/** Kept records (or a pending end of the session row) are retried after OUTBOX_RETRY_MS. */
+	private async scheduleRetry(): Promise<void> {
+		await this.ctx.storage.put("retryAt", Date.now() + OUTBOX_RETRY_MS);
+		await this.armAlarm();
 	}
 
 	private connectedRoles(except?: WebSocket): Role[] {
@@ -604,15 +778,13 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		return this.db;
 	}
 
-	/** Appends to the protocol through the AuditLog; false if it could not be committed. */
-	private async audit(
+	/** The protocol rows for notes caused by `who` (null: the server itself). */
+	private auditInputs(
 		notes: AuditNote[],
 		who: Pick<Attachment, "role" | "principalId" | "ip"> | null,
-		options: { keep?: boolean } = {},
-	): Promise<boolean> {
-		if (notes.length === 0) return true;
+	): AuditInput[] {
 		const record = this.record as SessionRecord;
-		const inputs: AuditInput[] = notes.map((n) => ({
+		return notes.map((n) => ({
 			type: n.type,
 			actor: who ? `${who.role}:${who.principalId}` : null,
 			sessionId: record.id,
@@ -621,17 +793,73 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			ip: who?.ip ?? null,
 			data: n.data ?? null,
 		}));
-		const ok = await this.append(inputs);
-		if (!ok && options.keep) {
-			// Records of what already took effect (STOP, the end) must not be lost: they wait in
-			// actor storage, with the time they happened, until the protocol can take them.
-			const occurredAt = Date.now();
-			const kept = inputs.map((i) => ({ ...i, data: { ...i.data, occurredAt } }));
-			const outbox = (await this.ctx.storage.get<AuditInput[]>("outbox")) ?? [];
-			await this.ctx.storage.put("outbox", [...outbox, ...kept]);
-			await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+	}
+
+	/** Appends to the protocol through the AuditLog; false if it could not be committed. */
+	private async audit(
+		notes: AuditNote[],
+		who: Pick<Attachment, "role" | "principalId" | "ip"> | null,
+		options: { keep?: boolean } = {},
+	): Promise<boolean> {
+		if (notes.length === 0) return true;
+		const inputs = this.auditInputs(notes, who);
+		if (options.keep) return this.writeOrKeep(null, inputs);
+		return this.append(inputs);
+	}
+
+	/**
+	 * Writes a record of something that already took effect (STOP, a withdrawal, the end, the
+	 * violation counts): the consent row, if any, then the audit rows. Whatever cannot be written
+	 * waits in actor storage, with the time it happened, and the alarm retries it until the
+	 * protocol takes it; nothing committed to the actor is lost. Records kept earlier go first.
+	 */
+	private async writeOrKeep(consent: ConsentInput | null, audit: AuditInput[]): Promise<boolean> {
+		let rest: KeptRecord = { ...(consent ? { consent } : {}), audit };
+		if (await this.hasKept()) await this.flushOutbox();
+		if (!(await this.hasKept())) {
+			if (consent && (await this.writeConsent(consent))) rest = { audit };
+			if (!rest.consent && (await this.append(audit))) return true;
 		}
-		return ok;
+		const occurredAt = Date.now();
+		const kept: KeptRecord = {
+			...rest,
+			audit: rest.audit.map((i) => ({ ...i, data: { ...i.data, occurredAt } })),
+		};
+		// Keys sort in the order records were kept: time, then a counter within the millisecond.
+		this.keptCounter = (this.keptCounter + 1) % 1_000_000;
+		const key = `${OUTBOX_PREFIX}${String(occurredAt).padStart(15, "0")}-${String(this.keptCounter).padStart(6, "0")}`;
+		await this.ctx.storage.put(key, kept);
+		await this.scheduleRetry();
+		return false;
+	}
+
+	private async hasKept(): Promise<boolean> {
+		if (await this.ctx.storage.get("outbox")) return true;
+		return (await this.ctx.storage.list({ prefix: OUTBOX_PREFIX, limit: 1 })).size > 0;
+	}
+
+	private async writeConsent(consent: ConsentInput): Promise<boolean> {
+		try {
+			await recordConsent(this.database(), consent);
+			return true;
+		} catch (err) {
+			this.log(`consent write failed: ${(err as Error).name}`);
+			return false;
+		}
+	}
+
+	/**
+	 * Writes one kept record; its stored copy loses the consent row once that is in (so it is not
+	 * written twice) and is deleted once all of it is in. False if any part failed.
+	 */
+	private async writeKept(key: string, entry: KeptRecord): Promise<boolean> {
+		if (entry.consent) {
+			if (!(await this.writeConsent(entry.consent))) return false;
+			await this.ctx.storage.put(key, { audit: entry.audit } satisfies KeptRecord);
+		}
+		if (!(await this.append(entry.audit))) return false;
+		await this.ctx.storage.delete(key);
+		return true;
 	}
 
 	private async append(inputs: AuditInput[]): Promise<boolean> {
@@ -646,15 +874,26 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 	}
 
-	/** Writes kept records (and a pending end of the session row); re-arms while that fails. */
+	/** Writes kept records in order (and a pending end of the session row); re-arms while that fails. */
 	private async flushOutbox(): Promise<void> {
-		const outbox = (await this.ctx.storage.get<AuditInput[]>("outbox")) ?? [];
+		let written = true;
+		// Records kept before each record had its own key.
+		const legacy = (await this.ctx.storage.get<AuditInput[]>("outbox")) ?? [];
+		if (legacy.length > 0) {
+			written = await this.append(legacy);
+			if (written) await this.ctx.storage.delete("outbox");
+		}
+		if (written) {
+			const kept = await this.ctx.storage.list<KeptRecord>({ prefix: OUTBOX_PREFIX });
+			for (const [key, entry] of kept) {
+				written = await this.writeKept(key, entry);
+				if (!written) break;
+			}
+		}
 		const pendingEnd = await this.ctx.storage.get<string>("pendingEnd");
-		if (outbox.length === 0 && !pendingEnd) return;
-		const written = outbox.length === 0 || (await this.append(outbox));
-		if (written && outbox.length > 0) await this.ctx.storage.delete("outbox");
 		const ended = !pendingEnd || (await this.markEnded(pendingEnd));
-		if (!written || !ended) await this.ctx.storage.setAlarm(Date.now() + OUTBOX_RETRY_MS);
+		if (!written || !ended) await this.scheduleRetry();
+		else await this.ctx.storage.delete("retryAt");
 	}
 
 	private log(message: string): void {

@@ -1,14 +1,11 @@
 import type { ClientMessage, ConsentState, Hello, Role } from "../protocol/control.ts";
-import { CHANNELS, type FrameHeader, HEADER_BYTES } from "../protocol/frame.ts";
+import { CHANNELS, type FrameHeader, HEADER_BYTES, TAG_BYTES } from "../protocol/frame.ts";
 
 /**
  * The consent rules of a support session as pure functions (DESIGN §4, §5): which control
  * message a role may send in which state, what it changes, and which binary frames may flow.
  * The SessionActor does the I/O around them; these functions decide and never touch a socket.
  */
-
-/** AES-GCM tag bytes: a frame's plaintext is its length minus header and tag. */
-const TAG_BYTES = 16;
 
 /** How far a statement's timestamp may be from the server's clock. */
 export const STATEMENT_SKEW_MS = 10 * 60_000;
@@ -131,6 +128,11 @@ export type Decision =
 			/** Also send the other side `peer` with this hello. */
 			announce?: Hello;
 			stop?: boolean;
+			/**
+			 * A withdrawal (control or view revoked): it takes effect before it is written, like
+			 * STOP, because refusing or delaying it would leave access standing (fail open).
+			 */
+			immediate?: boolean;
 	  };
 
 const refuse = (
@@ -171,7 +173,13 @@ export function decide(
 	const ok = (
 		next: LiveState,
 		audit: AuditNote[],
-		extra: { relay?: boolean; consent?: boolean; announce?: Hello; stop?: boolean } = {},
+		extra: {
+			relay?: boolean;
+			consent?: boolean;
+			announce?: Hello;
+			stop?: boolean;
+			immediate?: boolean;
+		} = {},
 	): Decision => ({
 		ok: true,
 		next,
@@ -180,6 +188,7 @@ export function decide(
 		consent: extra.consent ?? false,
 		...(extra.announce ? { announce: extra.announce } : {}),
 		...(extra.stop ? { stop: true } : {}),
+		...(extra.immediate ? { immediate: true } : {}),
 	});
 
 	switch (msg.type) {
@@ -251,6 +260,13 @@ export function decide(
 		case "view.deny":
 			if (!handshakeDone) return refuse("the handshake is not complete");
 			return ok(live, [{ type: "view.denied", data: { asked: from } }], { consent: true });
+		case "view.revoke":
+			if (live.shower !== from) return refuse("no view of yours to revoke");
+			return ok(
+				bump(live, { shower: null, controller: null }),
+				[{ type: "view.revoked", data: { shower: from } }],
+				{ consent: true, immediate: true },
+			);
 		case "control.request":
 			if (live.shower !== other) return refuse("control needs the other side to show");
 			if (live.controller === from) return refuse("control is already granted");
@@ -270,6 +286,7 @@ export function decide(
 			if (live.controller === null || live.shower !== from) return refuse("no control to revoke");
 			return ok(bump(live, { controller: null }), [{ type: "control.revoked" }], {
 				consent: true,
+				immediate: true,
 			});
 		case "stop":
 			if (from === "supporter")
@@ -418,4 +435,146 @@ export function mayForward(
 		default:
 			return { ok: false, reason: "channel" };
 	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests that open a dialog on the other side
+
+/**
+ * Messages that ask the other side something and so pop up a dialog there, with how many of each
+ * a session forwards per window. A supporter who keeps asking cannot bury the customer in
+ * dialogs; an honest module asks again only after an answer, far below these figures.
+ */
+export const REQUEST_LIMITS = {
+	"control.request": { max: 6, windowMs: 60_000 },
+	"view.request": { max: 6, windowMs: 60_000 },
+	"file.offer": { max: 60, windowMs: 60_000 },
+} as const satisfies Partial<Record<ClientMessage["type"], { max: number; windowMs: number }>>;
+
+/** A message type limited by {@link REQUEST_LIMITS}. */
+export type LimitedRequest = keyof typeof REQUEST_LIMITS;
+
+/** True if `type` is limited by {@link REQUEST_LIMITS}. */
+export function isLimitedRequest(type: string): type is LimitedRequest {
+	return Object.hasOwn(REQUEST_LIMITS, type);
+}
+
+/** Times (ms) of the requests forwarded per type, within their window; kept by the actor. */
+export type RequestLog = Partial<Record<LimitedRequest, number[]>>;
+
+/**
+ * Takes one request of `type` from the session's budget: either the log with this request added,
+ * or a refusal with the time until the oldest counted request leaves the window.
+ */
+export function takeRequest(
+	log: RequestLog,
+	type: LimitedRequest,
+	now: number,
+): { ok: true; log: RequestLog } | { ok: false; retryAfterMs: number } {
+	const { max, windowMs } = REQUEST_LIMITS[type];
+	const recent = (log[type] ?? []).filter((t) => now - t < windowMs);
+	if (recent.length >= max) {
+		const oldest = recent[0] ?? now;
+		return { ok: false, retryAfterMs: Math.max(0, oldest + windowMs - now) };
+	}
+	return { ok: true, log: { ...log, [type]: [...recent, now] } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Violations
+
+/** Violations after which a principal's socket is closed; counted per session, so a reconnect
+ * does not reset it (every further violation then closes at once). */
+export const MAX_VIOLATIONS = 20;
+/** At most one `policy.violation` row per principal in this interval (with counts per reason). */
+export const VIOLATION_AUDIT_INTERVAL_MS = 10_000;
+
+/**
+ * What one principal (role and principal id) has been refused in this session, kept in actor
+ * storage. `reasons` counts every violation of the session by reason; `pending` those that no
+ * row has reported yet.
+ */
+export interface ViolationTally {
+	role: Role;
+	principalId: string;
+	total: number;
+	reasons: Record<string, number>;
+	pending: Record<string, number>;
+	lastRowAt: number;
+	/** `total` when the last summary row was written. */
+	summarized: number;
+}
+
+/** An empty tally for a principal. */
+export function emptyTally(role: Role, principalId: string): ViolationTally {
+	return { role, principalId, total: 0, reasons: {}, pending: {}, lastRowAt: 0, summarized: 0 };
+}
+
+const plus = (counts: Record<string, number>, reason: string) => ({
+	...counts,
+	[reason]: (counts[reason] ?? 0) + 1,
+});
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+/**
+ * Counts one violation. Returns the new tally, the `policy.violation` row that is due (at most
+ * one per {@link VIOLATION_AUDIT_INTERVAL_MS}, with every pending count), and whether the
+ * principal's socket must now be closed. A closing socket gets a summary row instead
+ * ({@link summarizeViolations}), so nothing counted before the close goes unreported.
+ */
+export function countViolation(
+	tally: ViolationTally,
+	reason: string,
+	now: number,
+): { next: ViolationTally; row: AuditNote | null; close: boolean } {
+	const counted: ViolationTally = {
+		...tally,
+		total: tally.total + 1,
+		reasons: plus(tally.reasons, reason),
+		pending: plus(tally.pending, reason),
+	};
+	const close = counted.total >= MAX_VIOLATIONS;
+	if (close || now - tally.lastRowAt < VIOLATION_AUDIT_INTERVAL_MS) {
+		return { next: counted, row: null, close };
+	}
+	const row: AuditNote = {
+		type: "policy.violation",
+		data: {
+			role: tally.role,
+			reason,
+			count: sum(counted.pending),
+			reasons: counted.pending,
+			total: counted.total,
+		},
+	};
+	return { next: { ...counted, pending: {}, lastRowAt: now }, row, close: false };
+}
+
+/** Why a summary row is written. */
+export type SummaryCause =
+	| "closed-for-violations"
+	| "too-large"
+	| "socket-closed"
+	| "session-ended";
+
+/**
+ * The closing `policy.violation_summary` row: every violation of the principal in the session,
+ * by reason. Null when nothing happened since the last summary.
+ */
+export function summarizeViolations(
+	tally: ViolationTally,
+	cause: SummaryCause,
+): { next: ViolationTally; row: AuditNote | null } {
+	if (tally.total === tally.summarized) return { next: tally, row: null };
+	const row: AuditNote = {
+		type: "policy.violation_summary",
+		data: {
+			role: tally.role,
+			cause,
+			total: tally.total,
+			reasons: tally.reasons,
+			unreported: sum(tally.pending),
+		},
+	};
+	return { next: { ...tally, pending: {}, summarized: tally.total }, row };
 }

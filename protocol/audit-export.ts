@@ -123,6 +123,7 @@ export const CONSENT_EVENTS: Readonly<Record<string, string>> = {
 	"view.granted": "view.grant",
 	"view.switched": "view.grant",
 	"view.denied": "view.deny",
+	"view.revoked": "view.revoke",
 	"control.granted": "control.grant",
 	"control.denied": "control.deny",
 	"control.revoked": "control.revoke",
@@ -149,6 +150,8 @@ export interface VerifySummary {
 	consentsWithoutHello: number;
 	/** STOPs whose statement did not verify (STOP acts anyway; see docs/audit.md). */
 	unsignedStops: number;
+	/** Withdrawals (control or view revoked) whose statement did not verify; they acted anyway. */
+	unsignedRevokes: number;
 	/** Key ids that signed the header and checkpoints. */
 	kids: string[];
 	scope: HeaderLine["scope"];
@@ -197,6 +200,7 @@ export class ExportVerifier {
 		consents: 0,
 		consentsWithoutHello: 0,
 		unsignedStops: 0,
+		unsignedRevokes: 0,
 	};
 	private readonly options: VerifyOptions;
 
@@ -387,6 +391,13 @@ export class ExportVerifier {
 				this.s.unsignedStops++;
 				return OK;
 			}
+			if (
+				(e.type === "control.revoked" || e.type === "view.revoked") &&
+				data.signatureValid === false
+			) {
+				this.s.unsignedRevokes++;
+				return OK;
+			}
 			return fail(`${e.type} carries no signed consent statement`);
 		}
 		const statement = statementSchema.safeParse(data.statement);
@@ -438,6 +449,7 @@ export function describeSummary(s: VerifySummary): string {
 			? [`${s.consentsWithoutHello} consents whose session key lies before this file`]
 			: []),
 		...(s.unsignedStops ? [`${s.unsignedStops} unsigned STOPs`] : []),
+		...(s.unsignedRevokes ? [`${s.unsignedRevokes} unsigned revokes`] : []),
 		`keys ${s.kids.join(",")}`,
 	];
 	return `intact: ${parts.join(", ")}`;

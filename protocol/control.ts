@@ -70,6 +70,8 @@ export const CONSENT_TYPES = [
 	"terms.accept",
 	"view.grant",
 	"view.deny",
+	// The shower stops showing; any control grant ends with it (acts before it is written).
+	"view.revoke",
 	"control.grant",
 	"control.deny",
 	"control.revoke",
@@ -209,6 +211,7 @@ const relayedClientMessages = [
 	z.strictObject({ type: z.literal("view.request") }),
 	consentMessage("view.grant"),
 	consentMessage("view.deny"),
+	consentMessage("view.revoke"),
 	z.strictObject({ type: z.literal("control.request") }),
 	consentMessage("control.grant"),
 	consentMessage("control.deny"),
@@ -283,6 +286,8 @@ export const CONTROL_ERRORS = {
 	BAD_SIGNATURE: "BAD_SIGNATURE",
 	/** The consent could not be recorded, so it was refused (fail closed). */
 	CONSENT_UNAVAILABLE: "CONSENT_UNAVAILABLE",
+	/** Too many requests that open a dialog on the other side (docs/protocol.md §3.4). */
+	RATE_LIMITED: "RATE_LIMITED",
 } as const;
 
 /** Why a session ended. */
@@ -398,6 +403,8 @@ export const CLOSE = {
 	REPLACED: 4006,
 	/** The binary header version or the subprotocol is not one the server speaks. */
 	UNSUPPORTED_VERSION: 4007,
+	/** A frame or message over its channel's size cap (docs/protocol.md §2.1); it was not relayed. */
+	TOO_LARGE: 4008,
 } as const;
 /** A name in {@link CLOSE}. */
 export type CloseName = keyof typeof CLOSE;
@@ -413,6 +420,7 @@ const CLOSE_REASONS: Record<CloseCode, string> = {
 	[CLOSE.EXPIRED]: "session expired",
 	[CLOSE.REPLACED]: "replaced by a newer connection",
 	[CLOSE.UNSUPPORTED_VERSION]: "unsupported protocol version",
+	[CLOSE.TOO_LARGE]: "frame too large",
 };
 
 /** True if `code` is one of {@link CLOSE}. */

@@ -27,6 +27,35 @@ export type ChannelName = keyof typeof CHANNELS;
 /** A channel number, e.g. `1`. */
 export type Channel = (typeof CHANNELS)[ChannelName];
 
+/** AES-GCM tag length: every sealed frame is header, ciphertext and this tag. */
+export const TAG_BYTES = 16;
+
+/**
+ * Largest whole binary frame (header, ciphertext and tag) per channel. A frame over its channel's
+ * cap closes the socket with `CLOSE.TOO_LARGE` and is never relayed. The figures are what the
+ * modules really send, with room to spare (docs/protocol.md §2.1):
+ *
+ * - screen: one JPEG of at most 900 KiB (modules/web/screen.ts, modules/cli/host.ts);
+ * - input: one pointer or key event, about 100 bytes of JSON (modules/web/wire.ts);
+ * - file: chunks of 64 KiB (modules/web/files.ts);
+ * - chat: `{"text"}` of at most 2,000 characters, at most 8 KB of UTF-8 (modules/web/wire.ts);
+ * - clipboard: one clipboard text;
+ * - auth: the password challenge, proof or result, about 300 bytes of JSON (protocol/host.ts).
+ *
+ * workerd itself refuses any WebSocket message over 32 MiB (close 1009) before the actor sees it.
+ */
+export const MAX_FRAME_BYTES = {
+	screen: 1024 * 1024,
+	input: 4 * 1024,
+	file: 256 * 1024,
+	chat: 16 * 1024,
+	clipboard: 256 * 1024,
+	auth: 4 * 1024,
+} as const satisfies Record<ChannelName, number>;
+
+/** The largest cap of any channel: also the cap of a frame whose header does not parse. */
+export const MAX_ANY_FRAME_BYTES = Math.max(...Object.values(MAX_FRAME_BYTES));
+
 /** Largest value of the u32 stream field. */
 export const MAX_STREAM = 0xffff_ffff;
 /** Largest value of the u64 seq field. */
@@ -103,6 +132,21 @@ export function parseHeader(bytes: ArrayBuffer | ArrayBufferView): ParseHeaderRe
 			seq: view.getBigUint64(6, false),
 		},
 	};
+}
+
+/**
+ * The size cap that applies to a binary frame: its channel's, or {@link MAX_ANY_FRAME_BYTES}
+ * when the header does not name a known channel. Reads only byte 1; never throws.
+ */
+export function frameSizeLimit(bytes: ArrayBuffer | ArrayBufferView): number {
+	const view = toView(bytes);
+	const name = view && view.byteLength >= 2 ? channelName(view.getUint8(1)) : undefined;
+	return name ? MAX_FRAME_BYTES[name] : MAX_ANY_FRAME_BYTES;
+}
+
+/** True if a frame is larger than its channel allows ({@link MAX_FRAME_BYTES}). */
+export function isOversizedFrame(bytes: ArrayBuffer | ArrayBufferView): boolean {
+	return bytes.byteLength > frameSizeLimit(bytes);
 }
 
 function toView(bytes: unknown): DataView | null {

@@ -270,6 +270,8 @@ function describeControl(message: { type: string } & Record<string, unknown>): s
 			return "The other side shows its screen now.";
 		case "view.deny":
 			return "The other side declined to show its screen.";
+		case "view.revoke":
+			return "The other side stopped showing its screen.";
 		case "control.request":
 			return "The other side asks for remote control.";
 		case "control.grant":

@@ -29,7 +29,10 @@ import {
 	type Channel,
 	type ChannelName,
 	channelName,
+	HEADER_BYTES,
+	MAX_FRAME_BYTES,
 	parseHeader,
+	TAG_BYTES,
 } from "../../protocol/frame.ts";
 import { importVerifyKey, verifyEphemeral, verifyStatement } from "../../protocol/signature.ts";
 import {
@@ -407,6 +410,11 @@ export class SessionClient {
 		return this.#sendConsent("view.deny");
 	}
 
+	/** Stops showing this side's screen; control ends with it. The relay acts before it writes. */
+	revokeView(): Promise<void> {
+		return this.#sendConsent("view.revoke");
+	}
+
 	/** Asks the showing side for remote control. */
 	requestControl(): Promise<void> {
 		return this.#sendControl({ type: "control.request" });
@@ -477,6 +485,14 @@ export class SessionClient {
 		const cipher = this.#cipher;
 		if (!cipher) return Promise.reject(new Error("the handshake is not complete"));
 		const number = typeof channel === "string" ? CHANNELS[channel] : channel;
+		// The relay closes a socket that sends a frame over its channel's cap: refuse it here.
+		const name = channelName(number);
+		const frameBytes = HEADER_BYTES + bytes.length + TAG_BYTES;
+		if (name && frameBytes > MAX_FRAME_BYTES[name]) {
+			return Promise.reject(
+				new RangeError(`a ${name} frame is at most ${MAX_FRAME_BYTES[name]} bytes`),
+			);
+		}
 		// Sealing now fixes the seq in call order; the outbound chain keeps the sending order.
 		const sealed = cipher.seal(number, stream, bytes);
 		let seq = -1n;

@@ -19,7 +19,7 @@ import {
  * take effect. Plain workerd with the DB service as its own process lets the test take the
  * database away in the middle of a session.
  */
-describe("consent fails closed when the protocol cannot be written; STOP is kept until it can be", () => {
+describe("consent fails closed when the protocol cannot be written; STOP and revokes are kept until it can be", () => {
 	const dataDir = makeDataDir();
 	let db: DbServiceProcess;
 	let workerd: WorkerdProcess;
@@ -112,5 +112,81 @@ describe("consent fails closed when the protocol cannot be written; STOP is kept
 			customer.sessionId,
 		]);
 		expect(session[0]?.end_reason).toBe("stopped");
+	});
+
+	it("revokes control and view at once while the database is down, and writes both once it is back", async () => {
+		const { accessToken } = await mustLogin(server, ADMIN);
+		const { supporter, customer } = await openPair(server, accessToken);
+		supporter.send({ type: "view.request" });
+		await customer.next("view.request");
+		await customer.consent("view.grant");
+		await supporter.state((s) => s.shower === "customer");
+		supporter.send({ type: "control.request" });
+		await customer.next("control.request");
+		await customer.consent("control.grant");
+		await supporter.state((s) => s.controller === "supporter");
+		supporter.sendFrame(await supporter.seal(CHANNELS.input, new Uint8Array([1])));
+		await customer.until(() => customer.frames.length === 1);
+
+		await db.stop(); // the database is gone from here on
+		const before = supporter.messages.length;
+		const started = performance.now();
+		await customer.consent("control.revoke");
+		await supporter.state((s) => s.controller === null);
+		const revokeMs = performance.now() - started;
+		expect(revokeMs).toBeLessThan(1000);
+		expect(
+			supporter.messages
+				.slice(before)
+				.some((m) => (m as { type: string }).type === "control.revoke"),
+		).toBe(true);
+		expect(
+			customer.messages.some((m) => (m as { code?: string }).code === "CONSENT_UNAVAILABLE"),
+		).toBe(false);
+		supporter.sendFrame(await supporter.seal(CHANNELS.input, new Uint8Array([2])));
+
+		const screen = await customer.seal(CHANNELS.screen, new Uint8Array([3]), 1);
+		customer.sendFrame(screen);
+		await supporter.until(() => supporter.frames.length === 1);
+		await customer.consent("view.revoke");
+		await supporter.state((s) => s.shower === null);
+		customer.sendFrame(await customer.seal(CHANNELS.screen, new Uint8Array([4]), 1));
+		await new Promise((r) => setTimeout(r, 300));
+		expect(customer.frames).toHaveLength(1); // no input after the revoke
+		expect(supporter.frames).toHaveLength(1); // no screen after the revoke
+		expect(customer.closeCode).toBeNull();
+
+		const port = db.port;
+		db = await startDbService(dataDir, { DB_SERVICE_PORT: String(port) });
+		const dbPath = join(dataDir, "fernwart.db");
+		const deadline = Date.now() + 20_000;
+		let rows: Record<string, unknown>[] = [];
+		while (Date.now() < deadline) {
+			rows = queryDb(
+				dbPath,
+				"SELECT type, data FROM audit_events WHERE session_id = ? ORDER BY seq",
+				[customer.sessionId],
+			);
+			if (rows.some((r) => r.type === "view.revoked")) break;
+			await new Promise((r) => setTimeout(r, 500));
+		}
+		const types = rows.map((r) => r.type);
+		expect(types.indexOf("control.revoked")).toBeGreaterThan(types.indexOf("control.granted"));
+		expect(types.indexOf("view.revoked")).toBeGreaterThan(types.indexOf("control.revoked"));
+		const revoked = JSON.parse(String(rows.find((r) => r.type === "control.revoked")?.data));
+		expect(revoked.statement).toMatchObject({
+			type: "control.revoke",
+			sessionId: customer.sessionId,
+		});
+		expect(revoked.occurredAt).toBeLessThan(Date.now());
+		const consents = queryDb(
+			dbPath,
+			"SELECT type FROM consents WHERE session_id = ? ORDER BY recorded_at",
+			[customer.sessionId],
+		).map((r) => r.type);
+		expect(consents).toEqual(["view.grant", "control.grant", "control.revoke", "view.revoke"]);
+		expect(supporter.closeCode).toBeNull();
+		supporter.close();
+		customer.close();
 	});
 });

@@ -322,6 +322,7 @@ describe("close codes", () => {
 			EXPIRED: 4005,
 			REPLACED: 4006,
 			UNSUPPORTED_VERSION: 4007,
+			TOO_LARGE: 4008,
 		});
 	});
 

@@ -1,0 +1,141 @@
+import { describe, expect, it } from "vitest";
+import {
+	countViolation,
+	decide,
+	emptyTally,
+	initialState,
+	type LiveState,
+	MAX_VIOLATIONS,
+	REQUEST_LIMITS,
+	type SessionRecord,
+	summarizeViolations,
+	takeRequest,
+	VIOLATION_AUDIT_INTERVAL_MS,
+} from "../../durable/session-rules.ts";
+import type { ClientMessage } from "../../protocol/control.ts";
+import {
+	frameSizeLimit,
+	HEADER_BYTES,
+	isOversizedFrame,
+	MAX_ANY_FRAME_BYTES,
+	MAX_FRAME_BYTES,
+} from "../../protocol/frame.ts";
+
+const record: SessionRecord = {
+	id: "s1",
+	kind: "adhoc",
+	supporterId: "u1",
+	view: "customer",
+	termsRequired: false,
+	termsSha256: null,
+	expiresAt: Date.now() + 60_000,
+};
+
+const signed = (type: string) =>
+	({
+		type,
+		statement: { type, sessionId: "s1", details: {}, timestamp: 0 },
+		signature: "x",
+	}) as unknown as ClientMessage;
+
+const active = (change: Partial<LiveState>): LiveState => ({
+	...initialState(),
+	phase: "active",
+	...change,
+});
+
+describe("withdrawals", () => {
+	it("take control back at once, and only from the side that shows", () => {
+		const live = active({ shower: "customer", controller: "supporter" });
+		const d = decide(record, live, "customer", signed("control.revoke"));
+		expect(d).toMatchObject({ ok: true, immediate: true, consent: true });
+		if (d.ok) expect(d.next.controller).toBeNull();
+		expect(decide(record, live, "supporter", signed("control.revoke")).ok).toBe(false);
+	});
+
+	it("end view and control together when the shower revokes view", () => {
+		const live = active({ shower: "customer", controller: "supporter" });
+		const d = decide(record, live, "customer", signed("view.revoke"));
+		expect(d).toMatchObject({ ok: true, immediate: true });
+		if (d.ok) {
+			expect(d.next).toMatchObject({ shower: null, controller: null });
+			expect(d.audit).toEqual([{ type: "view.revoked", data: { shower: "customer" } }]);
+		}
+		expect(decide(record, live, "supporter", signed("view.revoke")).ok).toBe(false);
+		expect(decide(record, active({}), "customer", signed("view.revoke")).ok).toBe(false);
+	});
+
+	it("leave grants as they were (written before they act)", () => {
+		const live = active({ shower: "customer" });
+		const d = decide(record, live, "customer", signed("control.grant"));
+		expect(d.ok && d.immediate).toBeFalsy();
+	});
+});
+
+describe("request limits", () => {
+	it("forwards the limit per window, then refuses until the oldest leaves the window", () => {
+		const { max, windowMs } = REQUEST_LIMITS["control.request"];
+		let log = {};
+		for (let i = 0; i < max; i++) {
+			const r = takeRequest(log, "control.request", 1000 + i);
+			expect(r.ok).toBe(true);
+			if (r.ok) log = r.log;
+		}
+		const refused = takeRequest(log, "control.request", 2000);
+		expect(refused).toEqual({ ok: false, retryAfterMs: 1000 + windowMs - 2000 });
+		// Other kinds have their own budget.
+		expect(takeRequest(log, "view.request", 2000).ok).toBe(true);
+		expect(takeRequest(log, "control.request", 1000 + windowMs).ok).toBe(true);
+	});
+});
+
+describe("violation tallies", () => {
+	it("write at most one row per interval, carrying every count since the last one", () => {
+		let t = emptyTally("supporter", "u1");
+		const first = countViolation(t, "input:no-control-grant", 10_000);
+		expect(first.row?.data).toMatchObject({ count: 1, total: 1 });
+		t = first.next;
+		for (const reason of ["a", "b", "a"]) {
+			const r = countViolation(t, reason, 10_001);
+			expect(r.row).toBeNull();
+			t = r.next;
+		}
+		const due = countViolation(t, "b", 10_000 + VIOLATION_AUDIT_INTERVAL_MS);
+		expect(due.row?.data).toMatchObject({ count: 4, reasons: { a: 2, b: 2 }, total: 5 });
+		expect(due.next.pending).toEqual({});
+	});
+
+	it("close at the limit without a row of their own; the summary then reports everything", () => {
+		let t = emptyTally("supporter", "u1");
+		let closed = 0;
+		for (let i = 0; i < MAX_VIOLATIONS; i++) {
+			const r = countViolation(t, i % 2 ? "odd" : "even", 50_000 + i);
+			t = r.next;
+			if (r.close) closed = i + 1;
+		}
+		expect(closed).toBe(MAX_VIOLATIONS);
+		const { next, row } = summarizeViolations(t, "closed-for-violations");
+		expect(row?.type).toBe("policy.violation_summary");
+		expect(row?.data).toMatchObject({ total: 20, reasons: { odd: 10, even: 10 }, unreported: 19 });
+		expect(summarizeViolations(next, "socket-closed").row).toBeNull();
+		// The count is kept: the next violation, on any later socket, closes at once.
+		expect(countViolation(next, "odd", 99_000).close).toBe(true);
+	});
+});
+
+describe("frame caps", () => {
+	const frame = (channel: number, bytes: number) => {
+		const f = new Uint8Array(bytes);
+		f[0] = 1;
+		f[1] = channel;
+		return f;
+	};
+	it("apply per channel, and the largest cap to frames without a known channel", () => {
+		expect(isOversizedFrame(frame(4, MAX_FRAME_BYTES.chat))).toBe(false);
+		expect(isOversizedFrame(frame(4, MAX_FRAME_BYTES.chat + 1))).toBe(true);
+		expect(frameSizeLimit(frame(2, HEADER_BYTES))).toBe(MAX_FRAME_BYTES.input);
+		expect(frameSizeLimit(frame(99, HEADER_BYTES))).toBe(MAX_ANY_FRAME_BYTES);
+		expect(frameSizeLimit(new Uint8Array(1))).toBe(MAX_ANY_FRAME_BYTES);
+		expect(MAX_ANY_FRAME_BYTES).toBe(MAX_FRAME_BYTES.screen);
+	});
+});
