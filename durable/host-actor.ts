@@ -4,7 +4,11 @@ import * as z from "zod";
 import { trackWebSocket } from "../functions/lib/metrics.ts";
 import { CLOSE, closeReason } from "../protocol/control.ts";
 import { toBase64url } from "../protocol/encoding.ts";
-import { hostPresenceMessageSchema, PRESENCE_TIMEOUT_MS } from "../protocol/host.ts";
+import {
+	hostPresenceMessageSchema,
+	MAX_PRESENCE_MESSAGE_BYTES,
+	PRESENCE_TIMEOUT_MS,
+} from "../protocol/host.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { setHostPresence } from "../schema/hosts.ts";
 import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
@@ -195,10 +199,13 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 	}
 
 	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		// Size first, in UTF-16 units for text (at least as strict as bytes for ASCII heartbeats).
+		const size = typeof message === "string" ? message.length : message.byteLength;
+		if (size > MAX_PRESENCE_MESSAGE_BYTES) return closeQuietly(ws, CLOSE.TOO_LARGE);
 		if (typeof message !== "string") return closeQuietly(ws, CLOSE.BAD_FRAME);
 		let json: unknown = null;
 		try {
-			json = message.length <= 1024 ? JSON.parse(message) : null;
+			json = JSON.parse(message);
 		} catch {
 			json = null; // refused below like any other malformed message
 		}

@@ -97,6 +97,12 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
  */
 export const PRESENCE_TIMEOUT_MS = 25_000;
 
+/**
+ * Largest presence message: a heartbeat is 20 bytes. Anything larger closes the socket with
+ * `CLOSE.TOO_LARGE` unread, as an oversized session frame does.
+ */
+export const MAX_PRESENCE_MESSAGE_BYTES = 1024;
+
 /** What a host sends on its presence socket. */
 export const hostPresenceMessageSchema = z.discriminatedUnion("type", [
 	z.strictObject({ type: z.literal("heartbeat") }),
