@@ -12,6 +12,7 @@ import {
 } from "../../modules/sdk/crypto.ts";
 import { createHostApi } from "../../modules/sdk/hosts.ts";
 import { SessionClient, type SessionErrorEvent } from "../../modules/sdk/session.ts";
+import { CLOSE } from "../../protocol/control.ts";
 import { toBase64url } from "../../protocol/encoding.ts";
 import { decodeAuthMessage, encodeAuthMessage } from "../../protocol/host.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
@@ -559,7 +560,10 @@ describe("unattended hosts", () => {
 		host.close();
 		host2.close();
 		sup2.close();
-		presence.close();
+		// An oversized presence message closes the socket unread (4008), as a session frame does.
+		const presenceClosed = new Promise<number>((resolve) => presence.once("close", resolve));
+		presence.send(JSON.stringify({ type: "heartbeat", pad: "x".repeat(2000) }));
+		expect(await presenceClosed).toBe(CLOSE.TOO_LARGE);
 		await transport.close();
 	}, 60_000);
 });
