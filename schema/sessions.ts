@@ -1,4 +1,17 @@
-import { and, count, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
+import {
+	and,
+	count,
+	desc,
+	eq,
+	gt,
+	inArray,
+	isNotNull,
+	isNull,
+	lte,
+	or,
+	type SQL,
+	sql,
+} from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Db } from "./db.ts";
 import { users } from "./users.ts";
@@ -211,4 +224,43 @@ export async function listLiveSessions(
 		.where(supporterId ? and(live, eq(supportSessions.supporterId, supporterId)) : live)
 		.orderBy(desc(supportSessions.createdAt))
 		.limit(limit);
+}
+
+/** Whose live sessions to find: a supporter's, a host's, or a supporter's with hosts it may no longer reach. */
+export type LiveSessionScope =
+	| { supporterId: string }
+	| { hostId: string }
+	| { unentitledHostSessionsOf: string };
+
+/**
+ * The IDs of live sessions (not ended, not past their deadline, joined or with a usable code)
+ * in one scope. `unentitledHostSessionsOf` is a supporter's host sessions whose host now sits in
+ * a group the supporter is not a member of (raw SQL: hosts and groups import this file's table).
+ * An admin reaches every host, so the caller skips that scope for admins.
+ */
+export async function listLiveSessionIds(
+	db: Db,
+	scope: LiveSessionScope,
+	now: Date,
+): Promise<string[]> {
+	const live = and(
+		isNull(supportSessions.endedAt),
+		gt(supportSessions.expiresAt, now),
+		or(isNotNull(supportSessions.joinedAt), gt(supportSessions.codeExpiresAt, now)),
+	);
+	let where: SQL | undefined;
+	if ("supporterId" in scope) where = and(live, eq(supportSessions.supporterId, scope.supporterId));
+	else if ("hostId" in scope) where = and(live, eq(supportSessions.hostId, scope.hostId));
+	else {
+		const user = scope.unentitledHostSessionsOf;
+		where = and(
+			live,
+			eq(supportSessions.supporterId, user),
+			eq(supportSessions.kind, "host"),
+			sql`NOT EXISTS (SELECT 1 FROM hosts h JOIN group_members m ON m.group_id = h.group_id
+				WHERE h.id = ${supportSessions.hostId} AND m.user_id = ${user})`,
+		);
+	}
+	const rows = await db.select({ id: supportSessions.id }).from(supportSessions).where(where);
+	return rows.map((r) => r.id);
 }

@@ -28,6 +28,11 @@ export const users = sqliteTable(
 		totpEnabled: integer("totp_enabled", { mode: "boolean" }).notNull().default(false),
 		/** The last accepted TOTP time step: a code is accepted once, never replayed. */
 		totpLastStep: integer("totp_last_step"),
+		/**
+		 * Access tokens carry the version they were issued under (`tv`); raising it ends every
+		 * access token already issued (logout, a new password, disabling), not 15 minutes later.
+		 */
+		tokenVersion: integer("token_version").notNull().default(0),
 	},
 	(t) => [uniqueIndex("users_email_idx").on(t.email)],
 );
@@ -94,6 +99,7 @@ export async function createUser(
 		totpSecret: null,
 		totpEnabled: false,
 		totpLastStep: null,
+		tokenVersion: 0,
 	};
 	await db.insert(users).values(row);
 	return row;
@@ -120,9 +126,15 @@ export type UserChanges = Partial<
  */
 export async function updateUser(db: Db, id: string, changes: UserChanges): Promise<User | null> {
 	const now = new Date();
+	// A new password or a disabled account ends the access tokens already issued.
+	const endsTokens = changes.passwordHash !== undefined || changes.disabled === true;
 	const update = db
 		.update(users)
-		.set({ ...changes, updatedAt: now })
+		.set({
+			...changes,
+			updatedAt: now,
+			...(endsTokens ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
+		})
 		.where(eq(users.id, id))
 		.returning();
 	if (changes.passwordHash === undefined && changes.disabled !== true) {
@@ -137,6 +149,14 @@ export async function updateUser(db: Db, id: string, changes: UserChanges): Prom
 		),
 	]);
 	return row ?? null;
+}
+
+/** Ends every access token of the user issued so far (they carry the old `tv`). */
+export async function endAccessTokens(db: Db, id: string): Promise<void> {
+	await db
+		.update(users)
+		.set({ tokenVersion: sql`${users.tokenVersion} + 1` })
+		.where(eq(users.id, id));
 }
 
 /**

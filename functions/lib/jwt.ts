@@ -56,6 +56,8 @@ export function loadKeys(binding: string): Promise<KeySet> {
 export interface TokenClaims {
 	sub: string;
 	role?: string;
+	/** The user's token version at issue (schema/users.ts `tokenVersion`); users' tokens only. */
+	tv?: number;
 }
 
 /** Signs a token for one audience. */
@@ -66,7 +68,10 @@ export async function signToken(
 	seconds = ACCESS_TOKEN_SECONDS,
 ): Promise<string> {
 	const keys = await loadKeys(binding);
-	return new SignJWT({ ...(claims.role ? { role: claims.role } : {}) })
+	return new SignJWT({
+		...(claims.role ? { role: claims.role } : {}),
+		...(claims.tv !== undefined ? { tv: claims.tv } : {}),
+	})
 		.setProtectedHeader({ alg: "EdDSA", kid: keys.kid, typ: "JWT" })
 		.setIssuer(ISSUER)
 		.setSubject(claims.sub)
@@ -82,7 +87,7 @@ export async function verifyToken(
 	binding: string,
 	token: string,
 	audiences: readonly Audience[],
-): Promise<{ sub: string; aud: Audience; role?: string } | null> {
+): Promise<{ sub: string; aud: Audience; role?: string; tv: number } | null> {
 	const keys = await loadKeys(binding);
 	try {
 		const { payload } = await jwtVerify(token, keys.publicKey, {
@@ -98,6 +103,8 @@ export async function verifyToken(
 			sub: payload.sub,
 			aud: aud as Audience,
 			...(typeof payload.role === "string" ? { role: payload.role } : {}),
+			// Tokens from before versions existed count as version 0, which every user starts at.
+			tv: Number.isSafeInteger(payload.tv) ? (payload.tv as number) : 0,
 		};
 	} catch {
 		// Expired, forged or malformed: all the same to the caller, who answers UNAUTHENTICATED.

@@ -12,8 +12,9 @@ function bearer(header: string | undefined): string | null {
 
 /**
  * Authenticates a bearer token for the given audiences and puts the principal on `c.var`. The
- * user row is read on every request, so disabling an account or deleting it ends its access at
- * once, not when the access token expires.
+ * user row is read on every request, so disabling an account, deleting it, a new password or a
+ * logout (each raises the user's token version past the token's `tv`) ends its access at once,
+ * not when the access token expires.
  */
 function authenticate(audiences: readonly Audience[], check: (p: Principal) => void) {
 	return createMiddleware<AppEnv>(async (c, next) => {
@@ -29,7 +30,8 @@ function authenticate(audiences: readonly Audience[], check: (p: Principal) => v
 			principal = { kind: "cli", id: "cli", role: "admin", aud: claims.aud };
 		} else {
 			const user = await getUserById(db, claims.sub);
-			if (!user || user.disabled) throw new AppError("UNAUTHENTICATED");
+			if (!user || user.disabled || claims.tv !== user.tokenVersion)
+				throw new AppError("UNAUTHENTICATED", undefined, { "www-authenticate": "Bearer" });
 			principal = { kind: "user", id: user.id, role: user.role, aud: claims.aud, user };
 		}
 		check(principal);

@@ -19,6 +19,7 @@ import {
 import { getSettings } from "../../schema/settings.ts";
 import {
 	claimTotpStep,
+	endAccessTokens,
 	getUserByEmail,
 	getUserById,
 	normaliseEmail,
@@ -112,7 +113,7 @@ async function issueSession(
 	}
 	const accessToken = await signToken(
 		c.env.JWT_PRIVATE_KEY,
-		{ sub: user.id, role: user.role },
+		{ sub: user.id, role: user.role, tv: user.tokenVersion },
 		AUDIENCES.api,
 	);
 	return {
@@ -309,7 +310,7 @@ auth.openapi(
 			});
 			const accessToken = await signToken(
 				c.env.JWT_PRIVATE_KEY,
-				{ sub: user.id, role: user.role },
+				{ sub: user.id, role: user.role, tv: user.tokenVersion },
 				AUDIENCES.totpEnrol,
 			);
 			return c.json(
@@ -394,7 +395,12 @@ auth.openapi(
 		path: "/api/v1/auth/logout",
 		tags: ["auth"],
 		request: { body: { content: { "application/json": { schema: refreshBody } }, required: true } },
-		responses: { 204: { description: "The refresh token's family is revoked (if it was one)." } },
+		responses: {
+			204: {
+				description:
+					"The refresh token's family is revoked (if it was one) and every access token of the user issued so far ends.",
+			},
+		},
 	}),
 	async (c) => {
 		const db = c.var.db;
@@ -403,6 +409,9 @@ auth.openapi(
 		// The same answer for unknown tokens: logout must not be an oracle for token ids.
 		if (parsed && row && (await opaqueSecretMatches(parsed.secret, row.secretHash))) {
 			await revokeRefreshFamily(db, row.familyId);
+			// Access tokens already issued die too (on the user's other devices as well, which
+			// then refresh once with their own refresh tokens).
+			await endAccessTokens(db, row.userId);
 			await audit(c.env, {
 				type: "user.logout",
 				actor: row.userId,
