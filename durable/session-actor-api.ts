@@ -7,7 +7,7 @@ import type { SessionRecord } from "./session-rules.ts";
  */
 export interface SessionActorApi {
 	open(record: SessionRecord): Promise<void>;
-	end(reason: "ended" | "expired", by: string | null): Promise<boolean>;
+	end(reason: "ended" | "expired" | "revoked", by: string | null): Promise<boolean>;
 	snapshot(): Promise<ConsentState | null>;
 	fetch(request: Request): Promise<Response>;
 }

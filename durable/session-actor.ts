@@ -202,8 +202,11 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		await this.armAlarm();
 	}
 
-	/** Ends the session (supporter's request, admin, or expiry). False if it had already ended. */
-	async end(reason: "ended" | "expired", by: string | null): Promise<boolean> {
+	/**
+	 * Ends the session (supporter's request, admin, expiry, or `revoked`: a participant lost the
+	 * right to it). False if it had already ended.
+	 */
+	async end(reason: "ended" | "expired" | "revoked", by: string | null): Promise<boolean> {
 		if (!this.record || this.live.phase === "ended") return false;
 		await this.finish(reason, by, reason === "expired" ? CLOSE.EXPIRED : CLOSE.ENDED);
 		return true;
@@ -679,7 +682,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	// --- ending -------------------------------------------------------------------------------
 
 	private async finish(
-		reason: "ended" | "expired",
+		reason: "ended" | "expired" | "revoked",
 		by: string | null,
 		code: number,
 	): Promise<void> {

@@ -1,4 +1,10 @@
-import type { ClientMessage, ConsentState, Hello, Role } from "../protocol/control.ts";
+import type {
+	ClientMessage,
+	ConsentState,
+	END_REASONS,
+	Hello,
+	Role,
+} from "../protocol/control.ts";
 import { CHANNELS, type FrameHeader, HEADER_BYTES, TAG_BYTES } from "../protocol/frame.ts";
 
 /**
@@ -51,7 +57,7 @@ export interface LiveState {
 	/** The supporter's `key.reveal`, kept to hand it to a peer that resumes. */
 	reveal: { type: "key.reveal"; x25519: string } | null;
 	files: FileEntry[];
-	endReason: "stopped" | "ended" | "expired" | null;
+	endReason: (typeof END_REASONS)[number] | null;
 	/** When the last participant left (ms), for the idle timeout; null while someone is there. */
 	emptySince: number | null;
 	/** Roles that have connected at least once (the first connection is a join, later ones resume). */

@@ -291,7 +291,11 @@ export const CONTROL_ERRORS = {
 } as const;
 
 /** Why a session ended. */
-export const END_REASONS = ["stopped", "ended", "expired"] as const;
+/**
+ * Why a session ended. `revoked`: the server ended it because the supporter (or host) lost the
+ * right to it — account disabled, removed from the host's group, host disabled or deleted.
+ */
+export const END_REASONS = ["stopped", "ended", "expired", "revoked"] as const;
 
 const serverMessages = [
 	z.strictObject({ type: z.literal("state"), state: consentStateSchema }),

@@ -2,11 +2,16 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HOST_ACTOR_TICKET_PREFIX, HOST_PRINCIPAL_HEADER } from "../../durable/host-actor-api.ts";
 import { PRINCIPAL_HEADER } from "../../durable/session-actor-api.ts";
+import type { Db } from "../../schema/db.ts";
+import { getSession } from "../../schema/sessions.ts";
+import { getUserById } from "../../schema/users.ts";
 import type { AppEnv } from "../env.ts";
 import { AppError, type ErrorCode } from "../lib/errors.ts";
 import { createRouter, errorResponse } from "../lib/router.ts";
+import { hostMayConnect, maySupport } from "../lib/session-access.ts";
 import { type TicketClaims, verifyTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
+import { dbFor } from "../middleware/with-db.ts";
 
 /**
  * The WebSocket upgrades: the only routes that call an actor's `fetch`. The ticket is verified
@@ -48,6 +53,21 @@ async function requireTicket(
 	return claims;
 }
 
+/**
+ * Re-checks at the moment of use what the ticket's issuer checked: a supporter's account, seat
+ * and host group ({@link maySupport}), a host's enabled state. A customer's ticket came from the
+ * support ID or the resume token, which nothing on the server can take away except the end.
+ */
+async function ticketHolderStillAllowed(db: Db, claims: TicketClaims): Promise<boolean> {
+	if (claims.role === "customer") return true;
+	if (claims.role === "host") return hostMayConnect(db, claims.sub.slice("host:".length));
+	const [user, session] = await Promise.all([
+		getUserById(db, claims.sub),
+		getSession(db, claims.sid),
+	]);
+	return user !== null && session !== null && (await maySupport(db, user, session));
+}
+
 /** Hands the upgrade to the actor with the principal in `header` (a client's copy is dropped). */
 async function forwardUpgrade(
 	c: Context<AppEnv>,
@@ -76,6 +96,9 @@ connect.openapi(
 	async (c) => {
 		const { id } = c.req.valid("param");
 		const claims = await requireTicket(c, c.req.valid("query").ticket, (t) => t.sid === id);
+		// A ticket lives a minute; a privilege taken away since it was issued still counts.
+		if (!(await ticketHolderStillAllowed(dbFor(c.env), claims)))
+			throw new AppError("INVALID_TICKET");
 		const principal = {
 			sessionId: claims.sid,
 			role: claims.role,
@@ -104,6 +127,7 @@ connect.openapi(
 			c.req.valid("query").ticket,
 			(t) => t.role === "host" && t.sid === `${HOST_ACTOR_TICKET_PREFIX}${id}`,
 		);
+		if (!(await hostMayConnect(dbFor(c.env), id))) throw new AppError("INVALID_TICKET");
 		const principal = { hostId: id, jti: claims.jti, exp: claims.exp, ip: c.var.ip };
 		const stub = c.env.HOST_ACTOR.get(c.env.HOST_ACTOR.idFromName(id));
 		return forwardUpgrade(c, stub, HOST_PRINCIPAL_HEADER, principal, "HOST_NOT_FOUND");

@@ -27,6 +27,7 @@ import { getSettings } from "../../schema/settings.ts";
 import type { Env, Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { toBase64Url } from "../lib/encoding.ts";
+import { endSessions } from "../lib/end-sessions.ts";
 import { AppError } from "../lib/errors.ts";
 import { createOpaqueToken, opaqueSecretMatches, parseOpaqueToken } from "../lib/opaque-token.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
@@ -425,8 +426,12 @@ hostRoutes.openapi(
 		}
 		const updated = await updateHost(db, id, body);
 		if (!updated) throw new AppError("HOST_NOT_FOUND");
-		// A disabled host loses its presence socket at once; its next challenge is refused.
+		// A disabled host loses its presence socket and its live sessions at once; its next
+		// challenge is refused. A host moved to another group ends its sessions too: their
+		// supporters were entitled through the old group.
 		if (body.disabled) await hostActor(c.env, id).disconnect();
+		if (body.disabled || body.groupId !== undefined)
+			await endSessions(c.env, db, { hostId: id }, principal.id);
 		await audit(c.env, {
 			type: "host.updated",
 			actor: principal.id,
@@ -454,6 +459,7 @@ hostRoutes.openapi(
 		const host = await getHost(db, id);
 		if (!host) throw new AppError("HOST_NOT_FOUND");
 		await hostActor(c.env, id).disconnect();
+		await endSessions(c.env, db, { hostId: id }, principal.id);
 		await deleteHost(db, id);
 		await audit(c.env, {
 			type: "host.deleted",

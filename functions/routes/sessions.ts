@@ -18,6 +18,7 @@ import { fromBase64Url, sha256Hex, toBase64Url, toHex } from "../lib/encoding.ts
 import { AppError } from "../lib/errors.ts";
 import { constantTimeEqual } from "../lib/password.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
+import { maySupport } from "../lib/session-access.ts";
 import { signTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
@@ -95,6 +96,18 @@ async function requireOwnSession(
 	const session = await getSession(c.var.db, id);
 	const mine = session && (principal.role === "admin" || session.supporterId === principal.id);
 	if (!session || !mine) throw new AppError("SESSION_NOT_FOUND"); // another's session: not found
+	return session;
+}
+
+/** Like {@link requireOwnSession}, and the supporter must still be entitled to the seat. */
+async function requireSupporterSeat(
+	c: { var: { db: Parameters<typeof getSession>[0] } },
+	principal: Principal,
+	id: string,
+): Promise<SupportSession> {
+	const session = await requireOwnSession(c, principal, id);
+	if (principal.kind !== "user" || !(await maySupport(c.var.db, principal.user, session)))
+		throw new AppError("SESSION_NOT_FOUND"); // e.g. no longer in the host's group
 	return session;
 }
 
@@ -363,7 +376,7 @@ sessions.openapi(
 		const body = c.req.valid("json") ?? {};
 		if (c.req.header("authorization")) {
 			await requireUser(c, async () => {});
-			const session = await requireOwnSession(c, c.var.principal, id);
+			const session = await requireSupporterSeat(c, c.var.principal, id);
 			if (session.endedAt) throw new AppError("SESSION_ENDED");
 			const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
 				sub: c.var.principal.id,

@@ -13,6 +13,7 @@ import {
 	updateUser,
 } from "../../schema/users.ts";
 import { audit } from "../lib/audit.ts";
+import { endSessions } from "../lib/end-sessions.ts";
 import { AppError } from "../lib/errors.ts";
 import { BODY_LIMIT_EXTENSION, USER_MAX_BODY_BYTES } from "../lib/http-limits.ts";
 import { hashPassword } from "../lib/password.ts";
@@ -166,6 +167,12 @@ users.openapi(
 		}
 		const updated = (await updateUser(db, user.id, changes)) ?? user;
 		if (body.groups !== undefined) await setUserGroups(db, user.id, body.groups);
+		// Taken privileges act on live connections at once: a disabled account's sessions end;
+		// a supporter who lost a group (or the admin role) loses the sessions with its hosts.
+		const by = c.var.principal.id;
+		if (body.disabled === true) await endSessions(c.env, db, { supporterId: user.id }, by);
+		else if (updated.role !== "admin" && (body.groups !== undefined || body.role !== undefined))
+			await endSessions(c.env, db, { unentitledHostSessionsOf: user.id }, by);
 		// Sessions end when the account is disabled or its password is set by someone else.
 		if (body.disabled === true || body.password !== undefined) {
 			await revokeUserRefreshTokens(db, user.id);
