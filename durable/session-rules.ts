@@ -1,10 +1,4 @@
-import type {
-	ClientMessage,
-	ConsentState,
-	END_REASONS,
-	Hello,
-	Role,
-} from "../protocol/control.ts";
+import type { ClientMessage, ConsentState, END_REASONS, Hello, Role } from "../protocol/control.ts";
 import { CHANNELS, type FrameHeader, HEADER_BYTES, TAG_BYTES } from "../protocol/frame.ts";
 
 /**
