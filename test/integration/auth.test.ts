@@ -194,6 +194,11 @@ describe("accounts and login", () => {
 			body: { refreshToken: s.refreshToken },
 		});
 		expect(res.status).toBe(401);
+		// The logout ended the admin's access tokens issued so far, the suite's too: log in again.
+		expect((await server.json("/api/v1/me", { headers: bearer(admin.accessToken) })).status).toBe(
+			401,
+		);
+		admin = await mustLogin(server, ADMIN);
 	});
 
 	it("refuses a disabled user: login, refresh and existing access tokens", async () => {
