@@ -229,7 +229,8 @@ describe("admin user management", () => {
 			"user.updated",
 			"user.disabled",
 		]);
-	});
+		// Six CLI processes, each a Node start: on a loaded machine that alone can take a minute.
+	}, 180_000);
 
 	it("works on the database directly while the server is stopped", async () => {
 		await server.stop();
@@ -261,5 +262,5 @@ describe("admin user management", () => {
 
 		server = await startServer({ dataDir });
 		await mustLogin(server, { email: "offline@example.test", password: PASSWORD });
-	});
+	}, 180_000);
 });
