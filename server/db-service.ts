@@ -98,7 +98,12 @@ export async function listenBackend(
 	fetch: (request: Request) => Promise<Response>,
 	where: { socketPath: string } | { port: number },
 ): Promise<BackendListener> {
-	const server = createAdaptorServer({ fetch });
+	const server = createAdaptorServer({ fetch }) as import("node:http").Server;
+	// workerd keeps connections to an external service open and reuses them. Node closes an idle
+	// keep-alive connection after 5 s by default, and a request workerd sends on it at that moment
+	// fails ("Failed query" in the worker, seen under bursts). Only workerd can connect here, so
+	// idle connections stay open until workerd closes them.
+	server.keepAliveTimeout = 0;
 	const close = () =>
 		new Promise<void>((resolve) => {
 			server.close(() => resolve());
