@@ -30,15 +30,7 @@ import {
 import { createHostApi, type HostApi } from "../sdk/hosts.ts";
 import { SessionClient, type WebSocketLike } from "../sdk/session.ts";
 import { SCREEN_STREAM } from "../web/wire.ts";
-import {
-	CliError,
-	explain,
-	Keys,
-	Output,
-	openTransport,
-	printSessionEvents,
-	sleep,
-} from "./common.ts";
+import { CliError, explain, Keys, Output, openTransport, printSessionEvents } from "./common.ts";
 import {
 	generateHostPassword,
 	hashHostPassword,
@@ -60,7 +52,7 @@ import type { TrustedTransport } from "./tls.ts";
 
 const USAGE = `Usage:
   npm run fernwart -- host enroll URL TOKEN [--name N] [--password P] [--ca FILE | --fingerprint SHA256] [--config DIR]
-  npm run fernwart -- host run [--config DIR] [--capture none|x11] [--json]
+  npm run fernwart -- host run [--config DIR] [--capture none|x11] [--retry-max-ms N] [--json]
 
 enroll   registers this PC with the enrolment token an admin or supporter created. Without
          --password (or $FERNWART_HOST_PASSWORD) a password is generated and printed once.
@@ -69,7 +61,9 @@ run      keeps the host online and answers sessions; the password is checked her
 
   --config DIR   where key, pin and password verifier live (default ~/.config/fernwart-host)
   --capture M    x11: send the X display's picture (needs DISPLAY and ffmpeg; the default where
-                 both exist); none: send a text snapshot instead of the screen`;
+                 both exist); none: send a text snapshot instead of the screen
+  --retry-max-ms N  the longest wait between reconnection attempts (default 60000); a disabled
+                 host retries at this pace until it is enabled again`;
 
 const configSchema = z.strictObject({
 	version: z.literal(1),
@@ -218,9 +212,11 @@ async function run(argv: string[]): Promise<number> {
 		options: {
 			config: { type: "string" },
 			capture: { type: "string" },
+			"retry-max-ms": { type: "string" },
 			json: { type: "boolean", default: false },
 		},
 	});
+	const maxDelayMs = parseRetryMax(values["retry-max-ms"]);
 	const requested = values.capture;
 	if (requested !== undefined && !(CAPTURE_MODES as readonly string[]).includes(requested)) {
 		throw new CliError(`--capture must be none or x11\n\n${USAGE}`, 2);
@@ -261,38 +257,106 @@ async function run(argv: string[]): Promise<number> {
 	};
 	let stopping = false;
 	let current: WebSocketLike | null = null;
+	const wait = new Pause();
 	const stop = () => {
 		stopping = true;
 		// No capture outlives the agent: ffmpeg ends now, and the exit hook kills any straggler.
 		killAllCaptures("SIGTERM");
 		current?.close(1000, "agent stopping");
+		wait.wake();
 	};
 	process.once("SIGINT", stop);
 	process.once("SIGTERM", stop);
 	try {
 		let attempt = 0;
+		// An unattended PC has nobody to restart the agent: a lost connection, a restarted or
+		// unreachable server and a disabled host all end in another attempt, never in an exit.
+		// Only a deleted host ends the loop, because its identity can never be accepted again.
 		while (!stopping) {
 			const result = await presence(agent, (ws) => {
 				current = ws;
+			}).catch((err: unknown) => {
+				// Whatever went wrong with this attempt (a socket that could not even be made, …),
+				// the next one may work.
+				out.event("error", { code: "PRESENCE_FAILED", message: (err as Error).message }, null);
+				return "failed" as const;
 			});
 			current = null;
 			if (stopping) break;
 			if (result === "gone") {
 				out.event("error", { code: "HOST_NOT_FOUND" }, "This host was deleted on the server.");
-				return 1;
+				return EXIT_HOST_DELETED;
 			}
 			attempt = result === "was-online" ? 1 : attempt + 1;
-			// Back-off with jitter: 1 s doubling to 60 s, so a restarted server is not stormed.
-			const delayMs = Math.round(
-				Math.min(60_000, 1000 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5),
-			);
+			const delayMs = reconnectDelayMs(result === "disabled" ? null : attempt, maxDelayMs);
+			if (result === "disabled") {
+				out.event(
+					"disabled",
+					{ delayMs },
+					`This host is disabled on the server; checking again in ${delayMs} ms.`,
+				);
+			}
 			out.event("reconnecting", { attempt, delayMs }, `Offline; reconnecting in ${delayMs} ms.`);
-			await sleep(delayMs);
+			await wait.sleep(delayMs);
 		}
 		return 0;
 	} finally {
+		process.off("SIGINT", stop);
+		process.off("SIGTERM", stop);
 		keys.close();
 		await transport.close();
+	}
+}
+
+/** Exit code of `host run` when the server no longer knows this host (re-enrol it). */
+export const EXIT_HOST_DELETED = 5;
+/** The first reconnection delay; it doubles per failed attempt up to the cap. */
+const RETRY_FIRST_MS = 1000;
+/** The default cap of the reconnection delay. */
+const RETRY_MAX_MS = 60_000;
+
+/**
+ * The wait before reconnection attempt `attempt` (1 after a connection that was online):
+ * 1 s doubling up to `maxMs`, each ±25 % at random, so hosts that lost a restarted server do
+ * not all come back in the same second. `null` (a disabled host) waits the cap.
+ */
+export function reconnectDelayMs(attempt: number | null, maxMs: number): number {
+	const base =
+		attempt === null ? maxMs : Math.min(maxMs, RETRY_FIRST_MS * 2 ** Math.min(30, attempt - 1));
+	return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+function parseRetryMax(value: string | undefined): number {
+	if (value === undefined) return RETRY_MAX_MS;
+	const n = Number(value);
+	if (!Number.isInteger(n) || n < 100 || n > 3_600_000) {
+		throw new CliError("--retry-max-ms must be a whole number from 100 to 3600000", 2);
+	}
+	return n;
+}
+
+/**
+ * A wait that keeps the process alive (an unref'd timer would let Node exit in the middle of
+ * the loop with "unsettled top-level await") and that `wake()` ends early, for a clean stop.
+ */
+class Pause {
+	#wake: (() => void) | null = null;
+
+	sleep(ms: number): Promise<void> {
+		return new Promise((resolve) => {
+			const timer = setTimeout(done, ms);
+			const self = this;
+			function done() {
+				clearTimeout(timer);
+				self.#wake = null;
+				resolve();
+			}
+			this.#wake = done;
+		});
+	}
+
+	wake(): void {
+		this.#wake?.();
 	}
 }
 
@@ -312,13 +376,14 @@ interface Agent {
 async function presence(
 	agent: Agent,
 	onSocket: (ws: WebSocketLike) => void,
-): Promise<"was-online" | "failed" | "gone"> {
+): Promise<"was-online" | "failed" | "disabled" | "gone"> {
 	const { config, out } = agent;
 	let ticket: string;
 	try {
 		ticket = await agent.api.hostTicket(config.hostId, agent.identity.privateKey);
 	} catch (err) {
 		if (err instanceof ApiError && err.code === "HOST_NOT_FOUND") return "gone";
+		if (err instanceof ApiError && err.code === "HOST_DISABLED") return "disabled";
 		const why = explain(err, agent.transport).message;
 		out.event("error", { code: "TICKET_FAILED", message: why }, `Cannot get a ticket: ${why}`);
 		return "failed";

@@ -134,6 +134,6 @@ export class JsonProcess {
 }
 
 /** Starts `host run` for a config folder. */
-export function runHostAgent(config: string): JsonProcess {
-	return new JsonProcess(["host", "run", "--config", config, "--json"]);
+export function runHostAgent(config: string, extra: string[] = []): JsonProcess {
+	return new JsonProcess(["host", "run", "--config", config, "--json", ...extra]);
 }
