@@ -477,7 +477,18 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	): Promise<boolean> {
 		const valid = await this.statementValid(from, msg);
 		if (!valid) {
-			this.sendError(ws, CONTROL_ERRORS.BAD_SIGNATURE, "the consent statement does not verify");
+			// A wrong clock is named as such: the module can tell its user what to fix.
+			const skewMs = msg.statement.timestamp - Date.now();
+			if (Math.abs(skewMs) > STATEMENT_SKEW_MS) {
+				const minutes = Math.round(Math.abs(skewMs) / 60_000);
+				this.sendError(
+					ws,
+					CONTROL_ERRORS.CLOCK_SKEW,
+					`the consent statement's time is ${minutes} minutes ${skewMs > 0 ? "ahead of" : "behind"} the server's clock (allowed: ${STATEMENT_SKEW_MS / 60_000})`,
+				);
+			} else {
+				this.sendError(ws, CONTROL_ERRORS.BAD_SIGNATURE, "the consent statement does not verify");
+			}
 			await this.violation(ws, from, `bad-signature:${msg.type}`);
 		}
 		return valid;
@@ -758,6 +769,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		const state: ServerMessage = {
 			type: "state",
 			state: publicState(this.record, this.live, this.connectedRoles(except)),
+			// Lets each module correct its clock for the consent statements it signs.
+			serverTime: Date.now(),
 		};
 		const text = JSON.stringify(state);
 		for (const ws of this.ctx.getWebSockets()) if (ws !== except) sendQuietly(ws, text);

@@ -282,8 +282,10 @@ export const CONTROL_ERRORS = {
 	BAD_MESSAGE: "BAD_MESSAGE",
 	/** The sender's role may not send this now (e.g. a viewer granting control). */
 	NOT_ALLOWED: "NOT_ALLOWED",
-	/** The statement's signature, session or timestamp did not verify. */
+	/** The statement's signature or session did not verify. */
 	BAD_SIGNATURE: "BAD_SIGNATURE",
+	/** The statement's timestamp is outside the relay's window: the signer's clock is off. */
+	CLOCK_SKEW: "CLOCK_SKEW",
 	/** The consent could not be recorded, so it was refused (fail closed). */
 	CONSENT_UNAVAILABLE: "CONSENT_UNAVAILABLE",
 	/** Too many requests that open a dialog on the other side (docs/protocol.md §3.4). */
@@ -298,7 +300,16 @@ export const CONTROL_ERRORS = {
 export const END_REASONS = ["stopped", "ended", "expired", "revoked"] as const;
 
 const serverMessages = [
-	z.strictObject({ type: z.literal("state"), state: consentStateSchema }),
+	z.strictObject({
+		type: z.literal("state"),
+		state: consentStateSchema,
+		/**
+		 * The relay's clock when it sent this message (ms since the Unix epoch). Modules stamp
+		 * their consent statements with their own clock corrected by the difference, so a PC whose
+		 * clock is wrong still signs a time the relay accepts (docs/protocol.md §3.2).
+		 */
+		serverTime: z.int().min(0).optional(),
+	}),
 	z.strictObject({
 		type: z.literal("error"),
 		code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),

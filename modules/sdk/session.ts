@@ -190,9 +190,12 @@ export interface SessionClientOptions {
 	termsSha256?: string;
 	/** False disables resume; the default back-off otherwise. */
 	resume?: ResumeOptions | false;
-	/** How far a peer statement's timestamp may be from this clock (default 10 minutes). */
+	/**
+	 * How far a peer statement's timestamp may be from the server's time as this module knows it
+	 * (default 10 minutes, the relay's own window).
+	 */
 	maxStatementSkewMs?: number;
-	/** Clock, for tests. */
+	/** This machine's clock (default `Date.now`); tests pass a wrong one. */
 	now?: () => number;
 }
 
@@ -235,6 +238,7 @@ export class SessionClient {
 	#cipher: SessionCipher | null = null;
 	#sas: string | null = null;
 	#state: ConsentState | null = null;
+	#clockOffsetMs = 0;
 
 	#ws: WebSocketLike | null = null;
 	#sockets = 0;
@@ -258,6 +262,20 @@ export class SessionClient {
 	/** The 6-digit short authentication string, once keys are derived. */
 	get sas(): string | null {
 		return this.#sas;
+	}
+
+	/**
+	 * The server's clock minus this machine's, from the relay's latest `state` (0 before the
+	 * first). Consent statements are stamped with this machine's clock plus the offset, so a PC
+	 * whose clock is wrong still signs a time inside the relay's window.
+	 */
+	get clockOffsetMs(): number {
+		return this.#clockOffsetMs;
+	}
+
+	/** The server's time as this module knows it: the local clock corrected by the offset. */
+	serverNow(): number {
+		return (this.#options.now ?? Date.now)() + this.#clockOffsetMs;
 	}
 
 	/** The newest consent state the server sent, or null before the first. */
@@ -513,9 +531,8 @@ export class SessionClient {
 		extra: Record<string, unknown> = {},
 	): Promise<void> {
 		const own = this.#requireOwn();
-		const now = this.#options.now ?? Date.now;
 		return this.#enqueue(async () => {
-			const statement = createStatement(type, this.sessionId, details, now());
+			const statement = createStatement(type, this.sessionId, details, this.serverNow());
 			const signature = await signStatement(own.signingKey, statement);
 			return this.#encode({ type, ...extra, statement, signature });
 		});
@@ -792,6 +809,11 @@ export class SessionClient {
 					this.#emitError("client", "BAD_MESSAGE", "state for another session", false);
 					return;
 				}
+				// The relay's clock rides on every state, repeated ones included; the message's own
+				// travel time (well under the relay's 10-minute window) is ignored.
+				if (message.serverTime !== undefined) {
+					this.#clockOffsetMs = message.serverTime - (this.#options.now ?? Date.now)();
+				}
 				// Older or repeated states (a resume sends the current one again) change nothing.
 				if (this.#state && message.state.revision <= this.#state.revision) return;
 				this.#state = message.state;
@@ -949,7 +971,7 @@ export class SessionClient {
 		if (!key) return false;
 		const { statement } = message;
 		if (statement.sessionId !== this.sessionId) return false;
-		const now = (this.#options.now ?? Date.now)();
+		const now = this.serverNow();
 		const skew = this.#options.maxStatementSkewMs ?? DEFAULT_SKEW_MS;
 		if (Math.abs(now - statement.timestamp) > skew) return false;
 		return verifyStatement(key, statement, message.signature);
