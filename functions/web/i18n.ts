@@ -65,6 +65,11 @@ const en = {
 	"join.revoke": "Take back control",
 	"join.shareFailed": "Screen sharing was cancelled or is not available in this browser.",
 	"join.peerScreen": "Your supporter's screen",
+	"join.shareWaiting": "Waiting for the server to confirm your screen sharing…",
+	"join.refused": "The server refused this: {message}",
+	"join.declined": "You declined the terms. The session has ended; nothing was shared.",
+	"join.peerLeft": "Your supporter's connection was lost. Waiting for them to come back…",
+	"join.peerBack": "Your supporter is connected again.",
 
 	"console.title": "Support console",
 	"console.issue": "Issue a support ID",
@@ -89,6 +94,12 @@ const en = {
 	"console.controlDenied": "The customer declined control.",
 	"console.end": "End session",
 	"console.endedBy.stopped": "The customer pressed STOP. The session has ended.",
+	"console.endedBy.declined": "The customer declined the terms. The session has ended.",
+	"console.peerLeft":
+		"The customer's connection was lost (page closed or reloaded, or network gone). Waiting for them to come back…",
+	"console.peerBack": "The customer is connected again.",
+	"console.stoppedSharing": "The customer stopped sharing their screen.",
+	"console.refused": "The server refused this: {message}",
 	"console.endedBy.ended": "The session has ended.",
 	"console.endedBy.expired": "The session has expired.",
 	"console.endedBy.revoked": "The session was ended because your access to it was withdrawn.",
@@ -360,6 +371,8 @@ const en = {
 	"account.passwordRules": "The new password needs 12 characters or more.",
 	"error.generic": "Something went wrong: {message}",
 	"error.network": "The server cannot be reached.",
+	"error.clockSkew":
+		"The server refused the consent because this computer's clock is wrong ({message}). Set the correct date and time, then try again.",
 };
 
 /** The keys every language defines; a missing German text is a type error. */
@@ -424,6 +437,13 @@ const de: Messages = {
 	"join.shareFailed":
 		"Die Bildschirmfreigabe wurde abgebrochen oder ist in diesem Browser nicht verfügbar.",
 	"join.peerScreen": "Bildschirm Ihres Supporters",
+	"join.shareWaiting": "Warten, bis der Server Ihre Bildschirmfreigabe bestätigt…",
+	"join.refused": "Der Server hat das abgelehnt: {message}",
+	"join.declined":
+		"Sie haben die Nutzungsbedingungen abgelehnt. Die Sitzung ist beendet; nichts wurde geteilt.",
+	"join.peerLeft":
+		"Die Verbindung zu Ihrem Supporter ist unterbrochen. Warten, bis er wieder verbunden ist…",
+	"join.peerBack": "Ihr Supporter ist wieder verbunden.",
 
 	"console.title": "Support-Konsole",
 	"console.issue": "Support-ID erzeugen",
@@ -449,6 +469,13 @@ const de: Messages = {
 	"console.controlDenied": "Der Kunde hat die Steuerung abgelehnt.",
 	"console.end": "Sitzung beenden",
 	"console.endedBy.stopped": "Der Kunde hat STOPP gedrückt. Die Sitzung ist beendet.",
+	"console.endedBy.declined":
+		"Der Kunde hat die Nutzungsbedingungen abgelehnt. Die Sitzung ist beendet.",
+	"console.peerLeft":
+		"Die Verbindung zum Kunden ist unterbrochen (Seite geschlossen oder neu geladen, oder Netz weg). Warten, bis er wieder verbunden ist…",
+	"console.peerBack": "Der Kunde ist wieder verbunden.",
+	"console.stoppedSharing": "Der Kunde hat die Bildschirmfreigabe beendet.",
+	"console.refused": "Der Server hat das abgelehnt: {message}",
 	"console.endedBy.ended": "Die Sitzung ist beendet.",
 	"console.endedBy.expired": "Die Sitzung ist abgelaufen.",
 	"console.endedBy.revoked": "Die Sitzung wurde beendet, weil Ihr Zugriff darauf entzogen wurde.",
@@ -727,6 +754,8 @@ const de: Messages = {
 	"account.passwordRules": "Das neue Passwort braucht mindestens 12 Zeichen.",
 	"error.generic": "Etwas ist schiefgegangen: {message}",
 	"error.network": "Der Server ist nicht erreichbar.",
+	"error.clockSkew":
+		"Der Server hat die Zustimmung abgelehnt, weil die Uhr dieses Computers falsch geht ({message}). Stellen Sie Datum und Uhrzeit richtig ein und versuchen Sie es erneut.",
 };
 
 const MESSAGES: Record<Lang, Messages> = { en, de };

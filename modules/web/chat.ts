@@ -1,4 +1,6 @@
 /** The chat panel both pages share: text on the encrypted chat channel, shown with textContent. */
+
+import type { ConsentState } from "../../protocol/control.ts";
 import { linkPagePath, splitLinks } from "../../protocol/links.ts";
 import type { SessionClient } from "../sdk/session.ts";
 import { $, t } from "./common.ts";
@@ -21,8 +23,16 @@ function messageNodes(text: string): Node[] {
 	});
 }
 
-/** Wires #chat-form and #chat-log to `client`; the form is enabled once keys exist. */
-export function setupChat(client: SessionClient, peer: "supporter" | "customer" | "host"): void {
+/**
+ * Wires #chat-form and #chat-log to `client`. The form is enabled once keys exist and `allowed`
+ * says the relay forwards chat in the current state (e.g. not before required terms are
+ * accepted): a message typed earlier would be shown as sent and silently dropped by the relay.
+ */
+export function setupChat(
+	client: SessionClient,
+	peer: "supporter" | "customer" | "host",
+	allowed: (state: ConsentState | null) => boolean = () => true,
+): { refresh: () => void } {
 	const log = $<HTMLOListElement>("chat-log");
 	const input = $<HTMLInputElement>("chat-input");
 	const send = $<HTMLButtonElement>("chat-send");
@@ -36,18 +46,26 @@ export function setupChat(client: SessionClient, peer: "supporter" | "customer" 
 		log.append(item);
 		log.scrollTop = log.scrollHeight;
 	};
+	let ready = false;
+	let closed = false;
+	const update = () => {
+		const open = ready && !closed && allowed(client.state);
+		input.disabled = !open;
+		send.disabled = !open;
+	};
 	client.on("ready", () => {
-		input.disabled = false;
-		send.disabled = false;
+		ready = true;
+		update();
 	});
+	client.on("state", update);
 	client.on("frame", (frame) => {
 		if (frame.channelName !== "chat") return;
 		const message = decodeJson(chatMessageSchema, frame.payload);
 		if (message) append(t(`chat.peer.${peer}`), message.text, false);
 	});
 	client.on("closed", () => {
-		input.disabled = true;
-		send.disabled = true;
+		closed = true;
+		update();
 	});
 	$<HTMLFormElement>("chat-form").addEventListener("submit", (event) => {
 		event.preventDefault();
@@ -59,4 +77,5 @@ export function setupChat(client: SessionClient, peer: "supporter" | "customer" 
 			() => append(t("chat.you"), `⚠ ${text}`, true),
 		);
 	});
+	return { refresh: update };
 }

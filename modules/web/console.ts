@@ -53,6 +53,11 @@ let host: HostInfo | null = null;
 /** In a host session: true once the host accepted the password (its signed host.auth). */
 let hostAuthorized = false;
 let files: FilesPanel | null = null;
+let chat: { refresh: () => void } | null = null;
+/** What the customer did that the status line reports until the next change. */
+const customer = { seen: false, lost: false, back: false, stoppedSharing: false };
+/** The newest consent state, for reading what an `end` means. */
+let lastState: ConsentState | null = null;
 const hostList = startHostList((chosen) => {
 	void connectHost(chosen);
 });
@@ -142,13 +147,16 @@ function supporterSession(
 	});
 	client = session;
 	backlog = socket.bufferedAmount;
-	setupChat(session, host ? "host" : "customer");
+	// Chat and files flow once the relay forwards them: handshake done, terms accepted (or the
+	// host accepted the password).
+	const flows = (state: ConsentState | null) =>
+		state?.phase === "active" &&
+		(host ? hostAuthorized : !state.termsRequired || state.termsAccepted);
+	chat = setupChat(session, host ? "host" : "customer", flows);
 	files = setupFiles(session, {
 		role: "supporter",
 		question: (name, size) => t(host ? "hosts.askFile" : "console.ask.file", { name, size }),
-		allowed: (state) =>
-			state?.phase === "active" &&
-			(host ? hostAuthorized : !state.termsRequired || state.termsAccepted),
+		allowed: flows,
 		backlog: socket.bufferedAmount,
 	});
 	session.on("ready", ({ sas }) => {
@@ -165,9 +173,32 @@ function supporterSession(
 			setStatus(t(host ? "hosts.controlDenied" : "console.controlDenied"));
 		}
 	});
-	session.on("end", ({ reason }) =>
-		ended(t(host && reason === "stopped" ? "hosts.stopped" : `console.endedBy.${reason}`)),
-	);
+	session.on("end", ({ reason, by }) => {
+		// A customer who stops before accepting required terms declined them (the page's Decline
+		// button and STOP on the terms step both end there).
+		const declined =
+			!host &&
+			reason === "stopped" &&
+			by === "customer" &&
+			lastState?.termsRequired === true &&
+			!lastState.termsAccepted;
+		const key = declined
+			? "console.endedBy.declined"
+			: host && reason === "stopped"
+				? "hosts.stopped"
+				: `console.endedBy.${reason}`;
+		ended(t(key));
+	});
+	session.on("error", (error) => {
+		// A refusal (consent outside the clock window, a request not allowed now, …) is said
+		// where the supporter looks, naming the server's reason.
+		if (error.fatal || error.source !== "server") return;
+		setStatus(
+			error.code === "CLOCK_SKEW"
+				? t("error.clockSkew", { message: error.message })
+				: t("console.refused", { message: error.message }),
+		);
+	});
 	session.on("closed", () => ended(t("console.endedBy.ended")));
 	return session;
 }
@@ -237,6 +268,7 @@ async function connectHost(chosen: HostInfo): Promise<void> {
 		show($("host-auth"), false);
 		show($("live"));
 		files?.refresh();
+		chat?.refresh();
 		if (session.state) void onState(api, session.state);
 		if (session.state?.shower !== "host") void session.requestView().catch(() => undefined);
 	});
@@ -280,8 +312,13 @@ $("host-cancel").addEventListener("click", () => {
 });
 
 async function onState(apiClient: ApiClient, state: ConsentState): Promise<void> {
+	const previous = lastState;
+	lastState = state;
 	if (host) return onHostState(state);
 	const customerHere = state.connected.includes("customer");
+	noteCustomer(previous, state);
+	// A picture that no longer flows is shown faded, not as if it were live.
+	canvas.style.opacity = customerHere && state.shower === "customer" ? "" : "0.35";
 	if (customerHere || state.phase === "active") {
 		if (countdown) clearInterval(countdown);
 		show($("issue"), false); // the ID is used up: it has nothing more to say
@@ -294,13 +331,40 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	$("screen").classList.toggle("controlled", control);
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
 	if (!customerHere && state.phase === "waiting") return setStatus("");
-	if (state.termsRequired && !state.termsAccepted) return setStatus(t("console.terms"));
+	if (customer.lost) return setStatus(t("console.peerLeft"));
+	const back = customer.back ? `${t("console.peerBack")} ` : "";
+	if (state.termsRequired && !state.termsAccepted) return setStatus(`${back}${t("console.terms")}`);
 	show($("share-own"), state.shower !== "supporter");
-	if (state.shower === "supporter") return setStatus(t("console.showing"));
+	if (state.shower === "supporter") return setStatus(`${back}${t("console.showing")}`);
 	if (ownStream) stopOwnScreen(); // the customer shows again: this side's capture ends
-	if (state.shower !== "customer") return setStatus(t("console.noScreen"));
+	if (state.shower !== "customer") {
+		return setStatus(
+			`${back}${t(customer.stoppedSharing ? "console.stoppedSharing" : "console.noScreen")}`,
+		);
+	}
 	const joined = customerName ? `${t("console.joined", { name: customerName })}. ` : "";
-	setStatus(control ? `${joined}${t("console.controlGranted")}` : joined);
+	setStatus(`${back}${control ? `${joined}${t("console.controlGranted")}` : joined}`);
+}
+
+/**
+ * Follows the customer between states: gone (reload, lost network, closed page), back again,
+ * stopped sharing. The relay's `connected` and `shower` are the facts; this only remembers
+ * what changed, so the status line can say it.
+ */
+function noteCustomer(previous: ConsentState | null, state: ConsentState): void {
+	const here = state.connected.includes("customer");
+	if (here) {
+		customer.back = customer.lost;
+		customer.lost = false;
+		customer.seen = true;
+	} else if (customer.seen && state.phase !== "ended") {
+		customer.lost = true;
+		customer.back = false;
+	}
+	if (state.shower === "customer") customer.stoppedSharing = false;
+	else if (previous?.shower === "customer" && state.shower === null && here) {
+		customer.stoppedSharing = true;
+	}
 }
 
 function onHostState(state: ConsentState): void {

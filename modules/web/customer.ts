@@ -22,6 +22,12 @@ const socket = trackedWebSocket();
 let client: SessionClient | null = null;
 let stream: MediaStream | null = null;
 let stopping = false;
+/** True after the customer declined the terms: the end then says so. */
+let declined = false;
+/** What the supporter did that the status line reports until the next change. */
+const supporter = { seen: false, lost: false, back: false };
+/** The latest refusal from the server, shown until the state changes. */
+let refusal: string | null = null;
 
 // ---------------------------------------------------------------------------------------------
 // Step 1: the support ID
@@ -99,17 +105,23 @@ function askTerms(terms: Terms): Promise<void> {
 			show(step, false);
 			resolve();
 		});
-		// Declining is a STOP: the supporter learns at once that nothing will be shared.
-		$("terms-decline").addEventListener("click", () => stopSession());
+		// Declining is a STOP: the supporter learns at once that nothing will be shared (its
+		// console reads a STOP before accepted terms as declined terms).
+		$("terms-decline").addEventListener("click", () => {
+			declined = true;
+			stopSession();
+		});
 	});
 }
 
 function wire(session: SessionClient): void {
-	setupChat(session, "supporter");
+	const flows = (state: ConsentState | null) =>
+		state?.phase === "active" && (!state.termsRequired || state.termsAccepted);
+	setupChat(session, "supporter", flows);
 	setupFiles(session, {
 		role: "customer",
 		question: (name, size) => t("join.ask.file", { name, size }),
-		allowed: (state) => state?.phase === "active" && (!state.termsRequired || state.termsAccepted),
+		allowed: flows,
 		backlog: socket.bufferedAmount,
 	});
 	session.on("ready", ({ sas }) => {
@@ -133,15 +145,44 @@ function wire(session: SessionClient): void {
 		const input = decodeJson(inputEventSchema, frame.payload);
 		if (input) showPointer(input);
 	});
-	session.on("end", ({ by }) => ended(by === "customer" ? t("join.stopped") : t("join.ended")));
+	session.on("end", ({ by }) => ended(by === "customer" ? ownStopText() : t("join.ended")));
 	session.on("error", (error) => {
-		if (error.fatal) ended(t("error.generic", { message: error.message }));
+		if (error.fatal) {
+			ended(t("error.generic", { message: error.message }));
+			return;
+		}
+		if (error.source !== "server") return;
+		// A refused consent (terms, view, …) is said here, naming the cause; a capture the relay
+		// will not forward is ended rather than shown as if it were shared.
+		refusal =
+			error.code === "CLOCK_SKEW"
+				? t("error.clockSkew", { message: error.message })
+				: t("join.refused", { message: error.message });
+		if (stream && client?.state?.shower !== "customer") stopSharing();
+		$("status").textContent = refusal;
 	});
-	session.on("closed", () => ended(stopping ? t("join.stopped") : t("join.ended")));
+	session.on("closed", () => ended(stopping ? ownStopText() : t("join.ended")));
+}
+
+function ownStopText(): string {
+	return t(declined ? "join.declined" : "join.stopped");
 }
 
 function updateIndicators(state: ConsentState): void {
 	const supporterHere = state.connected.includes("supporter");
+	if (supporterHere) {
+		supporter.back = supporter.lost;
+		supporter.lost = false;
+		supporter.seen = true;
+	} else if (supporter.seen && state.phase !== "ended") {
+		supporter.lost = true;
+	}
+	const status = $("status");
+	if (supporter.lost) status.textContent = t("join.peerLeft");
+	else if (supporter.back) status.textContent = t("join.peerBack");
+	// "Sharing" only once the relay forwards this screen: the state is the relay's word on it.
+	else if (stream && state.shower === "customer") status.textContent = t("join.sharing");
+	else if (stream && state.shower === null) status.textContent = refusal ?? t("join.shareWaiting");
 	show($("ind-viewing"), state.shower === "customer" && supporterHere && stream !== null);
 	show($("ind-control"), state.controller === "supporter");
 	// After a view switch the supporter shows: their screen appears here instead.
@@ -181,7 +222,8 @@ async function share(): Promise<void> {
 	show($("preview-wrap"));
 	show($("share"), false);
 	show($("share-stop"));
-	$("status").textContent = t("join.sharing");
+	refusal = null;
+	$("status").textContent = t("join.shareWaiting");
 	for (const track of stream.getVideoTracks()) {
 		track.addEventListener("ended", () => stopSharing());
 	}
@@ -191,8 +233,13 @@ async function share(): Promise<void> {
 }
 
 function stopSharing(): void {
+	const wasSharing = stream !== null;
 	for (const track of stream?.getTracks() ?? []) track.stop();
 	stream = null;
+	// The relay stops forwarding and the supporter is told; not while STOP ends everything.
+	if (wasSharing && !stopping && client?.state?.shower === "customer") {
+		void client.revokeView().catch(() => undefined);
+	}
 	show($("preview-wrap"), false);
 	show($("share-stop"), false);
 	show($("share"));
