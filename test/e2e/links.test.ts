@@ -64,6 +64,8 @@ describe.skipIf(!hasChromium)("links in chat go to the warning page", () => {
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
 		await joinAndAcceptTerms(customer, base, code);
+		// Enabled only once the relay's state has the terms accepted, i.e. once it forwards chat
+		// (it used to open with the keys, and a message sent then was dropped under load).
 		await supporter.waitForSelector("#chat-input:not([disabled])");
 
 		await supporter.fill(

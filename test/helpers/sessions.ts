@@ -27,6 +27,24 @@ export function auditTypes(server: TestServer, sessionId: string): string[] {
 	).map((r) => String(r.type));
 }
 
+/**
+ * The session's audit types once all of `needed` are among them (or after `timeoutMs`): audit
+ * rows are written after the actor answered, so a test waits for them instead of for a delay.
+ */
+export async function waitForAuditTypes(
+	server: TestServer,
+	sessionId: string,
+	needed: string[],
+	timeoutMs = 10_000,
+): Promise<string[]> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const types = auditTypes(server, sessionId);
+		if (needed.every((t) => types.includes(t)) || Date.now() > deadline) return types;
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
 export function auditChain(server: TestServer): AuditEvent[] {
 	return queryDb(
 		join(server.dataDir, "fernwart.db"),

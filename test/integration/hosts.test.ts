@@ -291,11 +291,17 @@ describe("unattended hosts", () => {
 			"wrong",
 			"locked",
 		]);
-		// Nothing else flows while the host has not accepted a proof.
-		await wrong.session.requestView().catch(() => {});
+		// Nothing else flows while the host has not accepted a proof. The relay handles one
+		// socket's messages in order: once the refusal of the request is back, the chat frame
+		// sent before it has been decided too.
+		const refused = wrong.session.waitFor(
+			"error",
+			(e) => e.source === "server" && e.code === "NOT_ALLOWED",
+			10_000,
+		);
 		await wrong.session.send("chat", 0, new TextEncoder().encode("let me in")).catch(() => {});
-		await new Promise((r) => setTimeout(r, 500));
-		expect(errors.some((e) => e.source === "server" && e.code === "NOT_ALLOWED")).toBe(true);
+		await wrong.session.requestView().catch(() => {});
+		await refused;
 		expect(agent.events.some((e) => e.event === "frame" && e.channel === "chat")).toBe(false);
 		await wrong.session.close();
 		await wrong.transport.close();
@@ -434,6 +440,16 @@ describe("unattended hosts", () => {
 		);
 		const notices: { type: string; sessionId?: string; ticket?: string }[] = [];
 		presence.on("message", (d) => notices.push(JSON.parse(String(d))));
+		/** The presence socket's notice of `sessionId`, once it arrived (not the previous one). */
+		const noticeOf = async (sessionId: string) => {
+			const deadline = Date.now() + 10_000;
+			for (;;) {
+				const found = notices.find((n) => n.type === "session" && n.sessionId === sessionId);
+				if (found?.ticket) return { ticket: found.ticket };
+				if (Date.now() > deadline) throw new Error(`no notice of ${sessionId}`);
+				await new Promise((r) => setTimeout(r, 50));
+			}
+		};
 		await new Promise((resolve) => presence.once("open", resolve));
 		presence.send(JSON.stringify({ type: "heartbeat" }));
 		await waitOnline(alice, second.hostId, true);
@@ -505,8 +521,7 @@ describe("unattended hosts", () => {
 
 		// The relay itself refuses a host hello with a key that is not the registered one.
 		const other = await supporter.connectHost(second.hostId);
-		await new Promise((r) => setTimeout(r, 200));
-		const otherNotice = notices.filter((n) => n.type === "session").at(-1) as { ticket: string };
+		const otherNotice = await noticeOf(other.sessionId);
 		const sup2 = await RawParticipant.connect(server, other.sessionId, other.ticket, "supporter");
 		await sup2.hello();
 		const host2 = await RawParticipant.connect(server, other.sessionId, otherNotice.ticket, "host");
@@ -542,8 +557,7 @@ describe("unattended hosts", () => {
 		pinnedOther.on("error", (e) => errs.push(e));
 		const closed3 = pinnedOther.waitFor("closed", () => true, 15_000);
 		await pinnedOther.connect();
-		await new Promise((r) => setTimeout(r, 200));
-		const thirdNotice = notices.filter((n) => n.type === "session").at(-1) as { ticket: string };
+		const thirdNotice = await noticeOf(third.sessionId);
 		const identitySession = new SessionClient({
 			role: "host",
 			identity: { privateKey: identity, publicKey: second.file.publicKey },

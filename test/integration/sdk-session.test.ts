@@ -13,7 +13,6 @@ import { startServer, type TestServer } from "../helpers/server.ts";
 const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A socket wrapper on the sending path: a test can rewrite what the SDK sends (as a modified
@@ -419,9 +418,12 @@ describe("SDK sessions across a server restart", () => {
 			p.customer.waitFor("open", (o) => o.resumed, 60_000),
 		]);
 		await first.stop();
+		// The restarted relay sends each side the other's hello again once both are back: the
+		// sign that it has the session (and its grant) loaded, rather than a guessed delay.
+		const peerAgain = p.supporter.waitFor("peer", () => true, 60_000);
 		server = await startServer({ env: { PORT: port }, dataDir });
 		await resumed;
-		await pause(100);
+		await peerAgain;
 		expect(p.supporter.state?.shower).toBe("customer");
 		const screen = p.supporter.waitFor("frame", (f) => f.channelName === "screen");
 		await p.customer.send("screen", 1, bytes("after restart"));

@@ -77,8 +77,12 @@ describe("consent fails closed when the protocol cannot be written; STOP and rev
 		);
 
 		customer.sendFrame(await customer.seal(CHANNELS.screen, new Uint8Array([1, 2, 3])));
-		await new Promise((r) => setTimeout(r, 300));
-		expect(supporter.frames).toHaveLength(0);
+		// The relay decides one socket's frames in order: once a chat frame sent behind it has
+		// arrived, the screen frame was dropped, not merely late.
+		const marker = await customer.seal(CHANNELS.chat, new Uint8Array([9]));
+		customer.sendFrame(marker);
+		await supporter.until(() => supporter.frames.length > 0);
+		expect(supporter.frames).toEqual([marker]);
 
 		// STOP is the one exception: it still ends the session at once, written or not.
 		await customer.consent("stop");
@@ -151,9 +155,16 @@ describe("consent fails closed when the protocol cannot be written; STOP and rev
 		await customer.consent("view.revoke");
 		await supporter.state((s) => s.shower === null);
 		customer.sendFrame(await customer.seal(CHANNELS.screen, new Uint8Array([4]), 1));
-		await new Promise((r) => setTimeout(r, 300));
-		expect(customer.frames).toHaveLength(1); // no input after the revoke
-		expect(supporter.frames).toHaveLength(1); // no screen after the revoke
+		// Chat frames behind them are forwarded: once they are there, the frames sent before were
+		// decided (dropped), not merely late.
+		const toSupporter = await customer.seal(CHANNELS.chat, new Uint8Array([9]));
+		customer.sendFrame(toSupporter);
+		const toCustomer = await supporter.seal(CHANNELS.chat, new Uint8Array([8]));
+		supporter.sendFrame(toCustomer);
+		await supporter.until(() => supporter.frames.length > 1);
+		await customer.until(() => customer.frames.length > 1);
+		expect(customer.frames.slice(1)).toEqual([toCustomer]); // no input after the revoke
+		expect(supporter.frames.slice(1)).toEqual([toSupporter]); // no screen after the revoke
 		expect(customer.closeCode).toBeNull();
 
 		const port = db.port;

@@ -84,8 +84,12 @@ describe("sessions survive a crash of the server", () => {
 
 			await c2.consent("stop");
 			await s2.until(() => s2.closeCode !== null);
-			await new Promise((r) => setTimeout(r, 300));
-			const after = auditChain(second);
+			// The stop's rows follow the close; wait for them rather than for a delay.
+			let after = auditChain(second);
+			for (let i = 0; i < 100 && !after.some((r) => r.type === "session.stopped"); i++) {
+				await new Promise((r) => setTimeout(r, 100));
+				after = auditChain(second);
+			}
 			// Every row committed before the crash is still there, unchanged, in order.
 			expect(after.slice(0, before.length)).toEqual(before);
 			expect(after.map((r) => r.type)).toEqual(

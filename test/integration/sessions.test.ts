@@ -8,10 +8,10 @@ import { CHANNELS, RawParticipant } from "../helpers/raw-session.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import {
 	auditChain,
-	auditTypes,
 	type Created,
 	type Joined,
 	openPair,
+	waitForAuditTypes,
 } from "../helpers/sessions.ts";
 import { queryDb } from "../helpers/sql.ts";
 
@@ -238,15 +238,15 @@ describe("ad-hoc support sessions", () => {
 		expect(supporter.closeCode).toBe(CLOSE.STOPPED);
 		expect(customer.closeCode).toBe(CLOSE.STOPPED);
 		expect(supporter.messages).toContainEqual({ type: "end", reason: "stopped", by: "customer" });
-		await settle(300);
-		expect(auditTypes(server, sessionId)).toEqual(
-			expect.arrayContaining([
-				"session.issued",
-				"session.joined",
-				"view.granted",
-				"session.stopped",
-				"session.ended",
-			]),
+		const expected = [
+			"session.issued",
+			"session.joined",
+			"view.granted",
+			"session.stopped",
+			"session.ended",
+		];
+		expect(await waitForAuditTypes(server, sessionId, expected)).toEqual(
+			expect.arrayContaining(expected),
 		);
 		const row = await server.json<{ endReason: string; state: { phase: string } }>(
 			`/api/v1/sessions/${sessionId}`,
