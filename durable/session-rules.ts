@@ -19,6 +19,8 @@ export interface SessionRecord {
 	view: "customer" | "supporter";
 	termsRequired: boolean;
 	termsSha256: string | null;
+	/** Hashes of the same terms in other languages; accepting any one version accepts the terms. */
+	termsTranslationSha256s?: string[];
 	expiresAt: number;
 	/** Time with nobody connected after which the session ends; the actor's default if absent. */
 	idleGraceMs?: number;
@@ -232,12 +234,15 @@ export function decide(
 			if (from === "supporter") return refuse("only the customer accepts the terms");
 			if (!handshakeDone) return refuse("the handshake is not complete");
 			if (!record.termsRequired || live.termsAccepted) return refuse("no terms to accept");
-			if (msg.statement.details.sha256 !== record.termsSha256) {
+			const accepted = msg.statement.details.sha256;
+			const versions = [record.termsSha256, ...(record.termsTranslationSha256s ?? [])];
+			if (typeof accepted !== "string" || !versions.includes(accepted)) {
 				return refuse("the accepted terms are not this session's terms");
 			}
 			return ok(
 				bump(live, { termsAccepted: true }),
-				[{ type: "terms.accepted", data: { termsSha256: record.termsSha256 } }],
+				// The version the customer read and signed (its language's text).
+				[{ type: "terms.accepted", data: { termsSha256: accepted } }],
 				{ consent: true },
 			);
 		}

@@ -19,6 +19,11 @@ import { users } from "./users.ts";
 export const SESSION_KINDS = ["adhoc", "host"] as const;
 export const VIEW_DIRECTIONS = ["customer", "supporter"] as const;
 export type ViewDirection = (typeof VIEW_DIRECTIONS)[number];
+/** Languages the support terms exist in besides the default (English) text. */
+export const TERMS_LANGS = ["de"] as const;
+export type TermsLang = (typeof TERMS_LANGS)[number];
+/** A session's terms in other languages, each with the hash a customer's acceptance names. */
+export type TermsTranslations = Partial<Record<TermsLang, { text: string; sha256: string }>>;
 
 /**
  * Support sessions. The support ID (code) is stored only as its SHA-256 and is cleared when it is
@@ -43,6 +48,11 @@ export const supportSessions = sqliteTable(
 		/** The terms shown to the customer: text and SHA-256 are fixed when the session is issued. */
 		termsText: text("terms_text"),
 		termsSha256: text("terms_sha256"),
+		/**
+		 * The terms in other languages, fixed at issue like `termsText`: `{ de: { text, sha256 } }`.
+		 * The customer reads and signs the version in the language of its page.
+		 */
+		termsTranslations: text("terms_translations", { mode: "json" }).$type<TermsTranslations>(),
 		customerName: text("customer_name"),
 		/** SHA-256 hex of the customer's resume token (which the customer alone holds). */
 		resumeHash: text("resume_hash"),

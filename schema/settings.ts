@@ -22,6 +22,17 @@ export const SETTINGS = {
 		.default(
 			"Remote support terms: the supporter may see and, with your permission, control your screen for this session only. You can end the session at any time with STOP. The session is recorded in the support protocol.",
 		),
+	/**
+	 * The same terms for customers whose page is in German (`/join?lang=de`, a German browser):
+	 * they read these and sign their hash. They name the German page's STOPP button.
+	 */
+	termsTextDe: z
+		.string()
+		.min(1)
+		.max(20_000)
+		.default(
+			"Bedingungen für die Fernwartung: Der Supporter kann Ihren Bildschirm nur für diese Sitzung sehen und, wenn Sie es erlauben, steuern. Sie können die Sitzung jederzeit mit STOPP beenden. Die Sitzung wird im Support-Protokoll festgehalten.",
+		),
 	/** Sessions require the customer's acceptance of the terms unless the supporter turns it off. */
 	requireTerms: z.boolean().default(true),
 	/** Which side shows its screen by default. */

@@ -16,10 +16,10 @@ export const BODY_DEFAULT_MAX_BYTES = 16 * 1024;
 export const BODY_NONE_MAX_BYTES = 1024;
 
 /**
- * The settings take the support terms (20,000 characters, up to 120 KB when every one is
- * escaped) and a link allow-list of 100 host names.
+ * The settings take the support terms in two languages (20,000 characters each, up to 120 KB
+ * each when every character is escaped) and a link allow-list of 100 host names.
  */
-export const SETTINGS_MAX_BODY_BYTES = 256 * 1024;
+export const SETTINGS_MAX_BODY_BYTES = 384 * 1024;
 
 /** A user with 50 group names of 100 characters each, next to a password. */
 export const USER_MAX_BODY_BYTES = 64 * 1024;

@@ -511,6 +511,7 @@ hostRoutes.openapi(
 			termsRequired: false,
 			termsText: null,
 			termsSha256: null,
+			termsTranslations: null,
 			customerName: host.name,
 			resumeHash: null,
 			createdAt: now,

@@ -9,6 +9,9 @@ import {
 	listLiveSessions,
 	retireExpiredCodes,
 	type SupportSession,
+	TERMS_LANGS,
+	type TermsLang,
+	type TermsTranslations,
 	VIEW_DIRECTIONS,
 } from "../../schema/sessions.ts";
 import { getSettings } from "../../schema/settings.ts";
@@ -132,6 +135,8 @@ const joinBody = z
 			.regex(/^[0-9 -]{8,16}$/)
 			.transform((s) => s.replace(/[ -]/g, "")),
 		displayName: z.string().trim().min(1).max(80),
+		/** The language of the customer's page: the terms come in it where they exist. */
+		lang: z.enum(["en", ...TERMS_LANGS]).optional(),
 	})
 	.openapi("JoinSession");
 
@@ -140,7 +145,9 @@ const joinedSchema = z
 		sessionId: z.string(),
 		ticket: z.string(),
 		resumeToken: z.string(),
-		terms: z.object({ text: z.string(), sha256: z.string() }).nullable(),
+		terms: z
+			.object({ text: z.string(), sha256: z.string(), lang: z.enum(["en", ...TERMS_LANGS]) })
+			.nullable(),
 	})
 	.openapi("SessionJoined");
 
@@ -192,6 +199,10 @@ sessions.openapi(
 		const now = new Date();
 		const termsRequired = body.requireTerms ?? settings.requireTerms;
 		const termsSha256 = termsRequired ? await sha256Hex(settings.termsText) : null;
+		// Each language's text is fixed with the session, like the default one.
+		const termsTranslations: TermsTranslations | null = termsRequired
+			? { de: { text: settings.termsTextDe, sha256: await sha256Hex(settings.termsTextDe) } }
+			: null;
 		await retireExpiredCodes(db, now);
 		const limit = settings.maxLiveSessionsPerSupporter;
 		let code = "";
@@ -210,6 +221,7 @@ sessions.openapi(
 				termsRequired,
 				termsText: termsRequired ? settings.termsText : null,
 				termsSha256,
+				termsTranslations,
 				customerName: null,
 				resumeHash: null,
 				createdAt: now,
@@ -237,6 +249,7 @@ sessions.openapi(
 			view: s.view,
 			termsRequired: s.termsRequired,
 			termsSha256: s.termsSha256,
+			termsTranslationSha256s: Object.values(s.termsTranslations ?? {}).map((v) => v.sha256),
 			expiresAt: s.expiresAt.getTime(),
 			idleGraceMs: settings.sessionIdleSeconds * 1000,
 		});
@@ -318,7 +331,7 @@ sessions.openapi(
 		},
 	}),
 	async (c) => {
-		const { code, displayName } = c.req.valid("json");
+		const { code, displayName, lang } = c.req.valid("json");
 		const ip = c.var.ip;
 		// Reserved before the code is looked at: once over the limit, no guess is evaluated at
 		// all, and of a concurrent burst at most the limit is.
@@ -345,10 +358,14 @@ sessions.openapi(
 			sid: session.id,
 			role: "customer",
 		});
-		const terms =
-			session.termsRequired && session.termsText && session.termsSha256
-				? { text: session.termsText, sha256: session.termsSha256 }
-				: null;
+		// The customer reads and signs the terms in its page's language where they exist.
+		const translated = lang === "de" ? session.termsTranslations?.de : undefined;
+		let terms: { text: string; sha256: string; lang: "en" | TermsLang } | null = null;
+		if (session.termsRequired && session.termsText && session.termsSha256) {
+			terms = translated
+				? { text: translated.text, sha256: translated.sha256, lang: "de" }
+				: { text: session.termsText, sha256: session.termsSha256, lang: "en" };
+		}
 		return c.json({ sessionId: session.id, ticket, resumeToken: resume, terms }, 200);
 	},
 );

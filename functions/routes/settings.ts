@@ -13,6 +13,8 @@ const settingsSchema = z
 	.object({
 		requireTotp: z.boolean(),
 		termsText: z.string().min(1).max(20_000),
+		/** The terms for customers whose page is in German. */
+		termsTextDe: z.string().min(1).max(20_000),
 		requireTerms: z.boolean(),
 		defaultView: z.enum(["customer", "supporter"]),
 		sessionCodeTtlMinutes: z.int().min(1).max(60),
@@ -85,6 +87,9 @@ settings.openapi(
 			data: {
 				...body,
 				...(body.termsText !== undefined ? { termsText: await sha256Hex(body.termsText) } : {}),
+				...(body.termsTextDe !== undefined
+					? { termsTextDe: await sha256Hex(body.termsTextDe) }
+					: {}),
 			},
 		});
 		return c.json({ ...(await getSettings(c.var.db)), mailEnabled: mailEnabled(c.env) }, 200);

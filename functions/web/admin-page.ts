@@ -202,7 +202,9 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <h2 id="settings-title" tabindex="-1">${t["admin.settings"]}</h2>
 <form id="settings-form">
 <label for="terms-text">${t["admin.termsText"]}</label>
-<textarea id="terms-text" rows="5" maxlength="20000"></textarea>
+<textarea id="terms-text" rows="5" maxlength="20000" lang="en"></textarea>
+<label for="terms-text-de">${t["admin.termsTextDe"]}</label>
+<textarea id="terms-text-de" rows="5" maxlength="20000" lang="de"></textarea>
 <label class="check"><input type="checkbox" id="require-terms"> ${t["admin.requireTerms"]}</label>
 <label for="default-view">${t["admin.defaultView"]}</label>
 <select id="default-view"><option value="customer">${t["admin.viewCustomer"]}</option><option value="supporter">${t["admin.viewSupporter"]}</option></select>

@@ -190,7 +190,9 @@ const en = {
 	"admin.userCreated": "User created.",
 	"admin.userDisabled": "disabled",
 	"admin.settings": "Settings",
-	"admin.termsText": "Support terms shown to customers",
+	"admin.termsText": "Support terms shown to customers (English, and any language without its own)",
+	"admin.termsTextDe":
+		"Support terms in German (customers whose page is in German; name the STOPP button)",
 	"admin.requireTerms": "Customers must accept the terms",
 	"admin.defaultView": "Default view direction",
 	"admin.viewCustomer": "The customer shows their screen",
@@ -569,7 +571,10 @@ const de: Messages = {
 	"admin.userCreated": "Benutzer angelegt.",
 	"admin.userDisabled": "gesperrt",
 	"admin.settings": "Einstellungen",
-	"admin.termsText": "Nutzungsbedingungen für Kunden",
+	"admin.termsText":
+		"Nutzungsbedingungen für Kunden (Englisch, und für jede Sprache ohne eigene Fassung)",
+	"admin.termsTextDe":
+		"Nutzungsbedingungen auf Deutsch (für Kunden mit deutscher Seite; nennen Sie die Schaltfläche STOPP)",
 	"admin.requireTerms": "Kunden müssen die Bedingungen akzeptieren",
 	"admin.defaultView": "Standard-Blickrichtung",
 	"admin.viewCustomer": "Der Kunde zeigt seinen Bildschirm",

@@ -70,6 +70,8 @@ export type CreatedSession = z.infer<typeof createdSessionSchema>;
 const termsSchema = z.object({
 	text: z.string(),
 	sha256: z.string().regex(/^[0-9a-f]{64}$/, "terms sha256 must be 64 lowercase hex"),
+	/** The language of `text` (an older server sends none). */
+	lang: z.string().optional(),
 });
 /** Support terms the customer must accept, with the digest its signed acceptance names. */
 export type Terms = z.infer<typeof termsSchema>;
@@ -130,7 +132,12 @@ export interface ApiClient {
 		requireTerms?: boolean;
 	}): Promise<CreatedSession>;
 	/** Joins with the 8-digit code (customer, no account). */
-	joinSession(input: { code: string; displayName: string }): Promise<JoinedSession>;
+	/** `lang` (`en`, `de`) asks for the terms in the language of the customer's page. */
+	joinSession(input: {
+		code: string;
+		displayName: string;
+		lang?: "en" | "de";
+	}): Promise<JoinedSession>;
 	/** A fresh single-use WebSocket ticket, for the first connect or a resume. */
 	ticket(sessionId: string, credentials?: TicketCredentials): Promise<string>;
 	/** The session as the server sees it (supporter, admin). */

@@ -20,6 +20,7 @@ interface LiveSession {
 
 interface Settings {
 	termsText: string;
+	termsTextDe: string;
 	requireTerms: boolean;
 	defaultView: "customer" | "supporter";
 	sessionCodeTtlMinutes: number;
@@ -64,6 +65,7 @@ async function loadSessions(): Promise<void> {
 
 function showSettings(s: Settings): void {
 	$<HTMLTextAreaElement>("terms-text").value = s.termsText;
+	$<HTMLTextAreaElement>("terms-text-de").value = s.termsTextDe;
 	$<HTMLInputElement>("require-terms").checked = s.requireTerms;
 	$<HTMLSelectElement>("default-view").value = s.defaultView;
 	$<HTMLInputElement>("code-ttl").value = String(s.sessionCodeTtlMinutes);
@@ -84,6 +86,7 @@ $<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
 		$<HTMLSelectElement>("default-view").value === "supporter" ? "supporter" : "customer";
 	apiJson<Settings>("PATCH", "/api/v1/settings", {
 		termsText: $<HTMLTextAreaElement>("terms-text").value,
+		termsTextDe: $<HTMLTextAreaElement>("terms-text-de").value,
 		requireTerms: $<HTMLInputElement>("require-terms").checked,
 		defaultView: view,
 		sessionCodeTtlMinutes: Number($<HTMLInputElement>("code-ttl").value),

@@ -43,7 +43,9 @@ $<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
 		show(error);
 		return;
 	}
-	api.joinSession({ code, displayName }).then(
+	// The terms come in the page's language, so a German customer reads (and signs) German terms.
+	const lang = document.documentElement.lang === "de" ? "de" : "en";
+	api.joinSession({ code, displayName, lang }).then(
 		(joined) =>
 			start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(fail),
 		(err: unknown) => {

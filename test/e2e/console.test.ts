@@ -98,7 +98,9 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 		await customer.fill("#name", "Kim Kunde");
 		await customer.click("#join-form button[type=submit]");
 		await customer.waitForSelector("#step-terms:not([hidden])");
-		expect(await customer.textContent("#terms-text")).toContain("Remote support terms");
+		// The German page gets the German terms, which name its STOPP button.
+		expect(await customer.textContent("#terms-text")).toContain("Bedingungen für die Fernwartung");
+		expect(await customer.textContent("#terms-text")).toContain("STOPP");
 		expect(await customer.isDisabled("#terms-submit")).toBe(true);
 		await screenshot(customer, "05-terms");
 		await customer.check("#terms-accept");

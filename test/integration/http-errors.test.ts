@@ -169,16 +169,20 @@ describe("one error shape on every route", () => {
 		expectJsonError(answer, 404, "SESSION_NOT_FOUND");
 	});
 
-	it("takes support terms of 20,000 escaped characters within the settings' cap", async () => {
+	it("takes support terms of 20,000 escaped characters in both languages within the settings' cap", async () => {
 		const termsText = "\u2603".repeat(20_000);
-		const body = JSON.stringify({ termsText }).replaceAll("\u2603", "\\u2603");
-		expect(body.length).toBeGreaterThan(100_000);
+		const body = JSON.stringify({ termsText, termsTextDe: termsText }).replaceAll(
+			"\u2603",
+			"\\u2603",
+		);
+		expect(body.length).toBeGreaterThan(200_000);
 		const answer = await send("PATCH", "/api/v1/settings", {
 			headers: { "content-type": "application/json" },
 			body,
 		});
 		expect(answer.status).toBe(200);
 		expect(JSON.parse(answer.text).termsText).toBe(termsText);
+		expect(JSON.parse(answer.text).termsTextDe).toBe(termsText);
 	});
 
 	it("answers a wrong content type on every JSON route with 415 UNSUPPORTED_MEDIA_TYPE", async () => {
