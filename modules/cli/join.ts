@@ -27,6 +27,7 @@ const USAGE = `Usage: npm run fernwart -- join CODE [options]
 Joins the support session with the 8-digit ID the supporter gave you.
 
   --name NAME          how the supporter sees you (default: your user name)
+  --lang en|de         the language of the support terms (default: de when $LANG starts with de)
   --accept-terms       accept the support terms without asking
   --grant-view         show your screen when the supporter asks
   --grant-control      give remote control when the supporter asks
@@ -53,6 +54,8 @@ export async function runJoin(argv: string[]): Promise<number> {
 	}
 	const stopAfterMs = parseMs(values["stop-after-ms"], "--stop-after-ms");
 	const displayName = values.name ?? safeUserName();
+	const lang = values.lang ?? (process.env.LANG?.startsWith("de") ? "de" : "en");
+	if (lang !== "en" && lang !== "de") throw new CliError(`--lang must be en or de\n\n${USAGE}`, 2);
 
 	const out = new Output(values.json);
 	const transport = openTransport(values);
@@ -61,7 +64,7 @@ export async function runJoin(argv: string[]): Promise<number> {
 	const api = createApiClient({ baseUrl: transport.origin, fetch: transport.fetch });
 	let client: SessionClient | null = null;
 	try {
-		const joined = await api.joinSession({ code, displayName });
+		const joined = await api.joinSession({ code, displayName, lang });
 		out.event(
 			"joined",
 			{ sessionId: joined.sessionId, fingerprint: transport.seenFingerprint },
@@ -231,6 +234,7 @@ function parse(argv: string[]) {
 		options: {
 			...CONNECTION_OPTIONS,
 			name: { type: "string" },
+			lang: { type: "string" },
 			"accept-terms": { type: "boolean", default: false },
 			"grant-view": { type: "boolean", default: false },
 			"grant-control": { type: "boolean", default: false },

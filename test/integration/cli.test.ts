@@ -238,11 +238,23 @@ describe("CLI modules: support and join", () => {
 		);
 		const session = await supporter.waitFor((e) => e.event === "session");
 		const customer = runCli(
-			["join", String(session.code), "--url", origin, "--trust-file", trustFile, "--json"],
+			[
+				"join",
+				String(session.code),
+				"--url",
+				origin,
+				"--trust-file",
+				trustFile,
+				"--json",
+				"--lang",
+				"de",
+			],
 			home,
 		);
 		expect(await customer.exited).toBe(4);
 		expect(customer.events.map((e) => e.event)).toEqual(["joined", "terms", "terms.decision"]);
+		// --lang de: the German terms, which name the STOPP key of the German pages.
+		expect(String(customer.events[1]?.text)).toContain("STOPP");
 		// A signal makes the supporter end the session over HTTP before it exits.
 		supporter.child.kill("SIGTERM");
 		expect(await supporter.exited).toBe(0);
