@@ -17,9 +17,24 @@ import { queryDb } from "../helpers/sql.ts";
 
 const te = new TextEncoder();
 
-/** Gives frames in flight a moment, then reports how many arrived. */
+/** Gives frames in flight a moment (where no frame can flow to mark the end of them). */
 async function settle(ms = 300) {
 	await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Sends a chat frame from `from` and waits for it at `to`. The relay decides one socket's frames
+ * in order, so everything `from` sent before has been forwarded or dropped by then: returns what
+ * arrived besides the marker, and takes the marker out of `to.frames` again.
+ */
+async function framesBefore(from: RawParticipant, to: RawParticipant): Promise<Uint8Array[]> {
+	const before = to.frames.length;
+	const marker = await from.seal(CHANNELS.chat, te.encode("marker"));
+	from.sendFrame(marker);
+	const same = (f: Uint8Array) => Buffer.from(f).equals(Buffer.from(marker));
+	await to.until(() => to.frames.slice(before).some(same));
+	const arrived = to.frames.splice(before);
+	return arrived.filter((f) => !same(f));
 }
 
 describe("ad-hoc support sessions", () => {
@@ -142,9 +157,8 @@ describe("ad-hoc support sessions", () => {
 		customer.sendFrame(await customer.seal(CHANNELS.screen, te.encode("screen before grant")));
 		// The supporter's input before any grant: dropped.
 		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click before grant")));
-		await settle();
-		expect(supporter.frames).toHaveLength(0);
-		expect(customer.frames).toHaveLength(0);
+		expect(await framesBefore(customer, supporter)).toEqual([]);
+		expect(await framesBefore(supporter, customer)).toEqual([]);
 
 		supporter.send({ type: "view.request" });
 		await customer.next("view.request");
@@ -156,8 +170,7 @@ describe("ad-hoc support sessions", () => {
 
 		// Still no control: input dropped.
 		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click without control")));
-		await settle();
-		expect(customer.frames).toHaveLength(0);
+		expect(await framesBefore(supporter, customer)).toEqual([]);
 
 		supporter.send({ type: "control.request" });
 		await customer.next("control.request");
@@ -171,7 +184,7 @@ describe("ad-hoc support sessions", () => {
 		await supporter.state((s) => s.controller === null);
 		// Sent right after the revoke was acknowledged: never arrives.
 		supporter.sendFrame(await supporter.seal(CHANNELS.input, te.encode("click after revoke")));
-		await settle();
+		expect(await framesBefore(supporter, customer)).toEqual([]);
 		expect(customer.frames).toHaveLength(1);
 		supporter.close();
 		customer.close();
