@@ -383,6 +383,9 @@ export function decide(
 				{ consent: true },
 			);
 		}
+		case "ack":
+			// Flow control is the actor's own bookkeeping (session-actor.ts), never a decision.
+			return refuse("acknowledgements are not control messages");
 		case "comment":
 			if (from !== "supporter")
 				return refuse("comments are the supporter's notes for the protocol");

@@ -12,6 +12,14 @@ import { MAX_STREAM } from "./frame.ts";
 
 /** Control frames larger than this (UTF-8 bytes) are refused before JSON parsing. */
 export const MAX_CONTROL_FRAME_BYTES = 16 * 1024;
+/**
+ * What a module accepts from its socket (UTF-8 bytes). Sized together with the largest message
+ * the relay itself makes: a `state` with 1,024 file offers whose 255-character names take the
+ * most JSON (every character escaped as `\uXXXX`) is about 1.7 MB, so 2 MiB holds every legal
+ * state (test/unit/control.test.ts builds it). Relayed client messages stay under the 16 KiB the
+ * relay enforces on the way in.
+ */
+export const MAX_INBOUND_FRAME_BYTES = 2 * 1024 * 1024;
 
 /** The module roles. A host takes the customer's side in every rule that names two sides. */
 export const ROLES = ["supporter", "customer", "host"] as const;
@@ -225,9 +233,24 @@ const relayedClientMessages = [
 	hostAuthMessage(),
 ] as const;
 
+/**
+ * Flow control (docs/protocol.md §3.5): how much the module has read since its last `ack`, in
+ * bytes of binary frames plus UTF-16 code units of text messages. The relay stops short of
+ * queueing without end for a reader that does not read. Never relayed.
+ */
+export const ACK_EVERY_BYTES = 256 * 1024;
+const ackSchema = z.strictObject({
+	type: z.literal("ack"),
+	bytes: z
+		.int()
+		.min(1)
+		.max(2 ** 40),
+});
+
 /** Every message a module may send. */
 export const clientMessageSchema = z.discriminatedUnion("type", [
 	helloSchema,
+	ackSchema,
 	...relayedClientMessages,
 ]);
 /** A message from a module to the server. */
@@ -359,11 +382,11 @@ export type ParseResult<T> =
 
 const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
-function parseWith<T>(schema: z.ZodType<T>, text: unknown): ParseResult<T> {
+function parseWith<T>(schema: z.ZodType<T>, text: unknown, maxBytes: number): ParseResult<T> {
 	if (typeof text !== "string") return fail("not-text", "control frames are text");
 	// UTF-8 is never shorter than UTF-16 code units, so the cheap check is safe to do first.
-	if (text.length > MAX_CONTROL_FRAME_BYTES || utf8Length(text) > MAX_CONTROL_FRAME_BYTES) {
-		return fail("too-large", `control frame over ${MAX_CONTROL_FRAME_BYTES} bytes`);
+	if (text.length > maxBytes || utf8Length(text) > maxBytes) {
+		return fail("too-large", `control frame over ${maxBytes} bytes`);
 	}
 	let json: unknown;
 	try {
@@ -386,12 +409,12 @@ function fail(reason: ControlFrameFailure, detail: string): ParseResult<never> {
 
 /** Parses a text frame a module sent (the relay's side). */
 export function parseControlFrame(text: unknown): ParseResult<ClientMessage> {
-	return parseWith(clientMessageSchema, text);
+	return parseWith(clientMessageSchema, text, MAX_CONTROL_FRAME_BYTES);
 }
 
 /** Parses a text frame a module received (the modules' side). */
 export function parseInboundFrame(text: unknown): ParseResult<InboundMessage> {
-	return parseWith(inboundMessageSchema, text);
+	return parseWith(inboundMessageSchema, text, MAX_INBOUND_FRAME_BYTES);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +443,13 @@ export const CLOSE = {
 	UNSUPPORTED_VERSION: 4007,
 	/** A frame or message over its channel's size cap (docs/protocol.md §2.1); it was not relayed. */
 	TOO_LARGE: 4008,
+	/**
+	 * The reader fell too far behind: more was waiting for it in the relay than the bound allows
+	 * (docs/protocol.md §3.5). Nothing it missed can be replayed, so it resumes with a new socket.
+	 */
+	SLOW_READER: 4009,
+	/** Nothing arrived on the socket, not even a keepalive, for longer than the timeout (§3.6). */
+	TIMED_OUT: 4010,
 } as const;
 /** A name in {@link CLOSE}. */
 export type CloseName = keyof typeof CLOSE;
@@ -436,7 +466,12 @@ const CLOSE_REASONS: Record<CloseCode, string> = {
 	[CLOSE.REPLACED]: "replaced by a newer connection",
 	[CLOSE.UNSUPPORTED_VERSION]: "unsupported protocol version",
 	[CLOSE.TOO_LARGE]: "frame too large",
+	[CLOSE.SLOW_READER]: "reader too slow",
+	[CLOSE.TIMED_OUT]: "keepalive timed out",
 };
+
+/** Protocol codes after which the module reconnects: the session goes on, only the socket ended. */
+const RESUMABLE_CODES: ReadonlySet<number> = new Set([CLOSE.SLOW_READER, CLOSE.TIMED_OUT]);
 
 /** True if `code` is one of {@link CLOSE}. */
 export function isCloseCode(code: number): code is CloseCode {
@@ -449,10 +484,26 @@ export function closeReason(code: number): string {
 }
 
 /**
- * Whether a module may reconnect and resume after this close code. Every protocol code, a normal
- * close (1000) and a policy close (1008) are final; anything else (1001 going away, 1006
- * dropped, 1011 server error) is a transport failure that the session survives (DESIGN §2 11).
+ * Whether a module may reconnect and resume after this close code. Every protocol code except
+ * SLOW_READER and TIMED_OUT, a normal close (1000) and a policy close (1008) are final; anything
+ * else (1001 going away, 1006 dropped, 1011 server error) is a transport failure that the session
+ * survives (DESIGN §2 11).
  */
 export function mayResume(code: number): boolean {
+	if (RESUMABLE_CODES.has(code)) return true;
 	return !isCloseCode(code) && code !== 1000 && code !== 1008;
+}
+
+/**
+ * The code to send back when the peer closed with `code` (RFC 6455 §5.5.1: an endpoint answers a
+ * Close frame with a Close frame, usually echoing the code). 1005 (the peer sent no code) is
+ * answered with 1000; null for codes that never travel on the wire (1006, 1015) or are invalid.
+ */
+export function closeReply(code: number): number | null {
+	if (code === 1005) return 1000;
+	const sendable =
+		(code >= 1000 && code <= 1003) ||
+		(code >= 1007 && code <= 1014) ||
+		(code >= 3000 && code <= 4999);
+	return sendable ? code : null;
 }

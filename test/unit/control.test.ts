@@ -4,9 +4,11 @@ import {
 	CLOSE,
 	type ClientMessage,
 	closeReason,
+	closeReply,
 	isCloseCode,
 	isConsentMessage,
 	MAX_CONTROL_FRAME_BYTES,
+	MAX_INBOUND_FRAME_BYTES,
 	mayResume,
 	parseControlFrame,
 	parseInboundFrame,
@@ -323,7 +325,25 @@ describe("close codes", () => {
 			REPLACED: 4006,
 			UNSUPPORTED_VERSION: 4007,
 			TOO_LARGE: 4008,
+			SLOW_READER: 4009,
+			TIMED_OUT: 4010,
 		});
+	});
+
+	it("let a module resume after the relay dropped a slow or silent socket", () => {
+		expect(mayResume(CLOSE.SLOW_READER)).toBe(true);
+		expect(mayResume(CLOSE.TIMED_OUT)).toBe(true);
+	});
+
+	it("answer a peer's close with its own code, 1000 for none, nothing for the reserved ones", () => {
+		expect(closeReply(1000)).toBe(1000);
+		expect(closeReply(1001)).toBe(1001);
+		expect(closeReply(4321)).toBe(4321);
+		expect(closeReply(1005)).toBe(1000);
+		expect(closeReply(1006)).toBeNull();
+		expect(closeReply(1015)).toBeNull();
+		expect(closeReply(1004)).toBeNull();
+		expect(closeReply(5000)).toBeNull();
 	});
 
 	it("map unknown codes to a generic reason and let only transport failures resume", () => {
@@ -335,6 +355,39 @@ describe("close codes", () => {
 		expect(mayResume(1000)).toBe(false);
 		expect(mayResume(CLOSE.STOPPED)).toBe(false);
 		expect(mayResume(CLOSE.REPLACED)).toBe(false);
+	});
+});
+
+describe("the largest message the relay makes", () => {
+	it("fits what a module accepts: a state with 1,024 offers of 255 characters that escape widest", () => {
+		// A lone surrogate is the widest character in JSON: JSON.stringify writes it as \udxxx.
+		const widest = "\ud800".repeat(255);
+		const state = {
+			sessionId: "x".repeat(128),
+			revision: Number.MAX_SAFE_INTEGER,
+			phase: "active",
+			connected: ["customer", "supporter"],
+			termsRequired: true,
+			termsAccepted: true,
+			shower: "customer",
+			controller: "supporter",
+			files: Array.from({ length: 1024 }, (_, i) => ({
+				id: 4_294_967_295 - i,
+				name: widest,
+				size: Number.MAX_SAFE_INTEGER,
+				sha256: SHA,
+				from: "supporter",
+				status: "accepted",
+			})),
+		};
+		const text = JSON.stringify({ type: "state", state });
+		const bytes = new TextEncoder().encode(text).length;
+		expect(bytes).toBeGreaterThan(MAX_CONTROL_FRAME_BYTES);
+		expect(bytes).toBeLessThanOrEqual(MAX_INBOUND_FRAME_BYTES);
+		const parsed = parseInboundFrame(text);
+		expect(parsed.ok).toBe(true);
+		// A client message of that size is still refused on the relay's side.
+		expect(parseControlFrame(text)).toMatchObject({ ok: false, reason: "too-large" });
 	});
 });
 
