@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
+import { ACK_EVERY_BYTES } from "../protocol/control.ts";
 import { CHANNELS, encodeHeader, HEADER_BYTES } from "../protocol/frame.ts";
 
 /** One side of a pair. Handlers are swapped per phase; text frames go to `onText`. */
@@ -47,10 +48,25 @@ export function toEndpoint(ws: WebSocket): Endpoint {
 		inbox: [],
 		closed: null,
 	};
+	// Flow control as the modules do it (docs/protocol.md §3.5): the SessionActor closes a reader
+	// that leaves more than 8 MiB unacknowledged. Both relays get the acks (the baseline forwards
+	// them as text), about one per 256 KiB read, so the comparison stays fair.
+	let unacked = 0;
 	ws.on("message", (data, isBinary) => {
 		const buf = data as Buffer; // binaryType "nodebuffer" (the default) gives one Buffer
-		if (isBinary) ep.onBinary(buf);
-		else ep.onText(buf.toString("utf8"));
+		let text: string | null = null;
+		if (isBinary) {
+			unacked += buf.byteLength;
+		} else {
+			text = buf.toString("utf8");
+			unacked += text.length;
+		}
+		if (unacked >= ACK_EVERY_BYTES && ws.readyState === ws.OPEN) {
+			ws.send(JSON.stringify({ type: "ack", bytes: unacked }));
+			unacked = 0;
+		}
+		if (text === null) ep.onBinary(buf);
+		else ep.onText(text);
 	});
 	ws.on("close", (code, reason) => {
 		ep.closed = `${code} ${reason.toString("utf8")}`.trim();

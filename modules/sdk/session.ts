@@ -9,6 +9,7 @@
  */
 import { verifyKeyCommitment } from "../../protocol/commitment.ts";
 import {
+	ACK_EVERY_BYTES,
 	CLOSE,
 	type ClientMessage,
 	type ConsentState,
@@ -76,6 +77,13 @@ export interface WebSocketLike {
 export type WebSocketFactory = (url: string) => WebSocketLike;
 
 const WS_OPEN = 1;
+/**
+ * Keepalive (docs/protocol.md §3.6): the relay's runtime answers the text `ping` with `pong`
+ * without waking the session actor, and closes a socket silent for 25 s with TIMED_OUT.
+ */
+const PING_INTERVAL_MS = 10_000;
+const PING = "ping";
+const PONG = "pong";
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -252,6 +260,9 @@ export class SessionClient {
 	#closing = false;
 	#reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 	#wakeReconnect: (() => void) | null = null;
+	#pinger: ReturnType<typeof setInterval> | null = null;
+	/** Read from the current socket since the last `ack` (docs/protocol.md §3.5). */
+	#unacked = 0;
 
 	constructor(options: SessionClientOptions) {
 		this.role = options.role;
@@ -644,6 +655,8 @@ export class SessionClient {
 				}
 				opened = true;
 				this.#ws = ws;
+				this.#unacked = 0;
+				this.#startPings(ws);
 				this.#helloSent = false;
 				this.#revealSent = false;
 				const resumed = this.#sockets > 0;
@@ -656,6 +669,7 @@ export class SessionClient {
 			ws.addEventListener("message", (event) => {
 				if (ws !== this.#ws) return; // a replaced socket's late messages are not this session's
 				const data = event.data;
+				this.#acknowledge(ws, data);
 				this.#inbox = this.#inbox
 					.then(() => this.#handleMessage(data))
 					.catch((err: unknown) => {
@@ -677,9 +691,45 @@ export class SessionClient {
 		});
 	}
 
+	/**
+	 * Flow control: the relay queues at most a bounded amount for a reader and drops screen frames
+	 * or closes the socket past it, so the module says how much it has read, once per
+	 * ACK_EVERY_BYTES. Counted as the message arrives, before decryption: what is read off the
+	 * socket is what no longer waits in the relay.
+	 */
+	#acknowledge(ws: WebSocketLike, data: unknown): void {
+		if (typeof data === "string") {
+			if (data === PONG) return;
+			this.#unacked += data.length;
+		} else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+			this.#unacked += data.byteLength;
+		} else if (typeof Blob !== "undefined" && data instanceof Blob) {
+			this.#unacked += data.size;
+		}
+		if (this.#unacked < ACK_EVERY_BYTES || ws.readyState !== WS_OPEN) return;
+		ws.send(JSON.stringify({ type: "ack", bytes: this.#unacked }));
+		this.#unacked = 0;
+	}
+
+	#startPings(ws: WebSocketLike): void {
+		if (this.#pinger) clearInterval(this.#pinger);
+		const pinger = setInterval(() => {
+			if (ws !== this.#ws || ws.readyState !== WS_OPEN) {
+				clearInterval(pinger);
+				return;
+			}
+			ws.send(PING);
+		}, PING_INTERVAL_MS);
+		// A pending keepalive must not keep a Node process alive on its own.
+		(pinger as { unref?: () => void }).unref?.();
+		this.#pinger = pinger;
+	}
+
 	#onClose(ws: WebSocketLike, code: number, reason: string): void {
 		if (ws !== this.#ws) return;
 		this.#ws = null;
+		if (this.#pinger) clearInterval(this.#pinger);
+		this.#pinger = null;
 		this.#helloSent = false;
 		if (this.#finished) return;
 		if (this.#closing || this.#ended) {
@@ -753,6 +803,8 @@ export class SessionClient {
 	#finish(code: number, reason: string): void {
 		if (this.#finished) return;
 		this.#finished = true;
+		if (this.#pinger) clearInterval(this.#pinger);
+		this.#pinger = null;
 		this.#outbox = [];
 		this.#emit("closed", { code, reason });
 	}
@@ -797,6 +849,7 @@ export class SessionClient {
 	}
 
 	async #handleText(text: string): Promise<void> {
+		if (text === PONG) return; // the runtime's answer to a keepalive
 		const parsed = parseInboundFrame(text);
 		if (!parsed.ok) {
 			this.#emitError("client", "BAD_MESSAGE", parsed.detail, false);

@@ -9,7 +9,7 @@ import {
 	SessionCipher,
 	signStatement,
 } from "../../modules/sdk/crypto.ts";
-import type { Role, Statement } from "../../protocol/control.ts";
+import { ACK_EVERY_BYTES, type Role, type Statement } from "../../protocol/control.ts";
 import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
 import { CHANNELS, type Channel } from "../../protocol/frame.ts";
 import type { TestServer } from "./server.ts";
@@ -26,6 +26,8 @@ export class RawParticipant {
 	cipher: SessionCipher | undefined;
 	sas: string | undefined;
 	private waiters: (() => void)[] = [];
+	private pinger: ReturnType<typeof setInterval>;
+	private unacked = 0;
 	readonly ws: WebSocket;
 	readonly role: Role;
 	readonly sessionId: string;
@@ -40,14 +42,26 @@ export class RawParticipant {
 		this.sessionId = sessionId;
 		this.keys = keys;
 		ws.on("message", (data, isBinary) => {
-			if (isBinary) this.frames.push(new Uint8Array(data as Buffer));
-			else this.messages.push(JSON.parse(String(data)));
+			if (isBinary) {
+				this.frames.push(new Uint8Array(data as Buffer));
+				this.acknowledge((data as Buffer).byteLength);
+			} else if (String(data) !== "pong") {
+				const text = String(data);
+				this.messages.push(JSON.parse(text));
+				this.acknowledge(text.length);
+			}
 			this.wake();
 		});
 		ws.on("close", (code) => {
+			clearInterval(this.pinger);
 			this.closeCode = code;
 			this.wake();
 		});
+		// Keepalive as the modules send it: the relay closes a socket silent for 25 s.
+		this.pinger = setInterval(() => {
+			if (ws.readyState === WebSocket.OPEN) ws.send("ping");
+		}, 10_000);
+		this.pinger.unref();
 	}
 
 	static async connect(server: TestServer, sessionId: string, ticket: string, role: Role) {
@@ -70,6 +84,14 @@ export class RawParticipant {
 			ed25519: await exportPublicKey(sign.publicKey),
 		};
 		return new RawParticipant(ws, role, sessionId, keys);
+	}
+
+	/** Flow control as the modules do it (docs/protocol.md §3.5). */
+	private acknowledge(bytes: number) {
+		this.unacked += bytes;
+		if (this.unacked < ACK_EVERY_BYTES || this.ws.readyState !== WebSocket.OPEN) return;
+		this.ws.send(JSON.stringify({ type: "ack", bytes: this.unacked }));
+		this.unacked = 0;
 	}
 
 	private wake() {
@@ -185,6 +207,15 @@ export class RawParticipant {
 
 	close() {
 		this.ws.close();
+	}
+
+	/**
+	 * Plays a peer that stops reading, so the relay's sends pile up behind a closed TCP window;
+	 * without `keepalive` also one whose network vanished (no more pings either).
+	 */
+	stall(options: { keepalive?: boolean } = {}) {
+		if (!options.keepalive) clearInterval(this.pinger);
+		this.ws.pause();
 	}
 }
 
