@@ -9,6 +9,7 @@ import {
 	CONTROL_ERRORS,
 	type ConsentMessage,
 	closeReason,
+	closeReply,
 	type Hello,
 	isConsentMessage,
 	MAX_CONTROL_FRAME_BYTES,
@@ -18,7 +19,7 @@ import {
 	type ServerMessage,
 } from "../protocol/control.ts";
 import { fromBase64url } from "../protocol/encoding.ts";
-import { channelName, frameSizeLimit, parseHeader } from "../protocol/frame.ts";
+import { CHANNELS, channelName, frameSizeLimit, parseHeader } from "../protocol/frame.ts";
 import { verifyStatement } from "../protocol/signature.ts";
 import type { AuditInput } from "../schema/audit.ts";
 import { recordConsent } from "../schema/consents.ts";
@@ -56,8 +57,33 @@ interface SessionEnv {
 
 /** A participant that left may come back within this time before the session ends. */
 export const IDLE_GRACE_MS = 10 * 60_000;
+/**
+ * A socket on which nothing arrived for this long, not even a keepalive `ping` (which the runtime
+ * answers without waking the actor), is closed with CLOSE.TIMED_OUT and its side recorded as left.
+ * Modules ping every 10 s; the check runs from the alarm, so a silent peer is gone within 30 s.
+ */
+export const PEER_TIMEOUT_MS = 25_000;
+/** A socket's last message time is written to its attachment at most this often. */
+const SEEN_WRITE_MS = 5_000;
+/**
+ * Flow control (docs/protocol.md §3.5). A screen frame is dropped, not queued, for a reader with
+ * more than this waiting for it in the relay: screen frames replace each other.
+ */
+export const SCREEN_LAG_BYTES = 2 * 1024 * 1024;
+/**
+ * A reader with more than this waiting for it is closed with CLOSE.SLOW_READER: input, control,
+ * chat and file frames cannot be dropped, and queueing them without end would let one stalled
+ * socket grow the server's memory without bound.
+ */
+export const SLOW_READER_BYTES = 8 * 1024 * 1024;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
+/**
+ * What each socket was sent and has not acknowledged yet (flow control, docs/protocol.md §3.5).
+ * In memory only: an actor that hibernated had nothing in flight worth counting.
+ */
+const unacked = new WeakMap<WebSocket, number>();
+
 /** Storage key prefixes: one violation tally per principal, one kept record per key. */
 const TALLY_PREFIX = "violations:";
 const OUTBOX_PREFIX = "outbox:";
@@ -79,6 +105,8 @@ const attachmentSchema = z.object({
 	role: roleSchema,
 	principalId: z.string(),
 	ip: z.string().nullable(),
+	/** When the last message arrived (ms), written at most every SEEN_WRITE_MS; absent on old sockets. */
+	seenAt: z.number().optional(),
 });
 type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -120,6 +148,15 @@ function closeQuietly(ws: WebSocket, code: number): void {
 	} catch {
 		// Already closing or closed: nothing left to tell this socket.
 	}
+}
+
+/**
+ * Who was connected when last checked, kept in storage: after a crash or restart the sockets are
+ * gone without a close event, and this is what tells the actor whom it lost and since when.
+ */
+interface Alive {
+	at: number;
+	roles: Role[];
 }
 
 function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): void {
@@ -247,6 +284,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 					readAttachment(ws)?.principalId !== principal.principalId,
 			);
 		if (occupied) return new Response("occupied", { status: 409 });
+		// Before the old socket of this role is replaced: it still counts as connected then.
+		await this.reconcileLost();
 		for (const old of this.ctx.getWebSockets(principal.role)) closeQuietly(old, CLOSE.REPLACED);
 		this.ctx.acceptWebSocket(server, [principal.role]);
 		writeAttachment(server, {
@@ -254,6 +293,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			role: principal.role,
 			principalId: principal.principalId,
 			ip: principal.ip,
+			seenAt: Date.now(),
 		} satisfies Attachment);
 		trackWebSocket(1);
 		await this.onJoin(server, principal);
@@ -266,6 +306,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (this.live.phase === "ended") return closeQuietly(ws, CLOSE.ENDED);
 		try {
 			if (!isOpen(ws)) return await this.afterClose(from);
+			this.noteSeen(ws, from);
 			// Size first: an oversized frame is never parsed, relayed or answered, only closed.
 			const over = oversize(message);
 			if (over) return await this.tooLarge(ws, from, over);
@@ -277,18 +318,23 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 	}
 
-	override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+		// Answer the peer's Close (RFC 6455 §5.5.1), or `ws` reports 1006 after its timeout and a
+		// WHATWG WebSocket never fires close. A socket this actor closed itself is left alone.
+		const reply = closedByRelay.has(ws) ? null : closeReply(code);
+		if (reply !== null) {
+			closedByRelay.add(ws);
+			try {
+				ws.close(reply, reply === code ? reason : closeReason(reply));
+			} catch {
+				// The runtime answered already or the connection is gone: nothing left to send.
+			}
+		}
 		const who = readAttachment(ws);
 		trackWebSocket(-1);
 		if (who && this.record) await this.summarize(who, "socket-closed");
-		if (!who || !this.record || this.live.phase === "ended" || code === CLOSE.REPLACED) return;
-		const connected = this.connectedRoles(ws);
-		if (connected.includes(who.role)) return; // a newer socket of this role took over
-		this.live = bump(this.live, { emptySince: connected.length === 0 ? Date.now() : null });
-		await this.ctx.storage.put("live", this.live);
-		this.broadcastState(ws);
-		await this.armAlarm();
-		await this.audit([{ type: "session.left", data: { role: who.role, code } }], who);
+		if (!who || !this.record || code === CLOSE.REPLACED) return;
+		await this.left(ws, who, code);
 	}
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
@@ -298,6 +344,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	override async alarm(): Promise<void> {
 		await this.flushOutbox();
 		if (this.record && this.live.phase !== "ended") {
+			await this.checkPeers();
 			const now = Date.now();
 			const grace = this.record.idleGraceMs ?? IDLE_GRACE_MS;
 			const idle = this.live.emptySince !== null && now - this.live.emptySince >= grace;
@@ -317,6 +364,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			seen: first ? [...this.live.seen, principal.role] : this.live.seen,
 		});
 		await this.ctx.storage.put("live", this.live);
+		await this.writeAlive();
 		await this.armAlarm();
 		this.broadcastState();
 		// A participant that resumes gets what it needs to carry on: the other side's hello and,
@@ -345,6 +393,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			return this.violation(ws, from, `bad-message:${parsed.reason}`);
 		}
 		const msg = parsed.value;
+		if (msg.type === "ack") {
+			unacked.set(ws, Math.max(0, (unacked.get(ws) ?? 0) - msg.bytes));
+			return;
+		}
 		if (msg.type === "stop") return this.onStop(ws, from, msg);
 		// One control message at a time: each decision sees the state the previous one left.
 		const run = this.queue.then(() => this.applyControl(ws, from, msg, text));
@@ -616,8 +668,123 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			};
 			await this.ctx.storage.put("live", this.live);
 		}
+		const replaceable = parsed.header.channel === CHANNELS.screen;
 		for (const peer of this.ctx.getWebSockets(otherRole(record, from.role)))
-			sendQuietly(peer, frame);
+			this.deliver(peer, frame, replaceable);
+	}
+
+	/**
+	 * Sends to one socket unless too much already waits for its reader (flow control,
+	 * docs/protocol.md §3.5). workerd queues every send in memory until the peer's TCP window
+	 * takes it, without limit, and its `bufferedAmount` stays 0 for these sockets (measured), so
+	 * the relay counts what it sent against what the module acknowledged (`ack`). A replaceable
+	 * (screen) frame is dropped for a lagging reader; anything else past SLOW_READER_BYTES closes
+	 * the reader, which resumes on a fresh socket.
+	 */
+	private deliver(ws: WebSocket, data: string | ArrayBuffer, replaceable = false): void {
+		if (!isOpen(ws)) return;
+		const waiting = unacked.get(ws) ?? 0;
+		if (replaceable && waiting > SCREEN_LAG_BYTES) {
+			incrementCounter(
+				"fernwart_frames_lagging_dropped_total",
+				"Screen frames dropped because their reader had too much waiting.",
+			);
+			return;
+		}
+		if (waiting > SLOW_READER_BYTES) {
+			closeQuietly(ws, CLOSE.SLOW_READER);
+			const who = readAttachment(ws);
+			if (who) this.track(this.left(ws, who, CLOSE.SLOW_READER));
+			return;
+		}
+		unacked.set(ws, waiting + (typeof data === "string" ? data.length : data.byteLength));
+		sendQuietly(ws, data);
+	}
+
+	/** Runs bookkeeping started from a synchronous path; failures are logged, never thrown. */
+	private track(work: Promise<unknown>): void {
+		const run = this.queue.then(() => work);
+		this.queue = run.catch((err: unknown) =>
+			this.log(`bookkeeping failed: ${(err as Error).name}`),
+		);
+	}
+
+	/** Notes a message's arrival in the socket's attachment, at most every SEEN_WRITE_MS. */
+	private noteSeen(ws: WebSocket, from: Attachment): void {
+		const now = Date.now();
+		if (from.seenAt !== undefined && now - from.seenAt < SEEN_WRITE_MS) return;
+		writeAttachment(ws, { ...from, seenAt: now });
+	}
+
+	/** The last sign of life on a socket: a message, or a keepalive the runtime answered. */
+	private lastSeen(ws: WebSocket): number {
+		const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+		return Math.max(readAttachment(ws)?.seenAt ?? 0, pinged);
+	}
+
+	/** Closes sockets silent for PEER_TIMEOUT_MS (a black-holed peer) and records them as left. */
+	private async checkPeers(): Promise<void> {
+		const now = Date.now();
+		for (const ws of this.ctx.getWebSockets()) {
+			const who = readAttachment(ws);
+			if (!who || !isOpen(ws) || now - this.lastSeen(ws) < PEER_TIMEOUT_MS) continue;
+			closeQuietly(ws, CLOSE.TIMED_OUT);
+			await this.left(ws, who, CLOSE.TIMED_OUT);
+		}
+		await this.reconcileLost();
+		await this.writeAlive();
+	}
+
+	/**
+	 * Records a side as left once its socket is gone (closed by the peer, by the relay for being
+	 * slow or silent, or lost): the state goes to the other side, the idle time starts when nobody
+	 * is left, and `session.left` goes to the protocol. Idempotent per role: only a role still
+	 * recorded as connected (Alive) is recorded as leaving.
+	 */
+	private async left(ws: WebSocket, who: Attachment, code: number): Promise<void> {
+		if (!this.record || this.live.phase === "ended") return;
+		const connected = this.connectedRoles(ws);
+		if (connected.includes(who.role)) return; // a newer socket of this role took over
+		const alive = await this.ctx.storage.get<Alive>("alive");
+		if (alive && !alive.roles.includes(who.role)) return; // already recorded
+		this.live = bump(this.live, { emptySince: connected.length === 0 ? Date.now() : null });
+		await this.ctx.storage.put("live", this.live);
+		await this.writeAlive(ws);
+		this.broadcastState(ws);
+		await this.armAlarm();
+		await this.audit([{ type: "session.left", data: { role: who.role, code } }], who);
+	}
+
+	/**
+	 * After a crash or restart the sockets are gone without a close event. Roles recorded as
+	 * connected that have no socket now are recorded as left at their last sign of life, and the
+	 * idle time counts from then, so a session nobody comes back to still ends.
+	 */
+	private async reconcileLost(except?: WebSocket): Promise<void> {
+		const alive = await this.ctx.storage.get<Alive>("alive");
+		if (!alive || !this.record || this.live.phase === "ended") return;
+		const connected = this.connectedRoles(except);
+		const lost = alive.roles.filter((r) => !connected.includes(r));
+		if (lost.length === 0) return;
+		this.live = bump(this.live, {
+			emptySince: connected.length === 0 ? (this.live.emptySince ?? alive.at) : null,
+		});
+		await this.ctx.storage.put({ live: this.live, alive: { at: alive.at, roles: connected } });
+		this.broadcastState(except);
+		await this.armAlarm();
+		for (const role of lost) {
+			await this.audit(
+				[{ type: "session.left", data: { role, code: 1006, occurredAt: alive.at } }],
+				null,
+				{ keep: true },
+			);
+		}
+	}
+
+	/** Stores who is connected now (a sign of life for every open socket). */
+	private async writeAlive(except?: WebSocket): Promise<void> {
+		const alive: Alive = { at: Date.now(), roles: this.connectedRoles(except) };
+		await this.ctx.storage.put("alive", alive);
 	}
 
 	/**
@@ -744,6 +911,11 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
 			times.push(record.expiresAt);
 			if (this.live.emptySince !== null) times.push(this.live.emptySince + grace);
+			// Keepalive check: when the quietest open socket would time out. While anyone is
+			// connected this also keeps a check pending that survives a crash of the runtime.
+			for (const ws of this.ctx.getWebSockets()) {
+				if (isOpen(ws) && readAttachment(ws)) times.push(this.lastSeen(ws) + PEER_TIMEOUT_MS);
+			}
 		}
 		if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
 	}
@@ -773,16 +945,16 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			serverTime: Date.now(),
 		};
 		const text = JSON.stringify(state);
-		for (const ws of this.ctx.getWebSockets()) if (ws !== except) sendQuietly(ws, text);
+		for (const ws of this.ctx.getWebSockets()) if (ws !== except) this.deliver(ws, text);
 	}
 
 	private sendToRole(role: Role, message: string | ServerMessage): void {
 		const text = typeof message === "string" ? message : JSON.stringify(message);
-		for (const ws of this.ctx.getWebSockets(role)) sendQuietly(ws, text);
+		for (const ws of this.ctx.getWebSockets(role)) this.deliver(ws, text);
 	}
 
 	private send(ws: WebSocket, message: ServerMessage): void {
-		sendQuietly(ws, JSON.stringify(message));
+		this.deliver(ws, JSON.stringify(message));
 	}
 
 	private sendError(ws: WebSocket, code: string, message: string): void {

@@ -49,7 +49,10 @@ export function sessionDurations(events: ReportEvent[], now: number): SessionDur
 	};
 	for (const e of events) {
 		if (ended) break;
-		advance(e.ts);
+		// Records written late (kept while the protocol was unreachable, or a side found lost after
+		// a restart) carry the time they happened.
+		const occurredAt = e.data?.occurredAt;
+		advance(typeof occurredAt === "number" ? occurredAt : e.ts);
 		const role = typeof e.data?.role === "string" ? e.data.role : null;
 		switch (e.type) {
 			case "session.joined":

@@ -1,0 +1,107 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CLOSE } from "../../protocol/control.ts";
+import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
+import { makeDataDir, startServer, type TestServer } from "../helpers/server.ts";
+import { auditChain, openPair } from "../helpers/sessions.ts";
+import { queryDb } from "../helpers/sql.ts";
+
+/** Kills the launcher and its workerd with SIGKILL: a crash, with no chance to clean up. */
+async function crash(server: TestServer): Promise<void> {
+	const pid = server.process.pid as number;
+	const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+		.split("\n")
+		.map((s) => Number(s.trim()))
+		.filter(Boolean);
+	const exited = new Promise((r) => server.process.once("exit", r));
+	for (const p of [pid, ...children]) process.kill(p, "SIGKILL");
+	await exited;
+	await new Promise((r) => setTimeout(r, 200));
+}
+
+describe("dead peers and dead servers", () => {
+	it("records a silent peer as left within 30 s and tells the other side", async () => {
+		const server = await startServer();
+		try {
+			const { accessToken } = await mustLogin(server, ADMIN);
+			const { sessionId, supporter, customer } = await openPair(server, accessToken);
+			// A customer whose network vanished: no keepalive, nothing read, no close.
+			customer.stall();
+			const silentSince = Date.now();
+			// The supporter keeps pinging (RawParticipant does, as the modules do) and stays.
+			await supporter.until(() => {
+				const s = supporter.latestState();
+				return s && !(s.connected as string[]).includes("customer");
+			}, 35_000);
+			const after = Date.now() - silentSince;
+			console.log(`silent customer recorded as left after ${after} ms`);
+			expect(after).toBeLessThan(30_000);
+			expect(after).toBeGreaterThanOrEqual(20_000);
+			expect(supporter.latestState()?.connected).toEqual(["supporter"]);
+			expect(supporter.closeCode).toBeNull();
+			const left = auditChain(server).filter(
+				(r) => r.sessionId === sessionId && r.type === "session.left",
+			);
+			expect(left.map((r) => r.data)).toEqual([
+				expect.objectContaining({ role: "customer", code: CLOSE.TIMED_OUT }),
+			]);
+			customer.ws.terminate();
+		} finally {
+			await server.stop();
+		}
+	});
+
+	it("ends a session both sides were in when the server crashed and nobody came back", async () => {
+		const dataDir = makeDataDir();
+		const first = await startServer({ dataDir, keepData: true });
+		const { accessToken } = await mustLogin(first, ADMIN);
+		const set = await first.json("/api/v1/settings", {
+			method: "PATCH",
+			body: { sessionIdleSeconds: 10 },
+			headers: bearer(accessToken),
+		});
+		expect(set.status).toBe(200);
+		const { sessionId, supporter, customer } = await openPair(first, accessToken);
+		await crash(first);
+		const crashedAt = Date.now();
+		await supporter.until(() => supporter.closeCode !== null);
+		await customer.until(() => customer.closeCode !== null);
+
+		const second = await startServer({ dataDir });
+		try {
+			const db = join(dataDir, "fernwart.db");
+			let row: Record<string, unknown> | undefined;
+			// Nobody connects: the relay's keepalive check finds both sides gone, the idle time runs
+			// from their last sign of life, and the session ends.
+			while (Date.now() - crashedAt < 60_000) {
+				row = queryDb(db, "SELECT ended_at, end_reason FROM support_sessions WHERE id = ?", [
+					sessionId,
+				])[0];
+				if (row?.end_reason) break;
+				await new Promise((r) => setTimeout(r, 1000));
+			}
+			console.log(`session ended ${Date.now() - crashedAt} ms after the crash`);
+			expect(row?.end_reason).toBe("expired");
+			const types = auditChain(second)
+				.filter((r) => r.sessionId === sessionId)
+				.map((r) => [r.type, (r.data as { role?: string } | null)?.role]);
+			expect(types).toEqual(
+				expect.arrayContaining([
+					["session.left", "supporter"],
+					["session.left", "customer"],
+					["session.ended", undefined],
+				]),
+			);
+			// The report counts connected time only up to the last sign of life before the crash.
+			const report = await second.json<{ totals: { connectedMs: number } }>(
+				"/api/v1/reports/sessions",
+				{ headers: bearer(accessToken) },
+			);
+			expect(report.status).toBe(200);
+			expect(report.body.totals.connectedMs).toBeLessThan(30_000);
+		} finally {
+			await second.stop();
+		}
+	});
+});
