@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
 import { trackWebSocket } from "../functions/lib/metrics.ts";
-import { CLOSE, closeReason } from "../protocol/control.ts";
+import { CLOSE, closeReason, closeReply } from "../protocol/control.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import {
 	hostPresenceMessageSchema,
@@ -96,6 +96,10 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 
 	constructor(ctx: DurableObjectState, env: HostEnv) {
 		super(ctx, env);
+		// A keepalive the runtime answers without waking the actor; the alarm reads its time
+		// (getWebSocketAutoResponseTimestamp), so an agent that pings instead of sending heartbeats
+		// stays online at no cost per ping.
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 		void ctx.blockConcurrencyWhile(async () => {
 			this.state = (await ctx.storage.get<Presence>("presence")) ?? initialPresence();
 		});
@@ -229,7 +233,17 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		if (writeDue) await this.writePresence({ lastSeenAt: new Date(now) });
 	}
 
-	override async webSocketClose(ws: WebSocket): Promise<void> {
+	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+		// Answer the peer's Close (RFC 6455 §5.5.1) with its code; without it `ws` reports 1006
+		// after a timeout and a WHATWG WebSocket never fires close.
+		const reply = closeReply(code);
+		if (reply !== null) {
+			try {
+				ws.close(reply, reply === code ? reason : closeReason(reply));
+			} catch {
+				// Closed by this actor already, or the connection is gone: nothing to answer.
+			}
+		}
 		trackWebSocket(-1);
 		const others = this.ctx.getWebSockets().filter((s) => s !== ws);
 		if (others.length === 0) await this.goOffline("closed");
@@ -242,6 +256,16 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 	/** Presence timeout and housekeeping; idempotent, so a retried alarm is harmless. */
 	override async alarm(): Promise<void> {
 		const now = Date.now();
+		const pinged = this.lastPing();
+		if (this.state.online && pinged > (this.state.lastBeatAt ?? 0)) {
+			const writeDue = now - this.state.lastSeenWrittenAt >= LAST_SEEN_WRITE_MS;
+			this.state = {
+				...this.state,
+				lastBeatAt: pinged,
+				lastSeenWrittenAt: writeDue ? now : this.state.lastSeenWrittenAt,
+			};
+			if (writeDue) await this.writePresence({ lastSeenAt: new Date(pinged) });
+		}
 		if (this.state.online) {
 			const silentFor = now - (this.state.lastBeatAt ?? 0);
 			if (silentFor >= PRESENCE_TIMEOUT_MS) {
@@ -268,12 +292,19 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 
 	// --- helpers ------------------------------------------------------------------------------
 
+	/** The newest keepalive the runtime answered on an open presence socket (0 if none). */
+	private lastPing(): number {
+		let newest = 0;
+		for (const ws of this.ctx.getWebSockets()) {
+			const at = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+			if (ws.readyState === WebSocket.OPEN) newest = Math.max(newest, at);
+		}
+		return newest;
+	}
+
 	private isOnline(): boolean {
-		return (
-			this.state.online &&
-			this.state.lastBeatAt !== null &&
-			Date.now() - this.state.lastBeatAt < PRESENCE_TIMEOUT_MS
-		);
+		const last = Math.max(this.state.lastBeatAt ?? 0, this.lastPing());
+		return this.state.online && last > 0 && Date.now() - last < PRESENCE_TIMEOUT_MS;
 	}
 
 	private async goOffline(cause: OfflineCause): Promise<void> {

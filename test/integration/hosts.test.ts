@@ -580,4 +580,27 @@ describe("unattended hosts", () => {
 		expect(await presenceClosed).toBe(CLOSE.TOO_LARGE);
 		await transport.close();
 	}, 60_000);
+
+	it("answers a keepalive ping on the presence socket and a close with the host's code", async () => {
+		const identity = await importSigningPrivateKey(second.file.identityKey);
+		const transport = transportFor();
+		const hostApi = createHostApi({ baseUrl: server.url, fetch: transport.fetch });
+		const ticket = await hostApi.hostTicket(second.hostId, identity);
+		const presence = new WebSocket(
+			`wss://${server.url.host}/ws/v1/hosts/${second.hostId}?ticket=${ticket}`,
+			{ ca: server.ca },
+		);
+		await new Promise((resolve) => presence.once("open", resolve));
+		const pong = new Promise<string>((resolve) =>
+			presence.once("message", (d) => resolve(String(d))),
+		);
+		presence.send("ping");
+		expect(await pong).toBe("pong");
+		const started = Date.now();
+		const closed = new Promise<number>((resolve) => presence.once("close", resolve));
+		presence.close(1000, "bye");
+		expect(await closed).toBe(1000);
+		expect(Date.now() - started).toBeLessThan(2000);
+		await transport.close();
+	});
 });
