@@ -235,6 +235,12 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	async open(record: SessionRecord): Promise<void> {
 		if (this.record) return;
 		this.record = record;
+		// Nobody is connected yet: the idle time runs from the start, so a session that nobody
+		// ever connects to (an ID joined but never used) ends like one everybody left; not before
+		// its support ID expired, though, while a customer can still type it in.
+		const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
+		const emptySince = Math.max(Date.now(), (record.codeExpiresAt ?? 0) - grace);
+		this.live = { ...this.live, emptySince };
 		await this.ctx.storage.put({ record, live: this.live });
 		await this.armAlarm();
 	}

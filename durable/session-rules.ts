@@ -22,6 +22,8 @@ export interface SessionRecord {
 	/** Hashes of the same terms in other languages; accepting any one version accepts the terms. */
 	termsTranslationSha256s?: string[];
 	expiresAt: number;
+	/** Ad-hoc sessions: until when the support ID can be typed in (the idle end waits for it). */
+	codeExpiresAt?: number;
 	/** Time with nobody connected after which the session ends; the actor's default if absent. */
 	idleGraceMs?: number;
 	/** Host sessions: the host reached and its registered identity key (raw, base64url). */

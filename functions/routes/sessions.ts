@@ -251,6 +251,7 @@ sessions.openapi(
 			termsSha256: s.termsSha256,
 			termsTranslationSha256s: Object.values(s.termsTranslations ?? {}).map((v) => v.sha256),
 			expiresAt: s.expiresAt.getTime(),
+			codeExpiresAt: s.codeExpiresAt.getTime(),
 			idleGraceMs: settings.sessionIdleSeconds * 1000,
 		});
 		await audit(c.env, {

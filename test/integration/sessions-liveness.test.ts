@@ -50,7 +50,47 @@ describe("dead peers and dead servers", () => {
 		} finally {
 			await server.stop();
 		}
-	});
+	}, 60_000);
+
+	it("takes an ID that was joined but never connected off the live list once it expired", async () => {
+		const server = await startServer();
+		try {
+			const { accessToken } = await mustLogin(server, ADMIN);
+			const set = await server.json("/api/v1/settings", {
+				method: "PATCH",
+				body: { sessionIdleSeconds: 10, sessionCodeTtlMinutes: 1 },
+				headers: bearer(accessToken),
+			});
+			expect(set.status).toBe(200);
+			const created = await server.json<{ sessionId: string; code: string }>("/api/v1/sessions", {
+				body: { requireTerms: false },
+				headers: bearer(accessToken),
+			});
+			const issuedAt = Date.now();
+			const joined = await server.json("/api/v1/sessions/join", {
+				body: { code: created.body.code, displayName: "Ann" },
+			});
+			expect(joined.status).toBe(200);
+			// Nobody opens a socket: neither the supporter nor the customer who joined.
+			const isLive = async () => {
+				const list = await server.json<{ sessions: { sessionId: string }[] }>("/api/v1/sessions", {
+					headers: bearer(accessToken),
+				});
+				return list.body.sessions.some((s) => s.sessionId === created.body.sessionId);
+			};
+			expect(await isLive()).toBe(true);
+			while ((await isLive()) && Date.now() - issuedAt < 90_000) {
+				await new Promise((r) => setTimeout(r, 1000));
+			}
+			const after = Date.now() - issuedAt;
+			console.log(`joined, never connected: off the live list ${after} ms after issue`);
+			// Not before its support ID expired (60 s), soon after.
+			expect(after).toBeGreaterThanOrEqual(55_000);
+			expect(after).toBeLessThan(75_000);
+		} finally {
+			await server.stop();
+		}
+	}, 100_000);
 
 	it("ends a session both sides were in when the server crashed and nobody came back", async () => {
 		const dataDir = makeDataDir();
@@ -103,5 +143,5 @@ describe("dead peers and dead servers", () => {
 		} finally {
 			await second.stop();
 		}
-	});
+	}, 100_000);
 });
