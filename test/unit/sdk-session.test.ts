@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
 	SessionClient,
 	type SessionClientOptions,
@@ -94,6 +94,8 @@ class FakeRelay {
 	received(from: Side, socket: FakeSocket, data: string | Uint8Array): void {
 		if (this.sockets.get(from) !== socket) return;
 		this.log.push({ from, data });
+		// The runtime answers keepalives itself, as workerd's auto-response does.
+		if (data === "ping") return socket.deliver("pong");
 		const to = this.sockets.get(from === "supporter" ? "customer" : "supporter");
 		if (typeof data === "string") {
 			const parsed = parseControlFrame(data);
@@ -146,6 +148,52 @@ async function connected(relay = new FakeRelay(), extra: Partial<SessionClientOp
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const bytesOf = (s: string) => new TextEncoder().encode(s);
+
+describe("SessionClient keepalive and flow control", () => {
+	it("acknowledges what it read once per 256 KiB, and the relay does not pass acks on", async () => {
+		const { relay, supporter, customer } = await connected();
+		relay.tamper = (_from, data) =>
+			typeof data === "string" && data.includes('"ack"') ? null : data;
+		let got = 0;
+		customer.on("frame", () => {
+			got += 1;
+		});
+		const chunk = new Uint8Array(64 * 1024);
+		for (let i = 0; i < 5; i++) await supporter.send("screen", 1, chunk);
+		const until = Date.now() + 2000;
+		while (got < 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+		const acks = relay.log
+			.filter((m) => m.from === "customer" && typeof m.data === "string")
+			.map((m) => JSON.parse(m.data as string))
+			.filter((m) => m.type === "ack");
+		expect(acks).toHaveLength(1);
+		expect(acks[0].bytes).toBeGreaterThanOrEqual(256 * 1024);
+		expect(parseControlFrame(JSON.stringify(acks[0])).ok).toBe(true);
+		supporter.close();
+		customer.close();
+	});
+
+	it("pings every 10 s and takes the runtime's pong in its stride", async () => {
+		const { relay, supporter, customer } = await connected();
+		const errors: unknown[] = [];
+		supporter.on("error", (e) => errors.push(e));
+		vi.useFakeTimers({ toFake: ["setInterval"] });
+		try {
+			// The pingers were started before the fake clock: start a fresh socket under it.
+			relay.drop("supporter");
+			await supporter.waitFor("open", () => true, 2000);
+			vi.advanceTimersByTime(10_000);
+		} finally {
+			vi.useRealTimers();
+		}
+		await new Promise((r) => setTimeout(r, 20));
+		const pings = relay.log.filter((m) => m.from === "supporter" && m.data === "ping");
+		expect(pings).toHaveLength(1);
+		expect(errors).toEqual([]);
+		supporter.close();
+		customer.close();
+	});
+});
 
 describe("SessionClient", () => {
 	it("builds the WebSocket URL from the origin, the session ID and the ticket", async () => {
