@@ -82,6 +82,11 @@ const WS_OPEN = 1;
  * without waking the session actor, and closes a socket silent for 25 s with TIMED_OUT.
  */
 const PING_INTERVAL_MS = 10_000;
+/**
+ * A socket on which nothing arrived for this long, not even a `pong`, is given up as dead (a
+ * network that vanished without a close) and the session resumes on a new one.
+ */
+const SILENCE_TIMEOUT_MS = 30_000;
 const PING = "ping";
 const PONG = "pong";
 
@@ -261,6 +266,8 @@ export class SessionClient {
 	#reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 	#wakeReconnect: (() => void) | null = null;
 	#pinger: ReturnType<typeof setInterval> | null = null;
+	/** When the current socket last delivered anything (a message or a pong). */
+	#lastInboundAt = 0;
 	/** Read from the current socket since the last `ack` (docs/protocol.md §3.5). */
 	#unacked = 0;
 
@@ -669,6 +676,7 @@ export class SessionClient {
 			ws.addEventListener("message", (event) => {
 				if (ws !== this.#ws) return; // a replaced socket's late messages are not this session's
 				const data = event.data;
+				this.#lastInboundAt = Date.now();
 				this.#acknowledge(ws, data);
 				this.#inbox = this.#inbox
 					.then(() => this.#handleMessage(data))
@@ -713,9 +721,27 @@ export class SessionClient {
 
 	#startPings(ws: WebSocketLike): void {
 		if (this.#pinger) clearInterval(this.#pinger);
+		this.#lastInboundAt = Date.now();
+		let lastTickAt = Date.now();
 		const pinger = setInterval(() => {
 			if (ws !== this.#ws || ws.readyState !== WS_OPEN) {
 				clearInterval(pinger);
+				return;
+			}
+			const now = Date.now();
+			// A late tick (a throttled background tab, a suspended laptop) sent no pings meanwhile,
+			// so the silence says nothing about the connection: judge it from the next ping on.
+			if (now - lastTickAt > 2 * PING_INTERVAL_MS) this.#lastInboundAt = now;
+			lastTickAt = now;
+			if (now - this.#lastInboundAt >= SILENCE_TIMEOUT_MS) {
+				// A dead connection may never report its close: stop using it and resume now.
+				clearInterval(pinger);
+				try {
+					ws.close(1000, "keepalive timed out");
+				} catch {
+					// Closing a dead socket may fail; it is abandoned either way.
+				}
+				this.#inbox = this.#inbox.then(() => this.#onClose(ws, 1006, "keepalive timed out"));
 				return;
 			}
 			ws.send(PING);

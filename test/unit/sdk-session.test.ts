@@ -74,6 +74,8 @@ class FakeRelay {
 	readonly hellos = new Map<Side, string>();
 	readonly log: { from: Side; data: string | Uint8Array }[] = [];
 	tamper: ((from: Side, data: string | Uint8Array) => string | Uint8Array | null) | null = null;
+	/** Swallows everything, keepalives included, as a black-holed connection does. */
+	silent = false;
 
 	factory(side: Side) {
 		return (url: string) => new FakeSocket(this, side, url);
@@ -92,7 +94,7 @@ class FakeRelay {
 	}
 
 	received(from: Side, socket: FakeSocket, data: string | Uint8Array): void {
-		if (this.sockets.get(from) !== socket) return;
+		if (this.sockets.get(from) !== socket || this.silent) return;
 		this.log.push({ from, data });
 		// The runtime answers keepalives itself, as workerd's auto-response does.
 		if (data === "ping") return socket.deliver("pong");
@@ -190,6 +192,27 @@ describe("SessionClient keepalive and flow control", () => {
 		const pings = relay.log.filter((m) => m.from === "supporter" && m.data === "ping");
 		expect(pings).toHaveLength(1);
 		expect(errors).toEqual([]);
+		supporter.close();
+		customer.close();
+	});
+
+	it("gives up a socket on which nothing arrives for 30 s and resumes on a new one", async () => {
+		const { relay, supporter, customer, tickets } = await connected();
+		vi.useFakeTimers({ toFake: ["setInterval", "Date"] });
+		try {
+			relay.drop("supporter");
+			await supporter.waitFor("open", () => true, 2000);
+			const before = tickets.supporter;
+			relay.silent = true; // a network that vanished: nothing arrives, no close either
+			const reconnecting = supporter.waitFor("reconnecting", () => true, 2000);
+			vi.advanceTimersByTime(30_000);
+			relay.silent = false;
+			expect(await reconnecting).toMatchObject({ code: 1006 });
+			await supporter.waitFor("open", () => true, 2000);
+			expect(tickets.supporter).toBe(before + 1);
+		} finally {
+			vi.useRealTimers();
+		}
 		supporter.close();
 		customer.close();
 	});
