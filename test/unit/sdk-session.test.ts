@@ -97,7 +97,10 @@ class FakeRelay {
 		if (this.sockets.get(from) !== socket || this.silent) return;
 		this.log.push({ from, data });
 		// The runtime answers keepalives itself, as workerd's auto-response does.
-		if (data === "ping") return socket.deliver("pong");
+		if (data === "ping") {
+			socket.deliver("pong");
+			return;
+		}
 		const to = this.sockets.get(from === "supporter" ? "customer" : "supporter");
 		if (typeof data === "string") {
 			const parsed = parseControlFrame(data);
