@@ -52,3 +52,28 @@ export function clientAddress(headers: Headers, cf: unknown, config: AddressConf
 	}
 	return peer;
 }
+
+/**
+ * The network an address belongs to for rate limits: its /24 for IPv4 (also when written as an
+ * IPv4-mapped IPv6 address) and its /48 for IPv6, the blocks one customer, office or hosting
+ * account typically holds. Anything else comes back unchanged.
+ */
+export function addressPrefix(address: string): string {
+	const mapped = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(address);
+	if (mapped) return `${mapped[1]}.${mapped[2]}.${mapped[3]}.0/24`;
+	if (!address.includes(":")) return address;
+	const [head = "", tail] = address.split("::");
+	const left = head ? head.split(":") : [];
+	const right = tail ? tail.split(":") : [];
+	const groups =
+		tail === undefined
+			? left
+			: [
+					...left,
+					...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"),
+					...right,
+				];
+	const first = groups.slice(0, 3).map((g) => (Number.parseInt(g || "0", 16) || 0).toString(16));
+	while (first.length < 3) first.push("0");
+	return `${first.join(":")}::/48`;
+}

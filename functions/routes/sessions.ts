@@ -17,6 +17,7 @@ import {
 import { getSettings } from "../../schema/settings.ts";
 import type { AppEnv, Env, Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
+import { addressPrefix } from "../lib/client-address.ts";
 import { fromBase64Url, sha256Hex, toBase64Url, toHex } from "../lib/encoding.ts";
 import { AppError } from "../lib/errors.ts";
 import { constantTimeEqual } from "../lib/password.ts";
@@ -24,7 +25,7 @@ import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { maySupport } from "../lib/session-access.ts";
 import { signTicket } from "../lib/tickets.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
-import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
+import { type Reserved, releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireUser } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
 
@@ -32,14 +33,24 @@ import { withDb } from "../middleware/with-db.ts";
 export const SESSION_MAX_MS = 12 * 60 * 60_000;
 
 /**
- * Failed joins, with the reasoning behind each number. Per address: 20 wrong IDs in 10 minutes
- * lock that address for 10 minutes. Globally: 300 in 10 minutes lock joining for 5 minutes for
- * everyone — with 100 live IDs among 10^8, an attacker spread over many addresses then has well
- * under a 0.1 % chance per day. A correct ID is never counted.
+ * Failed joins (docs/security.md, "Support IDs", has the arithmetic). With admission on, a
+ * guessed ID opens nothing by itself, so these limits bound the work and the noise of guessing
+ * rather than being the only line; they are chosen so that no attacker can lock out everyone:
+ * - per address: 20 wrong IDs in 10 minutes lock that address for 10 minutes (a customer who
+ *   mistypes a few times is never near it);
+ * - per network (/24 for IPv4, /48 for IPv6): 100 in 10 minutes, so one host with many
+ *   addresses (an IPv6 /64, a rented /24) gets five addresses' worth, and bites long before the
+ *   global limit;
+ * - all networks: 1,000 in 10 minutes, which only guesses from at least ten networks reach.
+ *   While it is full, a join is still evaluated if its address and its network have no other
+ *   guess counted in the window: an honest customer (first try, from a network nobody guesses
+ *   from) gets in with a correct ID, and an attacker gets one guess per network per 10 minutes.
+ * A correct ID is never counted.
  */
 export const JOIN_POLICIES = {
 	address: { limit: 20, windowMs: 10 * 60_000, lockMs: 10 * 60_000 },
-	global: { limit: 300, windowMs: 10 * 60_000, lockMs: 5 * 60_000 },
+	prefix: { limit: 100, windowMs: 10 * 60_000, lockMs: 10 * 60_000 },
+	global: { limit: 1000, windowMs: 10 * 60_000, lockMs: 5 * 60_000 },
 } as const;
 
 const security = [{ bearer: [] }];
@@ -112,6 +123,35 @@ async function requireSupporterSeat(
 	if (principal.kind !== "user" || !(await maySupport(c.var.db, principal.user, session)))
 		throw new AppError("SESSION_NOT_FOUND"); // e.g. no longer in the host's group
 	return session;
+}
+
+/**
+ * Reserves one join attempt on the address, its network and the global counter (see
+ * {@link JOIN_POLICIES}). A full global counter refuses only joins whose address or network has
+ * another guess counted in the window; a join from a clean address and network is evaluated.
+ */
+async function reserveJoin(env: Env, ip: string | null): Promise<Reserved[]> {
+	const local = await reserveAttempt(
+		env,
+		ip
+			? [
+					{ key: `join-ip:${ip}`, policy: JOIN_POLICIES.address },
+					{ key: `join-net:${addressPrefix(ip)}`, policy: JOIN_POLICIES.prefix },
+				]
+			: [],
+	);
+	try {
+		return [
+			...local,
+			...(await reserveAttempt(env, [{ key: "join-global", policy: JOIN_POLICIES.global }])),
+		];
+	} catch (err) {
+		// count 1: this attempt is the only one counted there, so nothing failed or is in flight.
+		const clean = local.length === 2 && local.every((r) => r.count === 1);
+		if (clean && err instanceof AppError && err.code === "RATE_LIMITED") return local;
+		await releaseAttempt(env, local);
+		throw err;
+	}
 }
 
 const sessionIdParam = z.object({ id: z.string().min(1).max(128) });
@@ -334,12 +374,9 @@ sessions.openapi(
 	async (c) => {
 		const { code, displayName, lang } = c.req.valid("json");
 		const ip = c.var.ip;
-		// Reserved before the code is looked at: once over the limit, no guess is evaluated at
+		// Reserved before the code is looked at: once over a limit, no guess is evaluated at
 		// all, and of a concurrent burst at most the limit is.
-		const attempt = await reserveAttempt(c.env, [
-			ip ? { key: `join-ip:${ip}`, policy: JOIN_POLICIES.address } : null,
-			{ key: "join-global", policy: JOIN_POLICIES.global },
-		]);
+		const attempt = await reserveJoin(c.env, ip);
 		const resume = toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 		const session =
 			code.length === 8

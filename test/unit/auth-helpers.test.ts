@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientAddress, stripPort } from "../../functions/lib/client-address.ts";
+import { addressPrefix, clientAddress, stripPort } from "../../functions/lib/client-address.ts";
 import { toBase64Url } from "../../functions/lib/encoding.ts";
 import {
 	createOpaqueToken,
@@ -9,6 +9,18 @@ import {
 import { burnPasswordCheck, hashPassword, verifyPassword } from "../../functions/lib/password.ts";
 import { seal, unseal } from "../../functions/lib/seal.ts";
 import { currentTotp, newTotpSecret, verifyTotp } from "../../functions/lib/totp.ts";
+
+describe("address prefixes for join limits", () => {
+	it("are the /24 of IPv4 (also IPv4-mapped) and the /48 of IPv6", () => {
+		expect(addressPrefix("203.0.113.7")).toBe("203.0.113.0/24");
+		expect(addressPrefix("::ffff:203.0.113.200")).toBe("203.0.113.0/24");
+		expect(addressPrefix("2001:db8:1234:5678::1")).toBe("2001:db8:1234::/48");
+		expect(addressPrefix("2001:0db8:0001:ffff:0:0:0:1")).toBe("2001:db8:1::/48");
+		expect(addressPrefix("2001:db8::1")).toBe("2001:db8:0::/48");
+		expect(addressPrefix("::1")).toBe("0:0:0::/48");
+		expect(addressPrefix("fe80::")).toBe("fe80:0:0::/48");
+	});
+});
 
 describe("client address", () => {
 	const h = (init: Record<string, string>) => new Headers(init);
