@@ -9,6 +9,12 @@ export interface SessionActorApi {
 	open(record: SessionRecord): Promise<void>;
 	end(reason: "ended" | "expired" | "revoked", by: string | null): Promise<boolean>;
 	snapshot(): Promise<ConsentState | null>;
+	customerJoined(customer: {
+		name: string | null;
+		address: string | null;
+		joinedAt: number;
+	}): Promise<void>;
+	takeOver(input: { by: string; name: string; ip: string | null }): Promise<boolean>;
 	fetch(request: Request): Promise<Response>;
 }
 

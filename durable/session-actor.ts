@@ -38,6 +38,7 @@ import {
 	isLimitedRequest,
 	type LiveState,
 	mayForward,
+	noteCustomer,
 	otherRole,
 	publicState,
 	type RequestLog,
@@ -45,6 +46,7 @@ import {
 	STATEMENT_SKEW_MS,
 	type SummaryCause,
 	summarizeViolations,
+	takeOver,
 	takeRequest,
 	type ViolationTally,
 } from "./session-rules.ts";
@@ -255,6 +257,53 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		return true;
 	}
 
+	/**
+	 * Called by the join route once the support ID was used: who joined, for the supporter's
+	 * admission decision. The first call stands.
+	 */
+	async customerJoined(customer: {
+		name: string | null;
+		address: string | null;
+		joinedAt: number;
+	}): Promise<void> {
+		if (!this.record || this.live.phase === "ended") return;
+		const next = noteCustomer(this.record, this.live, customer);
+		if (next === this.live) return;
+		this.live = next;
+		await this.ctx.storage.put("live", this.live);
+		this.broadcastState();
+	}
+
+	/**
+	 * An admin takes over the supporter's seat (the route checked the admin and the explicit
+	 * request). Written to the protocol first, since it gives access; then the previous
+	 * supporter's grants end, its socket is closed with `end{reason: "taken-over"}` and 4010,
+	 * and the customer sees the new state. False if the session has ended.
+	 */
+	async takeOver(input: { by: string; name: string; ip: string | null }): Promise<boolean> {
+		const record = this.record;
+		if (!record || this.live.phase === "ended") return false;
+		if (this.live.takeover?.by === input.by) return true; // the seat is already theirs
+		const previous = this.live.takeover?.by ?? record.supporterId;
+		const written = await this.audit(
+			[{ type: "session.taken_over", data: { by: input.by, name: input.name, previous } }],
+			{ role: "supporter", principalId: input.by, ip: input.ip },
+		);
+		if (!written) throw new Error("the protocol cannot be written");
+		// The session may have ended while the row was written.
+		const now: LiveState = this.live;
+		if (now.phase === "ended") return false;
+		this.live = takeOver(this.live, { by: input.by, name: input.name, at: Date.now() });
+		await this.ctx.storage.put("live", this.live);
+		const end: ServerMessage = { type: "end", reason: "taken-over" };
+		for (const ws of this.ctx.getWebSockets("supporter")) {
+			this.send(ws, end);
+			closeQuietly(ws, CLOSE.TAKEN_OVER);
+		}
+		this.broadcastState();
+		return true;
+	}
+
 	/** The consent state, for the session route; null for an unknown session. */
 	async snapshot() {
 		return this.record ? publicState(this.record, this.live, this.connectedRoles()) : null;
@@ -280,6 +329,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			closeQuietly(server, this.live.endReason === "expired" ? CLOSE.EXPIRED : CLOSE.ENDED);
 			return new Response(null, { status: 101, webSocket: client });
 		}
+		// After a takeover the seat is the admin's: the previous supporter's tickets open nothing.
+		const seat = this.live.takeover?.by;
+		if (principal.role === "supporter" && seat && principal.principalId !== seat)
+			return new Response("seat taken over", { status: 401 });
 		// One participant per side. The same principal with a fresh ticket replaces its old socket
 		// (a resume after a drop the runtime has not noticed yet); anyone else is refused.
 		const occupied = this.ctx
@@ -369,6 +422,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			emptySince: null,
 			seen: first ? [...this.live.seen, principal.role] : this.live.seen,
 		});
+		// Normally the join route noted the customer already; this covers a lost RPC.
+		if (principal.role === "customer") {
+			this.live = noteCustomer(record, this.live, {
+				name: null,
+				address: principal.ip,
+				joinedAt: Date.now(),
+			});
+		}
 		await this.ctx.storage.put("live", this.live);
 		await this.writeAlive();
 		await this.armAlarm();
@@ -404,6 +465,11 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			return;
 		}
 		if (msg.type === "stop") return this.onStop(ws, from, msg);
+		if (msg.type === "refuse") {
+			const refusal = this.queue.then(() => this.onRefuse(ws, from, msg));
+			this.queue = refusal.catch(() => undefined);
+			return refusal;
+		}
 		// One control message at a time: each decision sees the state the previous one left.
 		const run = this.queue.then(() => this.applyControl(ws, from, msg, text));
 		this.queue = run.catch(() => undefined);
@@ -649,6 +715,43 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			),
 		);
 		await this.markEnded("stopped");
+	}
+
+	/**
+	 * The supporter refuses the waiting customer: like STOP it acts first (state, `end`, every
+	 * socket closed with 4009) and is written right after, so a refusal never waits for the
+	 * database. The support ID was used up by the join, so the session and its ID are dead.
+	 */
+	private async onRefuse(
+		ws: WebSocket,
+		from: Attachment,
+		msg: Extract<ClientMessage, { type: "refuse" }>,
+	) {
+		if (!isOpen(ws)) return this.afterClose(from);
+		const decision = decide(this.record as SessionRecord, this.live, from.role, msg);
+		if (!decision.ok) {
+			this.sendError(ws, decision.code, decision.message);
+			return this.violation(ws, from, "refused:refuse");
+		}
+		this.live = decision.next;
+		await this.ctx.storage.put("live", this.live);
+		const end: ServerMessage = { type: "end", reason: "refused", by: "supporter" };
+		for (const socket of this.ctx.getWebSockets()) {
+			this.send(socket, end);
+			closeQuietly(socket, CLOSE.REFUSED);
+		}
+		await this.summarizeAll();
+		await this.writeOrKeep(
+			null,
+			this.auditInputs(
+				[
+					...decision.audit,
+					{ type: "session.ended", data: { reason: "refused", by: from.principalId } },
+				],
+				from,
+			),
+		);
+		await this.markEnded("refused");
 	}
 
 	// --- binary frames ------------------------------------------------------------------------

@@ -1,4 +1,12 @@
-import type { ClientMessage, ConsentState, END_REASONS, Hello, Role } from "../protocol/control.ts";
+import type {
+	Admission,
+	ClientMessage,
+	ConsentState,
+	END_REASONS,
+	Hello,
+	Role,
+	Takeover,
+} from "../protocol/control.ts";
 import { CHANNELS, type FrameHeader, HEADER_BYTES, TAG_BYTES } from "../protocol/frame.ts";
 
 /**
@@ -29,6 +37,12 @@ export interface SessionRecord {
 	/** Host sessions: the host reached and its registered identity key (raw, base64url). */
 	hostId?: string;
 	hostKey?: string;
+	/**
+	 * Ad-hoc sessions: the customer waits until the supporter admits them, and nothing of the
+	 * session but the handshake and the terms flows before. Absent in records from before
+	 * admission existed, which keep the old behaviour.
+	 */
+	admission?: boolean;
 }
 
 export interface FileEntry {
@@ -65,6 +79,10 @@ export interface LiveState {
 	 * Optional because states stored before host sessions existed lack it.
 	 */
 	hostAuthorized?: boolean;
+	/** The customer's admission (sessions with `record.admission`); null before a customer joined. */
+	admission?: Admission | null;
+	/** The latest takeover of the supporter's seat by an admin. */
+	takeover?: Takeover | null;
 }
 
 export function initialState(): LiveState {
@@ -110,7 +128,54 @@ export function publicState(
 		shower: live.shower,
 		controller: live.controller,
 		files: live.files.map(({ sent: _sent, ...f }) => f),
+		admission: live.admission ?? null,
+		takeover: live.takeover ?? null,
 	};
+}
+
+/**
+ * True once nothing of the session is held back for admission: sessions without it, and
+ * sessions whose customer the supporter admitted.
+ */
+export function isAdmitted(record: SessionRecord, live: LiveState): boolean {
+	return record.admission !== true || live.admission?.status === "admitted";
+}
+
+/**
+ * Notes who joined with the support ID, for the supporter's decision. The first entry stands:
+ * the ID works once, so a later call (a retried RPC, the socket arriving) changes nothing.
+ */
+export function noteCustomer(
+	record: SessionRecord,
+	live: LiveState,
+	customer: Omit<Admission, "status">,
+): LiveState {
+	if (record.kind !== "adhoc" || live.admission) return live;
+	const status = record.admission === true ? "waiting" : "admitted";
+	return bump(live, { admission: { status, ...customer } });
+}
+
+/**
+ * An admin takes the supporter's seat: the grants the previous supporter held end (the customer
+ * must consent again), and the handshake starts over, because the new supporter has keys of its
+ * own. Accepted terms and an admission stand: they are the customer's dealings with the
+ * organisation, not with one person.
+ */
+export function takeOver(live: LiveState, takeover: Takeover): LiveState {
+	return bump(live, {
+		takeover,
+		phase: live.phase === "ended" ? "ended" : "waiting",
+		shower: null,
+		controller: null,
+		hellos: {},
+		reveal: null,
+		// A host's password proof vouched for the previous supporter, not for the admin.
+		...(live.hostAuthorized !== undefined ? { hostAuthorized: false } : {}),
+		// Transfers the previous supporter had open are cancelled with its grants.
+		files: live.files.map((f) =>
+			f.status === "offered" || f.status === "accepted" ? { ...f, status: "rejected" } : f,
+		),
+	});
 }
 
 /** An audit event the actor appends for a decision (session id and actor are added by it). */
@@ -195,7 +260,41 @@ export function decide(
 		...(extra.immediate ? { immediate: true } : {}),
 	});
 
+	// Before admission only the handshake, the terms and the customer's STOP go anywhere: no
+	// screen, input, chat, files or comments (mayForward holds back the binary frames).
+	const held = !["hello", "key.reveal", "terms.accept", "stop", "admit", "refuse"].includes(
+		msg.type,
+	);
+	if (held && !isAdmitted(record, live))
+		return refuse("not yet: the supporter has not admitted the customer");
+
 	switch (msg.type) {
+		case "admit":
+		case "refuse": {
+			if (from !== "supporter") return refuse("only the supporter admits or refuses");
+			if (record.admission !== true) return refuse("this session has no admission");
+			const entry = live.admission;
+			if (entry?.status !== "waiting") return refuse("nobody is waiting for admission");
+			const data = { name: entry.name, address: entry.address, joinedAt: entry.joinedAt };
+			if (msg.type === "admit") {
+				return ok(
+					bump(live, { admission: { ...entry, status: "admitted" } }),
+					[{ type: "session.admitted", data }],
+					{ relay: false },
+				);
+			}
+			return ok(
+				bump(live, {
+					admission: { ...entry, status: "refused" },
+					phase: "ended",
+					shower: null,
+					controller: null,
+					endReason: "refused",
+				}),
+				[{ type: "session.refused", data }],
+				{ relay: false, stop: true },
+			);
+		}
 		case "hello": {
 			if (msg.role !== from) return refuse("hello role does not match the ticket");
 			// The relay vouches for no key, but it refuses a host hello with any key but the
@@ -414,6 +513,7 @@ export function mayForward(
 	frameBytes: number,
 ): FrameVerdict {
 	if (live.phase !== "active") return { ok: false, reason: "no-handshake" };
+	if (!isAdmitted(record, live)) return { ok: false, reason: "not-admitted" };
 	const other = otherRole(record, from);
 	if (header.channel === CHANNELS.auth) {
 		// Host sessions only; the supporter's password proof and the host's answer.

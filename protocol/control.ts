@@ -247,11 +247,21 @@ const ackSchema = z.strictObject({
 		.max(2 ** 40),
 });
 
+/**
+ * The supporter's answer to a customer waiting for admission (docs/protocol.md §3.5). Addressed
+ * to the relay, never relayed: the customer learns the outcome from `state` (or `end`).
+ */
+const admissionMessages = [
+	z.strictObject({ type: z.literal("admit") }),
+	z.strictObject({ type: z.literal("refuse") }),
+] as const;
+
 /** Every message a module may send. */
 export const clientMessageSchema = z.discriminatedUnion("type", [
 	helloSchema,
 	ackSchema,
 	...relayedClientMessages,
+	...admissionMessages,
 ]);
 /** A message from a module to the server. */
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
@@ -268,6 +278,31 @@ export function isConsentMessage(message: ClientMessage): message is ConsentMess
 
 /** Where a file transfer stands. */
 export const FILE_STATUSES = ["offered", "accepted", "rejected", "done"] as const;
+
+/** Where a customer's admission stands: waiting for the supporter, admitted or refused. */
+export const ADMISSION_STATUSES = ["waiting", "admitted", "refused"] as const;
+
+/**
+ * The customer as the supporter decides on it: the name typed at the join, the address the
+ * join came from, and when. Null until a customer joined, and in sessions without admission.
+ */
+export const admissionSchema = z.strictObject({
+	status: z.enum(ADMISSION_STATUSES),
+	name: z.string().max(80).nullable(),
+	address: z.string().max(64).nullable(),
+	joinedAt: z.int().min(0),
+});
+/** A customer's admission entry. */
+export type Admission = z.infer<typeof admissionSchema>;
+
+/** The latest takeover of the supporter's seat by an admin: who (user id and name) and when. */
+export const takeoverSchema = z.strictObject({
+	by: z.string().min(1).max(128),
+	name: z.string().max(200),
+	at: z.int().min(0),
+});
+/** A takeover entry. */
+export type Takeover = z.infer<typeof takeoverSchema>;
 
 /** The whole consent state of a session, sent after every change so modules never diff. */
 export const consentStateSchema = z.strictObject({
@@ -295,6 +330,10 @@ export const consentStateSchema = z.strictObject({
 			}),
 		)
 		.max(1024),
+	/** The customer's admission (absent in states from before admission existed). */
+	admission: admissionSchema.nullable().optional(),
+	/** Set once an admin took over the seat; the customer sees who supports them now. */
+	takeover: takeoverSchema.nullable().optional(),
 });
 /** The consent state carried by a `state` message. */
 export type ConsentState = z.infer<typeof consentStateSchema>;
@@ -315,12 +354,20 @@ export const CONTROL_ERRORS = {
 	RATE_LIMITED: "RATE_LIMITED",
 } as const;
 
-/** Why a session ended. */
 /**
  * Why a session ended. `revoked`: the server ended it because the supporter (or host) lost the
  * right to it — account disabled, removed from the host's group, host disabled or deleted.
+ * `refused`: the supporter refused the customer's admission. `taken-over` ends it only for the
+ * previous supporter, whose seat an admin took; the session goes on with the admin.
  */
-export const END_REASONS = ["stopped", "ended", "expired", "revoked"] as const;
+export const END_REASONS = [
+	"stopped",
+	"ended",
+	"expired",
+	"revoked",
+	"refused",
+	"taken-over",
+] as const;
 
 const serverMessages = [
 	z.strictObject({
@@ -450,6 +497,10 @@ export const CLOSE = {
 	SLOW_READER: 4009,
 	/** Nothing arrived on the socket, not even a keepalive, for longer than the timeout (§3.6). */
 	TIMED_OUT: 4010,
+	/** The supporter refused the customer's admission; the session and its ID are dead. */
+	REFUSED: 4011,
+	/** An admin took over the supporter's seat; this supporter's socket is done. */
+	TAKEN_OVER: 4012,
 } as const;
 /** A name in {@link CLOSE}. */
 export type CloseName = keyof typeof CLOSE;
@@ -468,6 +519,8 @@ const CLOSE_REASONS: Record<CloseCode, string> = {
 	[CLOSE.TOO_LARGE]: "frame too large",
 	[CLOSE.SLOW_READER]: "reader too slow",
 	[CLOSE.TIMED_OUT]: "keepalive timed out",
+	[CLOSE.REFUSED]: "admission refused",
+	[CLOSE.TAKEN_OVER]: "taken over by an admin",
 };
 
 /** Protocol codes after which the module reconnects: the session goes on, only the socket ended. */

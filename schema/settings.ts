@@ -58,6 +58,11 @@ export const SETTINGS = {
 	maxOpenEnrollments: z.int().min(1).max(10_000).default(100),
 	/** Live sessions (joined, or with a support ID still valid) one supporter may have at once. */
 	maxLiveSessionsPerSupporter: z.int().min(1).max(1000).default(20),
+	/**
+	 * A customer who typed a support ID waits until the supporter admits them (name, address and
+	 * time shown); off, a valid ID opens the session at once. A guessed ID is worth nothing with it.
+	 */
+	requireAdmission: z.boolean().default(true),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -59,6 +59,14 @@ export const ERRORS = {
 		status: 409,
 		message: "You have too many live sessions; end one or let an unused support ID expire.",
 	},
+	/**
+	 * An admin asked for the supporter's seat of another supporter's session without saying so;
+	 * taking it over needs `{"takeover": true}` and is audited and shown to the customer.
+	 */
+	TAKEOVER_REQUIRED: {
+		status: 409,
+		message: "This is another supporter's session; taking it over must be requested explicitly.",
+	},
 	/** A second, different participant for a side that is already connected. */
 	SESSION_OCCUPIED: { status: 409, message: "Someone else is already connected on this side." },
 	INVALID_TICKET: { status: 401, message: "The connection ticket is invalid, used or expired." },

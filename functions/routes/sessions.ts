@@ -192,7 +192,14 @@ const joinedSchema = z
 	.openapi("SessionJoined");
 
 const ticketBody = z
-	.object({ resumeToken: z.string().min(20).max(100).optional() })
+	.object({
+		resumeToken: z.string().min(20).max(100).optional(),
+		/**
+		 * An admin takes the supporter's seat of another supporter's session: audited, shown to
+		 * the customer, the grants end and the previous supporter is disconnected.
+		 */
+		takeover: z.boolean().optional(),
+	})
 	.openapi("TicketRequest");
 
 const sessionView = z
@@ -293,6 +300,7 @@ sessions.openapi(
 			expiresAt: s.expiresAt.getTime(),
 			codeExpiresAt: s.codeExpiresAt.getTime(),
 			idleGraceMs: settings.sessionIdleSeconds * 1000,
+			admission: settings.requireAdmission,
 		});
 		await audit(c.env, {
 			type: "session.issued",
@@ -300,7 +308,12 @@ sessions.openapi(
 			subject: principal.id,
 			sessionId: s.id,
 			ip: c.var.ip,
-			data: { view: s.view, termsRequired, codeExpiresAt: s.codeExpiresAt.getTime() },
+			data: {
+				view: s.view,
+				termsRequired,
+				admission: settings.requireAdmission,
+				codeExpiresAt: s.codeExpiresAt.getTime(),
+			},
 		});
 		return c.json({ sessionId: s.id, code, expiresAt: s.codeExpiresAt.getTime() }, 201);
 	},
@@ -391,6 +404,11 @@ sessions.openapi(
 			throw new AppError("SESSION_NOT_FOUND");
 		}
 		await releaseAttempt(c.env, attempt); // a correct ID is never counted
+		// The supporter decides on admission by these: the name typed, the address, the time. If
+		// this call fails, the customer's first socket notes the address and time instead.
+		await actorFor(c.env, session.id)
+			.customerJoined({ name: displayName, address: ip, joinedAt: Date.now() })
+			.catch((err: Error) => console.error(`[sessions] noting ${session.id} failed: ${err.name}`));
 		const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
 			sub: `customer:${session.id}`,
 			sid: session.id,
@@ -423,6 +441,7 @@ sessions.openapi(
 			200: jsonResponse(z.object({ ticket: z.string() }).openapi("Ticket"), "A ticket."),
 			401: errorResponse("UNAUTHENTICATED"),
 			404: errorResponse("SESSION_NOT_FOUND"),
+			409: errorResponse("TAKEOVER_REQUIRED: an admin asked for another supporter's seat"),
 			410: errorResponse("SESSION_ENDED"),
 		},
 	}),
@@ -431,8 +450,22 @@ sessions.openapi(
 		const body = c.req.valid("json") ?? {};
 		if (c.req.header("authorization")) {
 			await requireUser(c, async () => {});
-			const session = await requireSupporterSeat(c, c.var.principal, id);
+			const { principal } = c.var;
+			const session = await requireSupporterSeat(c, principal, id);
 			if (session.endedAt) throw new AppError("SESSION_ENDED");
+			if (principal.kind === "user" && session.supporterId !== principal.id) {
+				// Only an admin gets here (requireSupporterSeat). Someone else's seat is never taken
+				// silently: it takes `takeover: true`, once; the admin's later tickets (a resume)
+				// need nothing more while the seat stays theirs.
+				const relay = actorFor(c.env, session.id);
+				const holds = (await relay.snapshot())?.takeover?.by === principal.id;
+				if (!holds) {
+					if (body.takeover !== true) throw new AppError("TAKEOVER_REQUIRED");
+					const name = principal.user.displayName || principal.user.email;
+					if (!(await relay.takeOver({ by: principal.id, name, ip: c.var.ip })))
+						throw new AppError("SESSION_ENDED");
+				}
+			}
 			const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
 				sub: c.var.principal.id,
 				sid: session.id,

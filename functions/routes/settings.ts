@@ -26,6 +26,8 @@ const settingsSchema = z
 		maxOpenEnrollments: z.int().min(1).max(10_000),
 		/** Live sessions (joined, or with a valid support ID) per supporter. */
 		maxLiveSessionsPerSupporter: z.int().min(1).max(1000),
+		/** Customers wait for the supporter's admission after typing the support ID. */
+		requireAdmission: z.boolean(),
 	})
 	.openapi("Settings");
 

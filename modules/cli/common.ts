@@ -232,7 +232,11 @@ export function printSessionEvents(
 				{ ...e },
 				e.reason === "stopped"
 					? `The session was stopped${e.by ? ` by the ${e.by}` : ""}.`
-					: `The session ${e.reason === "expired" ? "expired" : "ended"}.`,
+					: e.reason === "refused"
+						? "The supporter did not admit this participant. The session has ended."
+						: e.reason === "taken-over"
+							? "An administrator took over this session; you are disconnected."
+							: `The session ${e.reason === "expired" ? "expired" : "ended"}.`,
 			),
 		),
 	];
@@ -256,6 +260,7 @@ export function describeState(
 		`peer ${state.connected.includes(other) ? "connected" : "not connected"}`,
 		`phase ${state.phase}`,
 	];
+	if (state.admission) parts.push(`admission: ${state.admission.status}`);
 	if (state.termsRequired) parts.push(`terms accepted: ${yesNo(state.termsAccepted)}`);
 	parts.push(`screen shown by: ${state.shower ?? "nobody"}`);
 	parts.push(`control: ${state.controller ?? "nobody"}`);

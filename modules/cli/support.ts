@@ -32,6 +32,7 @@ Logs in, issues an 8-digit support ID for the customer, and runs the session.
   --totp CODE          authenticator code, if the account has one
   --view customer|supporter   whose screen is shown (default: the server's setting)
   --require-terms      the customer must accept the support terms first
+  --admit              admit the customer who joins without asking (else press a or r)
   --request-view       ask for the customer's screen as soon as the session allows
   --request-control    ask for remote control once the customer's screen is shown
   --comment TEXT       add a comment to the protocol once connected
@@ -40,7 +41,8 @@ Logs in, issues an 8-digit support ID for the customer, and runs the session.
   --protocol-dir DIR   after the session, verify its audit protocol and keep a copy in DIR
 ${CONNECTION_USAGE}
 
-Keys while connected: v ask for the screen, c ask for control, m comment, e end the session.`;
+Keys while connected: a admit / r refuse the waiting customer, v ask for the screen, c ask for
+control, m comment, e end the session.`;
 
 /** Runs the command; resolves with the process exit code. */
 export async function runSupport(argv: string[]): Promise<number> {
@@ -102,9 +104,22 @@ export async function runSupport(argv: string[]): Promise<number> {
 			view: values["request-view"],
 			control: values["request-control"],
 		};
+		// Who typed the ID, once, for the admit-or-refuse decision (docs/protocol.md §3.5).
+		let announced = false;
 		const automate = () => {
 			const state = session.state;
+			const entry = state?.admission;
+			if (entry?.status === "waiting" && !announced) {
+				announced = true;
+				const at = new Date(entry.joinedAt).toLocaleTimeString();
+				out.say(
+					`${entry.name ?? "Someone"} joined from ${entry.address ?? "an unknown address"} at ${at}.` +
+						(values.admit ? "" : " Press a to admit, r to refuse."),
+				);
+				if (values.admit) void act("admit", "Customer admitted.", () => session.admit());
+			}
 			if (!session.sas || !state || state.phase !== "active") return;
+			if (entry?.status === "waiting") return;
 			if (pending.comment !== null) {
 				const text = pending.comment;
 				pending.comment = null;
@@ -147,7 +162,11 @@ export async function runSupport(argv: string[]): Promise<number> {
 			}
 		};
 		keys.onKey((key) => {
-			if (key === "v")
+			if (key === "a" && session.state?.admission?.status === "waiting")
+				void act("admit", "Customer admitted.", () => session.admit());
+			else if (key === "r" && session.state?.admission?.status === "waiting")
+				void act("refuse", "Customer refused.", () => session.refuse());
+			else if (key === "v")
 				void act("view.request", "Asked for the customer's screen.", () => session.requestView());
 			else if (key === "c")
 				void act("control.request", "Asked for remote control.", () => session.requestControl());
@@ -225,6 +244,7 @@ function parse(argv: string[]) {
 			totp: { type: "string" },
 			view: { type: "string" },
 			"require-terms": { type: "boolean", default: false },
+			admit: { type: "boolean", default: false },
 			"request-view": { type: "boolean", default: false },
 			"request-control": { type: "boolean", default: false },
 			comment: { type: "string" },

@@ -228,6 +228,8 @@ const CLOSE_TO_END: Record<number, (typeof END_REASONS)[number]> = {
 	[CLOSE.STOPPED]: "stopped",
 	[CLOSE.ENDED]: "ended",
 	[CLOSE.EXPIRED]: "expired",
+	[CLOSE.REFUSED]: "refused",
+	[CLOSE.TAKEN_OVER]: "taken-over",
 };
 
 /**
@@ -252,6 +254,8 @@ export class SessionClient {
 	#sas: string | null = null;
 	#state: ConsentState | null = null;
 	#clockOffsetMs = 0;
+	/** When the seat was last taken over, as the relay said; a change means a new supporter. */
+	#takeoverAt: number | null = null;
 
 	#ws: WebSocketLike | null = null;
 	#sockets = 0;
@@ -506,6 +510,16 @@ export class SessionClient {
 	/** Says that all bytes of file `id` were sent. */
 	fileDone(id: number): Promise<void> {
 		return this.#sendControl({ type: "file.done", id });
+	}
+
+	/** Admits the customer waiting for admission (supporter; docs/protocol.md §3.5). */
+	admit(): Promise<void> {
+		return this.#sendControl({ type: "admit" });
+	}
+
+	/** Refuses the waiting customer: the session ends for both sides, the support ID is dead. */
+	refuse(): Promise<void> {
+		return this.#sendControl({ type: "refuse" });
 	}
 
 	/** A comment for the protocol (and the peer). */
@@ -895,6 +909,7 @@ export class SessionClient {
 				}
 				// Older or repeated states (a resume sends the current one again) change nothing.
 				if (this.#state && message.state.revision <= this.#state.revision) return;
+				await this.#onTakeover(message.state.takeover?.at ?? null);
 				this.#state = message.state;
 				this.#emit("state", message.state);
 				return;
@@ -924,6 +939,27 @@ export class SessionClient {
 				this.#emit("control", { message, verified });
 			}
 		}
+	}
+
+	/**
+	 * An admin took over the supporter's seat: the relay started the handshake over, so the
+	 * customer forgets the previous supporter's keys, makes a new ephemeral key and answers the
+	 * new supporter's commitment with a new hello; `ready` then fires again with a new SAS.
+	 * Frames sealed for the previous supporter are dropped unsent.
+	 */
+	async #onTakeover(at: number | null): Promise<void> {
+		if (this.role === "supporter" || at === null || at === this.#takeoverAt) return;
+		this.#takeoverAt = at;
+		const own = this.#own;
+		if (!own) return;
+		this.#own = { ...own, ephemeral: await generateEphemeralKeyPair() };
+		this.#peerHello = null;
+		this.#peerVerifyKey = null;
+		this.#revealedKey = null;
+		this.#cipher = null;
+		this.#sas = null;
+		this.#helloSent = false;
+		this.#outbox = this.#outbox.filter((data) => typeof data === "string");
 	}
 
 	async #onPeerHello(hello: Hello): Promise<void> {

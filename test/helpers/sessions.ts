@@ -67,12 +67,13 @@ export function auditChain(server: TestServer): AuditEvent[] {
 
 /**
  * Issues a session as the admin, joins it as a customer and completes the handshake (commitment,
- * key, reveal) with two raw participants, as docs/protocol.md §4 orders it.
+ * key, reveal) with two raw participants, as docs/protocol.md §4 orders it; then the supporter
+ * admits the customer if the session asks for admission (the default), unless `admit: false`.
  */
 export async function openPair(
 	server: TestServer,
 	token: string,
-	options: { requireTerms?: boolean } = {},
+	options: { requireTerms?: boolean; admit?: boolean; joinHeaders?: Record<string, string> } = {},
 ) {
 	const created = await server.json<Created>("/api/v1/sessions", {
 		body: { requireTerms: options.requireTerms ?? false },
@@ -82,6 +83,7 @@ export async function openPair(
 	const { sessionId, code } = created.body;
 	const joined = await server.json<Joined>("/api/v1/sessions/join", {
 		body: { code, displayName: "Ann" },
+		headers: options.joinHeaders ?? {},
 	});
 	expect(joined.status).toBe(200);
 	const t = await server.json<{ ticket: string }>(`/api/v1/sessions/${sessionId}/tickets`, {
@@ -101,6 +103,12 @@ export async function openPair(
 		{ x25519: reveal.x25519, ed25519: commitment.ed25519 },
 		"supporter",
 	);
-	await customer.state((s) => s.phase === "active");
+	const active = await customer.state((s) => s.phase === "active");
+	const admission = active.admission as { status: string } | null | undefined;
+	if (admission?.status === "waiting" && options.admit !== false) {
+		supporter.send({ type: "admit" });
+		await customer.state((s) => (s.admission as { status: string }).status === "admitted");
+		await supporter.state((s) => (s.admission as { status: string }).status === "admitted");
+	}
 	return { sessionId, code, joined: joined.body, supporter, customer, sasS, sasC };
 }

@@ -60,7 +60,16 @@ describe("fernwart support --protocol-dir", () => {
 		const trust = ["--url", server.url.origin, "--trust-file", join(home, "known.json")];
 		const dir = join(home, "protocols");
 		const supporter = run(
-			["support", ...trust, "--fingerprint", fingerprint, "--json", "--protocol-dir", dir],
+			[
+				"support",
+				...trust,
+				"--fingerprint",
+				fingerprint,
+				"--json",
+				"--admit",
+				"--protocol-dir",
+				dir,
+			],
 			{ FERNWART_EMAIL: "admin@example.test", FERNWART_PASSWORD: "correct horse battery staple" },
 		);
 		const session = await supporter.waitFor((e) => e.event === "session");

@@ -93,6 +93,7 @@ describe("the audit protocol", () => {
 			["session.hello", "supporter"],
 			["session.hello", "customer"],
 			["session.connected", "supporter"],
+			["session.admitted", "supporter"],
 			["terms.accepted", "customer"],
 			["view.requested", "supporter"],
 			["view.granted", "customer"],
@@ -133,7 +134,7 @@ describe("the audit protocol", () => {
 		expect(cli.code).toBe(0);
 		expect(cli.out.trim().split("\n")).toHaveLength(1);
 		expect(cli.out).toMatch(
-			/intact: 15 events, \d+ redacted, .*4 consent signatures bound to session keys/,
+			/intact: 16 events, \d+ redacted, .*4 consent signatures bound to session keys/,
 		);
 	});
 

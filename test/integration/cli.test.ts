@@ -110,6 +110,7 @@ describe("CLI modules: support and join", () => {
 				trustFile,
 				"--json",
 				"--require-terms",
+				"--admit",
 				"--request-view",
 				"--request-control",
 				"--comment",

@@ -88,11 +88,16 @@ function world(server: TestServer): World {
 /** A supporter and a customer on one fresh session, connected and past the handshake. */
 async function openPair(
 	w: World,
-	options: { view?: "customer" | "supporter"; requireTerms?: boolean; connect?: boolean } = {},
+	options: {
+		view?: "customer" | "supporter";
+		requireTerms?: boolean;
+		connect?: boolean;
+		supporter?: { email: string; password: string };
+	} = {},
 ) {
 	const origin = w.server.url.origin;
 	const supporterApi = createApiClient({ baseUrl: origin, fetch: w.fetch });
-	await supporterApi.login(ADMIN);
+	await supporterApi.login(options.supporter ?? ADMIN);
 	const created = await supporterApi.createSession({
 		view: options.view ?? "customer",
 		requireTerms: options.requireTerms ?? false,
@@ -154,7 +159,12 @@ async function openPair(
 	await customer.connect();
 	await ready;
 	await activeState(supporter);
-	await activeState(customer);
+	const state = await activeState(customer);
+	if (state.admission?.status === "waiting") {
+		await supporter.admit();
+		if (customer.state?.admission?.status !== "admitted")
+			await customer.waitFor("state", (s) => s.admission?.status === "admitted");
+	}
 	return pair;
 }
 
@@ -195,6 +205,68 @@ describe("SDK sessions against the real server", () => {
 		await p.customer.send("chat", 0, bytes("Hallo!"));
 		expect(text((await toSupporter).payload)).toBe("Hallo!");
 		expect(p.errors).toEqual([]);
+		await p.close();
+	});
+
+	it("after an admin's explicit takeover the customer shakes hands with the admin anew and grants again", async () => {
+		const sam = { email: "sam.sdk@example.test", password: "sam's long password 2" };
+		const login = await w.server.json<{ accessToken: string }>("/api/v1/auth/login", {
+			body: ADMIN,
+		});
+		const admin = { authorization: `Bearer ${login.body.accessToken}` };
+		const created = await w.server.json("/api/v1/users", {
+			body: { ...sam, displayName: "Sam", role: "supporter" },
+			headers: admin,
+		});
+		expect(created.status).toBe(201);
+		const p = await openPair(w, { supporter: sam });
+		const request = p.customer.waitFor("control", (c) => c.message.type === "view.request");
+		await p.supporter.requestView();
+		await request;
+		await p.customer.grantView();
+		await p.supporter.waitFor("state", (s) => s.shower === "customer");
+		const oldSas = p.customer.sas;
+
+		const ticketPath = `/api/v1/sessions/${p.created.sessionId}/tickets`;
+		const samEnd = p.supporter.waitFor("end");
+		const taken = await w.server.json<{ ticket: string }>(ticketPath, {
+			body: { takeover: true },
+			headers: admin,
+		});
+		expect(taken.status).toBe(200);
+		expect((await samEnd).reason).toBe("taken-over");
+		const customerReady = p.customer.waitFor("ready");
+		const seat = new SessionClient({
+			role: "supporter",
+			sessionId: p.created.sessionId,
+			baseUrl: w.server.url.origin,
+			webSocket: (url) => new UndiciWebSocket(url, { dispatcher: w.agent }) as WebSocketLike,
+			ticket: taken.body.ticket,
+			renewTicket: async () =>
+				(await w.server.json<{ ticket: string }>(ticketPath, { method: "POST", headers: admin }))
+					.body.ticket,
+		});
+		const adminReady = seat.whenReady(10_000);
+		await seat.connect();
+		const [{ sas }, adminSas] = await Promise.all([customerReady, adminReady]);
+		expect(sas).toBe(adminSas);
+		expect(sas).not.toBeNull();
+		expect(p.customer.sas).toBe(adminSas);
+		expect(oldSas).not.toBeNull();
+		const state = p.customer.state;
+		expect(state?.takeover).toMatchObject({ name: "Administrator" });
+		expect(state?.shower).toBeNull();
+
+		// The customer's earlier grant does not carry over: view is asked for and granted again.
+		const asked = p.customer.waitFor("control", (c) => c.message.type === "view.request");
+		await seat.requestView();
+		await asked;
+		await p.customer.grantView();
+		await seat.waitFor("state", (s) => s.shower === "customer");
+		const arrived = seat.waitFor("frame", (f) => f.channelName === "screen");
+		await p.customer.send("screen", 1, bytes("for the admin"));
+		expect(text((await arrived).payload)).toBe("for the admin");
+		seat.close();
 		await p.close();
 	});
 

@@ -327,6 +327,8 @@ describe("close codes", () => {
 			TOO_LARGE: 4008,
 			SLOW_READER: 4009,
 			TIMED_OUT: 4010,
+			REFUSED: 4011,
+			TAKEN_OVER: 4012,
 		});
 	});
 

@@ -4,16 +4,22 @@ import {
 	decide,
 	emptyTally,
 	initialState,
+	isAdmitted,
 	type LiveState,
 	MAX_VIOLATIONS,
+	mayForward,
+	noteCustomer,
 	REQUEST_LIMITS,
 	type SessionRecord,
 	summarizeViolations,
+	takeOver,
 	takeRequest,
 	VIOLATION_AUDIT_INTERVAL_MS,
 } from "../../durable/session-rules.ts";
 import type { ClientMessage } from "../../protocol/control.ts";
 import {
+	CHANNELS,
+	type Channel,
 	frameSizeLimit,
 	HEADER_BYTES,
 	isOversizedFrame,
@@ -137,5 +143,104 @@ describe("frame caps", () => {
 		expect(frameSizeLimit(frame(99, HEADER_BYTES))).toBe(MAX_ANY_FRAME_BYTES);
 		expect(frameSizeLimit(new Uint8Array(1))).toBe(MAX_ANY_FRAME_BYTES);
 		expect(MAX_ANY_FRAME_BYTES).toBe(MAX_FRAME_BYTES.screen);
+	});
+});
+
+describe("admission", () => {
+	const gated: SessionRecord = { ...record, admission: true };
+	const ann = { name: "Ann", address: "203.0.113.7", joinedAt: 1_000 };
+	const waiting = noteCustomer(gated, active({}), ann);
+	const header = (channel: Channel) => ({ version: 1 as const, channel, stream: 0, seq: 0n });
+
+	it("notes the first customer as waiting, and only the first", () => {
+		expect(waiting.admission).toEqual({ status: "waiting", ...ann });
+		expect(noteCustomer(gated, waiting, { ...ann, name: "Eve" })).toBe(waiting);
+		// Without admission the entry is there for the console, already admitted.
+		expect(noteCustomer(record, active({}), ann).admission?.status).toBe("admitted");
+		expect(noteCustomer({ ...record, kind: "host" }, active({}), ann).admission).toBeUndefined();
+	});
+
+	it("holds back everything but the handshake, the terms and STOP until the supporter admits", () => {
+		expect(isAdmitted(gated, waiting)).toBe(false);
+		for (const [from, msg] of [
+			["supporter", { type: "view.request" }],
+			["supporter", { type: "comment", text: "x" }],
+			["customer", signed("view.grant")],
+			["supporter", { type: "file.offer", id: 1, name: "a", size: 1, sha256: "ab".repeat(32) }],
+		] as const) {
+			const d = decide(gated, waiting, from, msg as ClientMessage);
+			expect(d).toMatchObject({ ok: false, code: "NOT_ALLOWED" });
+		}
+		const terms = decide({ ...gated, termsRequired: true, termsSha256: "h" }, waiting, "customer", {
+			...signed("terms.accept"),
+			statement: { type: "terms.accept", sessionId: "s1", details: { sha256: "h" }, timestamp: 0 },
+		} as ClientMessage);
+		expect(terms.ok).toBe(true);
+		expect(decide(gated, waiting, "customer", signed("stop")).ok).toBe(true);
+		const shown = { ...waiting, shower: "customer" as const };
+		for (const channel of [CHANNELS.screen, CHANNELS.chat, CHANNELS.file]) {
+			expect(mayForward(gated, shown, "customer", header(channel), 100)).toEqual({
+				ok: false,
+				reason: "not-admitted",
+			});
+		}
+	});
+
+	it("lets only the supporter admit or refuse, once, and audits either with who was waiting", () => {
+		expect(decide(gated, waiting, "customer", { type: "admit" }).ok).toBe(false);
+		const admit = decide(gated, waiting, "supporter", { type: "admit" });
+		expect(admit).toMatchObject({
+			ok: true,
+			relay: false,
+			audit: [{ type: "session.admitted", data: { name: "Ann", address: "203.0.113.7" } }],
+		});
+		if (!admit.ok) return;
+		expect(isAdmitted(gated, admit.next)).toBe(true);
+		expect(decide(gated, admit.next, "supporter", { type: "admit" }).ok).toBe(false);
+		expect(decide(gated, admit.next, "supporter", { type: "refuse" }).ok).toBe(false);
+		expect(decide(gated, admit.next, "supporter", { type: "view.request" }).ok).toBe(true);
+
+		const refuse = decide(gated, waiting, "supporter", { type: "refuse" });
+		expect(refuse).toMatchObject({ ok: true, stop: true, audit: [{ type: "session.refused" }] });
+		if (refuse.ok) {
+			expect(refuse.next).toMatchObject({ phase: "ended", endReason: "refused" });
+			expect(refuse.next.admission?.status).toBe("refused");
+		}
+		// Nobody to decide on yet, or a session without admission.
+		expect(decide(gated, active({}), "supporter", { type: "admit" }).ok).toBe(false);
+		expect(decide(record, waiting, "supporter", { type: "admit" }).ok).toBe(false);
+	});
+});
+
+describe("takeover", () => {
+	it("ends the grants and open transfers, restarts the handshake and keeps terms and admission", () => {
+		const live = active({
+			shower: "customer",
+			controller: "supporter",
+			termsAccepted: true,
+			admission: { status: "admitted", name: "Ann", address: null, joinedAt: 1 },
+			reveal: { type: "key.reveal", x25519: "k" },
+			files: [
+				{ id: 1, name: "a", size: 1, sha256: "s", from: "supporter", status: "accepted", sent: 0 },
+				{ id: 2, name: "b", size: 1, sha256: "s", from: "customer", status: "done", sent: 1 },
+			],
+		});
+		const next = takeOver(live, { by: "admin", name: "Admin", at: 5 });
+		expect(next).toMatchObject({
+			phase: "waiting",
+			shower: null,
+			controller: null,
+			hellos: {},
+			reveal: null,
+			termsAccepted: true,
+			takeover: { by: "admin", name: "Admin", at: 5 },
+		});
+		expect(next.admission?.status).toBe("admitted");
+		expect(next.files.map((f) => f.status)).toEqual(["rejected", "done"]);
+		// A host's password proof does not carry over to the admin.
+		expect(takeOver({ ...live, hostAuthorized: true }, next.takeover as never).hostAuthorized).toBe(
+			false,
+		);
+		expect(next.revision).toBe(live.revision + 1);
 	});
 });
