@@ -206,6 +206,8 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <label for="terms-text-de">${t["admin.termsTextDe"]}</label>
 <textarea id="terms-text-de" rows="5" maxlength="20000" lang="de"></textarea>
 <label class="check"><input type="checkbox" id="require-terms"> ${t["admin.requireTerms"]}</label>
+<label class="check"><input type="checkbox" id="require-admission" aria-describedby="admission-hint"> ${t["admin.requireAdmission"]}</label>
+<p id="admission-hint" class="hint">${t["admin.admissionHint"]}</p>
 <label for="default-view">${t["admin.defaultView"]}</label>
 <select id="default-view"><option value="customer">${t["admin.viewCustomer"]}</option><option value="supporter">${t["admin.viewSupporter"]}</option></select>
 <label for="code-ttl">${t["admin.codeTtl"]}</label>

@@ -56,6 +56,12 @@ const en = {
 	"join.stopHint": "Ends the session at once (Alt+Shift+S)",
 	"join.ended": "The session has ended. You can close this page.",
 	"join.stopped": "You stopped the session. Nothing is shared any more.",
+	"join.waiting": "Connected. Please wait: your supporter checks that it is you and lets you in.",
+	"join.admitted": "Your supporter let you in.",
+	"join.admissionRefused":
+		"Your supporter did not let you in. The session has ended; ask them for a new support ID if this was a mistake.",
+	"join.takenOver":
+		"You are now supported by {name} (administrator). Your permissions were reset: share your screen again only if you want to, and compare the new security code.",
 	"join.ask.control":
 		"Your supporter asks for remote control. They can then point on your shared screen. Allow?",
 	"join.ask.view": "Your supporter asks to see your screen. Allow?",
@@ -103,6 +109,16 @@ const en = {
 	"console.endedBy.ended": "The session has ended.",
 	"console.endedBy.expired": "The session has expired.",
 	"console.endedBy.revoked": "The session was ended because your access to it was withdrawn.",
+	"console.endedBy.refused": "You refused the customer. The session and its support ID have ended.",
+	"console.endedBy.taken-over":
+		"An administrator took over this session. You are no longer connected to it.",
+	"console.admission": "Waiting for admission",
+	"console.admissionWho": "{name} joined from {address} at {time}.",
+	"console.admissionHint":
+		"Admit only the customer you expect: compare the name and the security code with them. Nothing is shared before you admit.",
+	"console.admit": "Admit",
+	"console.refuse": "Refuse",
+	"console.unknownAddress": "an unknown address",
 	"console.comment": "Comment for the protocol",
 	"console.commentSend": "Add comment",
 	"console.screen": "Customer's screen",
@@ -194,6 +210,9 @@ const en = {
 	"admin.termsTextDe":
 		"Support terms in German (customers whose page is in German; name the STOPP button)",
 	"admin.requireTerms": "Customers must accept the terms",
+	"admin.requireAdmission": "Customers wait until the supporter admits them",
+	"admin.admissionHint":
+		"The supporter sees the name, address and time of whoever typed the support ID and admits or refuses them; nothing is shared before. Without it, a guessed ID opens a session at once.",
 	"admin.defaultView": "Default view direction",
 	"admin.viewCustomer": "The customer shows their screen",
 	"admin.viewSupporter": "The supporter shows their screen",
@@ -429,6 +448,13 @@ const de: Messages = {
 	"join.stopHint": "Beendet die Sitzung sofort (Alt+Umschalt+S)",
 	"join.ended": "Die Sitzung ist beendet. Sie können diese Seite schließen.",
 	"join.stopped": "Sie haben die Sitzung beendet. Es wird nichts mehr übertragen.",
+	"join.waiting":
+		"Verbunden. Bitte warten Sie: Ihr Supporter prüft, dass Sie es sind, und lässt Sie ein.",
+	"join.admitted": "Ihr Supporter hat Sie eingelassen.",
+	"join.admissionRefused":
+		"Ihr Supporter hat Sie nicht eingelassen. Die Sitzung ist beendet; bitten Sie um eine neue Support-ID, falls das ein Versehen war.",
+	"join.takenOver":
+		"Sie werden jetzt von {name} (Administrator) betreut. Ihre Freigaben wurden zurückgesetzt: Geben Sie Ihren Bildschirm nur erneut frei, wenn Sie es möchten, und vergleichen Sie den neuen Sicherheitscode.",
 	"join.ask.control":
 		"Ihr Supporter bittet um die Fernsteuerung. Er kann dann auf Ihrem freigegebenen Bildschirm zeigen. Erlauben?",
 	"join.ask.view": "Ihr Supporter möchte Ihren Bildschirm sehen. Erlauben?",
@@ -481,6 +507,17 @@ const de: Messages = {
 	"console.endedBy.ended": "Die Sitzung ist beendet.",
 	"console.endedBy.expired": "Die Sitzung ist abgelaufen.",
 	"console.endedBy.revoked": "Die Sitzung wurde beendet, weil Ihr Zugriff darauf entzogen wurde.",
+	"console.endedBy.refused":
+		"Sie haben den Kunden abgewiesen. Die Sitzung und ihre Support-ID sind beendet.",
+	"console.endedBy.taken-over":
+		"Ein Administrator hat diese Sitzung übernommen. Sie sind nicht mehr mit ihr verbunden.",
+	"console.admission": "Wartet auf Einlass",
+	"console.admissionWho": "{name} hat sich um {time} von {address} aus verbunden.",
+	"console.admissionHint":
+		"Lassen Sie nur den Kunden ein, den Sie erwarten: Vergleichen Sie Name und Sicherheitscode mit ihm. Vor dem Einlass wird nichts geteilt.",
+	"console.admit": "Einlassen",
+	"console.refuse": "Abweisen",
+	"console.unknownAddress": "einer unbekannten Adresse",
 	"console.comment": "Kommentar für das Protokoll",
 	"console.commentSend": "Kommentar hinzufügen",
 	"console.screen": "Bildschirm des Kunden",
@@ -576,6 +613,9 @@ const de: Messages = {
 	"admin.termsTextDe":
 		"Nutzungsbedingungen auf Deutsch (für Kunden mit deutscher Seite; nennen Sie die Schaltfläche STOPP)",
 	"admin.requireTerms": "Kunden müssen die Bedingungen akzeptieren",
+	"admin.requireAdmission": "Kunden warten, bis der Supporter sie einlässt",
+	"admin.admissionHint":
+		"Der Supporter sieht Name, Adresse und Zeitpunkt dessen, der die Support-ID eingegeben hat, und lässt ihn ein oder weist ihn ab; vorher wird nichts geteilt. Ohne diese Einstellung öffnet eine erratene ID sofort eine Sitzung.",
 	"admin.defaultView": "Standard-Blickrichtung",
 	"admin.viewCustomer": "Der Kunde zeigt seinen Bildschirm",
 	"admin.viewSupporter": "Der Supporter zeigt seinen Bildschirm",

@@ -53,6 +53,7 @@ export function joinBody(t: Messages) {
 </section>
 <section id="step-session" hidden>
 <p id="status" class="status" role="status" aria-live="polite">${t["join.connecting"]}</p>
+<p id="admission-note" class="status" role="status" aria-live="polite" hidden></p>
 <div class="indicators">
 <p id="ind-viewing" class="indicator viewing" hidden>${t["join.viewing"]}</p>
 <p id="ind-control" class="indicator control" hidden>${t["join.controlling"]} <button type="button" id="revoke">${t["join.revoke"]}</button></p>
@@ -103,6 +104,15 @@ export function consoleBody(t: Messages) {
 ${hostsBody(t)}
 <section id="live" hidden>
 <p id="status" class="status" role="status" aria-live="polite"></p>
+<section id="admission" class="card" hidden aria-labelledby="admission-title">
+<h2 id="admission-title">${t["console.admission"]}</h2>
+<p id="admission-who" role="alert"></p>
+<p class="hint">${t["console.admissionHint"]}</p>
+<div class="row">
+<button type="button" id="admit" class="primary">${t["console.admit"]}</button>
+<button type="button" id="refuse" class="danger">${t["console.refuse"]}</button>
+</div>
+</section>
 <div class="grid wide">
 <div class="card screen-card">
 <h2 id="screen-title">${t["console.screen"]}</h2>

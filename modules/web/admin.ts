@@ -22,6 +22,7 @@ interface Settings {
 	termsText: string;
 	termsTextDe: string;
 	requireTerms: boolean;
+	requireAdmission: boolean;
 	defaultView: "customer" | "supporter";
 	sessionCodeTtlMinutes: number;
 	requireTotp: boolean;
@@ -67,6 +68,7 @@ function showSettings(s: Settings): void {
 	$<HTMLTextAreaElement>("terms-text").value = s.termsText;
 	$<HTMLTextAreaElement>("terms-text-de").value = s.termsTextDe;
 	$<HTMLInputElement>("require-terms").checked = s.requireTerms;
+	$<HTMLInputElement>("require-admission").checked = s.requireAdmission;
 	$<HTMLSelectElement>("default-view").value = s.defaultView;
 	$<HTMLInputElement>("code-ttl").value = String(s.sessionCodeTtlMinutes);
 	$<HTMLInputElement>("require-totp").checked = s.requireTotp;
@@ -88,6 +90,7 @@ $<HTMLFormElement>("settings-form").addEventListener("submit", (event) => {
 		termsText: $<HTMLTextAreaElement>("terms-text").value,
 		termsTextDe: $<HTMLTextAreaElement>("terms-text-de").value,
 		requireTerms: $<HTMLInputElement>("require-terms").checked,
+		requireAdmission: $<HTMLInputElement>("require-admission").checked,
 		defaultView: view,
 		sessionCodeTtlMinutes: Number($<HTMLInputElement>("code-ttl").value),
 		requireTotp: $<HTMLInputElement>("require-totp").checked,

@@ -149,8 +149,11 @@ function supporterSession(
 	backlog = socket.bufferedAmount;
 	// Chat and files flow once the relay forwards them: handshake done, terms accepted (or the
 	// host accepted the password).
+	// Chat and files flow once the relay forwards them: active, admitted (where the session asks
+	// for admission), and the terms accepted (or, for a host, its password proven).
 	const flows = (state: ConsentState | null) =>
 		state?.phase === "active" &&
+		state.admission?.status !== "waiting" &&
 		(host ? hostAuthorized : !state.termsRequired || state.termsAccepted);
 	chat = setupChat(session, host ? "host" : "customer", flows);
 	files = setupFiles(session, {
@@ -319,6 +322,7 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	noteCustomer(previous, state);
 	// A picture that no longer flows is shown faded, not as if it were live.
 	canvas.style.opacity = customerHere && state.shower === "customer" ? "" : "0.35";
+	showAdmission(state);
 	if (customerHere || state.phase === "active") {
 		if (countdown) clearInterval(countdown);
 		show($("issue"), false); // the ID is used up: it has nothing more to say
@@ -331,6 +335,7 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	$("screen").classList.toggle("controlled", control);
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
 	if (!customerHere && state.phase === "waiting") return setStatus("");
+	if (state.admission?.status === "waiting") return setStatus("");
 	if (customer.lost) return setStatus(t("console.peerLeft"));
 	const back = customer.back ? `${t("console.peerBack")} ` : "";
 	if (state.termsRequired && !state.termsAccepted) return setStatus(`${back}${t("console.terms")}`);
@@ -366,6 +371,29 @@ function noteCustomer(previous: ConsentState | null, state: ConsentState): void 
 		customer.stoppedSharing = true;
 	}
 }
+
+/**
+ * Who typed the support ID, for the admit-or-refuse decision: the name they gave, the address
+ * the server saw and the time. Nothing of the session flows before the supporter admits them.
+ */
+function showAdmission(state: ConsentState): void {
+	const entry = state.admission;
+	const waiting = entry?.status === "waiting" && state.phase !== "ended";
+	show($("admission"), waiting);
+	if (!entry || !waiting) return;
+	$("admission-who").textContent = t("console.admissionWho", {
+		name: entry.name ?? "?",
+		address: entry.address ?? t("console.unknownAddress"),
+		time: new Date(entry.joinedAt).toLocaleTimeString(),
+	});
+}
+
+$("admit").addEventListener("click", () => {
+	client?.admit().catch((err: unknown) => setStatus(describeError(err)));
+});
+$("refuse").addEventListener("click", () => {
+	client?.refuse().catch((err: unknown) => setStatus(describeError(err)));
+});
 
 function onHostState(state: ConsentState): void {
 	if (!host || !hostAuthorized) return;

@@ -87,7 +87,8 @@ async function start(sessionId: string, ticket: string, resumeToken: string, ter
 	show($("step-session"));
 	await ready;
 	if (terms) await session.acceptTerms(terms.sha256);
-	$<HTMLButtonElement>("share").disabled = false;
+	// Sharing waits for the supporter's admission; updateIndicators enables it then.
+	$<HTMLButtonElement>("share").disabled = session.state?.admission?.status === "waiting";
 	$<HTMLButtonElement>("share").focus();
 }
 
@@ -118,7 +119,9 @@ function askTerms(terms: Terms): Promise<void> {
 
 function wire(session: SessionClient): void {
 	const flows = (state: ConsentState | null) =>
-		state?.phase === "active" && (!state.termsRequired || state.termsAccepted);
+		state?.phase === "active" &&
+		state.admission?.status !== "waiting" &&
+		(!state.termsRequired || state.termsAccepted);
 	setupChat(session, "supporter", flows);
 	setupFiles(session, {
 		role: "customer",
@@ -147,7 +150,15 @@ function wire(session: SessionClient): void {
 		const input = decodeJson(inputEventSchema, frame.payload);
 		if (input) showPointer(input);
 	});
-	session.on("end", ({ by }) => ended(by === "customer" ? ownStopText() : t("join.ended")));
+	session.on("end", ({ by, reason }) =>
+		ended(
+			reason === "refused"
+				? t("join.admissionRefused")
+				: by === "customer"
+					? ownStopText()
+					: t("join.ended"),
+		),
+	);
 	session.on("error", (error) => {
 		if (error.fatal) {
 			ended(t("error.generic", { message: error.message }));
@@ -170,7 +181,32 @@ function ownStopText(): string {
 	return t(declined ? "join.declined" : "join.stopped");
 }
 
+let takeoverAt: number | null = null;
+
+/** The admission (waiting, then let in) and a takeover: who supports the customer now. */
+function showAdmission(state: ConsentState): void {
+	const note = $("admission-note");
+	const status = state.admission?.status;
+	if (state.takeover && state.takeover.at !== takeoverAt) {
+		takeoverAt = state.takeover.at;
+		// The new supporter has no grant: what was shared stops until the customer shares again.
+		stopSharing();
+		$("sas").textContent = "——————";
+		note.textContent = t("join.takenOver", { name: state.takeover.name });
+		show(note);
+	} else if (status === "waiting") {
+		note.textContent = t("join.waiting");
+		show(note);
+	} else if (status === "admitted" && note.textContent === t("join.waiting")) {
+		note.textContent = t("join.admitted");
+	}
+	const share = $<HTMLButtonElement>("share");
+	if (status === "waiting") share.disabled = true;
+	else if (client?.sas) share.disabled = false;
+}
+
 function updateIndicators(state: ConsentState): void {
+	showAdmission(state);
 	const supporterHere = state.connected.includes("supporter");
 	if (supporterHere) {
 		supporter.back = supporter.lost;

@@ -2,6 +2,7 @@ import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
+	admitCustomer,
 	hasChromium,
 	issueSupportId,
 	joinAndAcceptTerms,
@@ -56,6 +57,7 @@ describe.skipIf(!hasChromium)("screen capture with /join in the background", () 
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
 		const joined = await joinAndAcceptTerms(customer, base, code);
+		await admitCustomer(supporter);
 		expect(joined?.headers()["content-security-policy"]).toContain("worker-src 'self'");
 		await customer.waitForSelector("#share:not([disabled])");
 		await customer.click("#share");

@@ -105,6 +105,11 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 		await screenshot(customer, "05-terms");
 		await customer.check("#terms-accept");
 		await customer.click("#terms-submit");
+		// The supporter sees who typed the ID and admits them; only then can the customer share.
+		await supporter.waitForSelector("#admission:not([hidden])");
+		expect(await supporter.textContent("#admission-who")).toContain("Kim Kunde");
+		expect(await customer.isDisabled("#share")).toBe(true);
+		await supporter.click("#admit");
 		await customer.waitForSelector("#share:not([disabled])");
 		await customer.click("#share");
 		await customer.waitForSelector("#ind-viewing:not([hidden])");

@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
+	admitCustomer,
 	hasChromium,
 	issueSupportId,
 	joinAndAcceptTerms,
@@ -96,6 +97,7 @@ describe.skipIf(!hasChromium)("file transfer in the session pages", () => {
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
 		await joinAndAcceptTerms(customer, base, code);
+		await admitCustomer(supporter);
 		await customer.waitForSelector("#files-input:not([disabled])");
 		await supporter.waitForSelector("#files-input:not([disabled])");
 

@@ -2,6 +2,7 @@ import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
+	admitCustomer,
 	hasChromium,
 	issueSupportId,
 	joinAndAcceptTerms,
@@ -64,6 +65,7 @@ describe.skipIf(!hasChromium)("links in chat go to the warning page", () => {
 		const customer = await customerContext.newPage();
 		errors.push(watchErrors(customer));
 		await joinAndAcceptTerms(customer, base, code);
+		await admitCustomer(supporter);
 		// Enabled only once the relay's state has the terms accepted, i.e. once it forwards chat
 		// (it used to open with the keys, and a message sent then was dropped under load).
 		await supporter.waitForSelector("#chat-input:not([disabled])");

@@ -79,6 +79,13 @@ export async function issueSupportId(supporter: Page): Promise<string> {
 	return ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
 }
 
+/** The supporter admits the customer waiting on /console (organisations have admission on by default). */
+export async function admitCustomer(supporter: Page): Promise<void> {
+	await supporter.waitForSelector("#admission:not([hidden])");
+	await supporter.click("#admit");
+	await supporter.waitForSelector("#admission", { state: "hidden" });
+}
+
 /**
  * The customer opens /join with the ID, gives a name and accepts the terms; returns the page's
  * response (for header checks).
