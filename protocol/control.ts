@@ -248,7 +248,7 @@ const ackSchema = z.strictObject({
 });
 
 /**
- * The supporter's answer to a customer waiting for admission (docs/protocol.md §3.5). Addressed
+ * The supporter's answer to a customer waiting for admission (docs/protocol.md §3.8). Addressed
  * to the relay, never relayed: the customer learns the outcome from `state` (or `end`).
  */
 const admissionMessages = [

@@ -512,7 +512,7 @@ export class SessionClient {
 		return this.#sendControl({ type: "file.done", id });
 	}
 
-	/** Admits the customer waiting for admission (supporter; docs/protocol.md §3.5). */
+	/** Admits the customer waiting for admission (supporter; docs/protocol.md §3.8). */
 	admit(): Promise<void> {
 		return this.#sendControl({ type: "admit" });
 	}
