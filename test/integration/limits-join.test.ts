@@ -61,14 +61,6 @@ describe("join limits under concurrent bursts, and the limiter's storage", () =>
 		server = await startServer();
 	});
 	afterAll(async () => {
-		console.log(
-			server
-				?.output()
-				.split("\n")
-				.filter((l) => /error|fail|busy|timeout|cause/i.test(l))
-				.slice(0, 60)
-				.join("\n"),
-		);
 		await server?.stop();
 	});
 
