@@ -110,7 +110,7 @@ describe("admission: a customer waits until the supporter admits them", () => {
 		customer.close();
 	});
 
-	it("refuses a customer: both sockets close with 4009, the session ends and the ID stays dead", async () => {
+	it("refuses a customer: both sockets close with 4011, the session ends and the ID stays dead", async () => {
 		const { sessionId, code, joined, supporter, customer } = await openPair(server, token, {
 			admit: false,
 		});
