@@ -99,11 +99,22 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 	);
 	const ca = readFileSync(opts.env?.TLS_CERT ?? join(dataDir, "tls", "cert.pem"), "utf8");
 	const agent = new Agent({ connect: { ca } });
-	const doFetch = (path: string, init?: RequestInit) =>
+	const once = (path: string, init?: RequestInit) =>
 		undiciFetch(new URL(path, url), {
 			...(init as object),
 			dispatcher: agent,
 		}) as unknown as Promise<Response>;
+	// A test that blocks its event loop (spawnSync of a CLI) can leave a kept-alive connection
+	// that workerd has closed meanwhile; undici then fails the next request on it before sending
+	// anything. A request without a body is safe to send again once, on a fresh connection.
+	const doFetch = async (path: string, init?: RequestInit) => {
+		try {
+			return await once(path, init);
+		} catch (err) {
+			if (init?.body !== undefined && init.body !== null) throw err;
+			return once(path, init);
+		}
+	};
 	return {
 		url,
 		dataDir,
