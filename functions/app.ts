@@ -14,7 +14,7 @@ import { groupRoutes } from "./routes/groups.ts";
 import { health } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { me } from "./routes/me.ts";
-import { pages } from "./routes/pages.ts";
+import { notFoundPage, pages } from "./routes/pages.ts";
 import { reports } from "./routes/reports.ts";
 import { sessions } from "./routes/sessions.ts";
 import { settings } from "./routes/settings.ts";
@@ -95,9 +95,10 @@ export function createApp() {
 	const routes = app.routes.map((r) => ({ method: r.method, path: r.path }));
 
 	// A path some route has, with another method: 405 and the methods that would work.
-	app.notFound((c) => {
+	app.notFound(async (c) => {
 		const allow = allowedMethods(routes, c.req.path);
-		if (allow.length === 0) return c.json(errorBody("NOT_FOUND"), 404);
+		// A person in a browser gets a page with a way home; programs keep the JSON error.
+		if (allow.length === 0) return (await notFoundPage(c)) ?? c.json(errorBody("NOT_FOUND"), 404);
 		return c.json(errorBody("METHOD_NOT_ALLOWED"), 405, { allow: allow.join(", ") });
 	});
 

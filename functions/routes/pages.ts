@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { html } from "hono/html";
 import {
 	hostAllowed,
 	LINK_MAX_LENGTH,
@@ -56,6 +57,27 @@ function language(c: Context<AppEnv>): Lang {
 		});
 	}
 	return lang;
+}
+
+/**
+ * What a browser gets for an unknown address: a small page in its language with a link home,
+ * status 404, under the pages' CSP. Only for GET requests that accept HTML outside the API,
+ * the assets and the sockets; everything else keeps the JSON error (app.ts).
+ */
+export async function notFoundPage(c: Context<AppEnv>): Promise<Response | null> {
+	const path = c.req.path;
+	const machine = /^\/(api|assets|ws|\.well-known)(\/|$)/.test(path);
+	const wantsHtml = (c.req.header("accept") ?? "").includes("text/html");
+	if (c.req.method !== "GET" || machine || !wantsHtml) return null;
+	const res = await page(
+		c,
+		"/",
+		"notFound.title",
+		null,
+		(t) =>
+			html`<section class="card"><p>${t["notFound.text"]}</p><p><a href="/">${t["notFound.home"]}</a></p></section>`,
+	);
+	return new Response(res.body, { status: 404, headers: res.headers });
 }
 
 async function page(

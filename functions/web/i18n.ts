@@ -10,6 +10,9 @@ export type Lang = (typeof LANGS)[number];
 
 const en = {
 	"app.name": "Fernwart",
+	"notFound.title": "Page not found",
+	"notFound.text": "There is no page at this address. Check it, or start from the home page.",
+	"notFound.home": "Go to the home page",
 	"lang.switch": "Deutsch",
 	"lang.other": "de",
 	"nav.console": "Support console",
@@ -402,6 +405,10 @@ export type Messages = Record<MessageKey, string>;
 
 const de: Messages = {
 	"app.name": "Fernwart",
+	"notFound.title": "Seite nicht gefunden",
+	"notFound.text":
+		"Diese Adresse gibt es hier nicht. Prüfen Sie sie, oder beginnen Sie auf der Startseite.",
+	"notFound.home": "Zur Startseite",
 	"lang.switch": "English",
 	"lang.other": "en",
 	"nav.console": "Support-Konsole",

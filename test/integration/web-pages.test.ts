@@ -71,6 +71,28 @@ describe("web console pages", () => {
 		expect((await server.fetch("/assets/nothing.js")).status).toBe(404);
 	});
 
+	it("shows a browser a small 404 page in its language; programs and the API keep JSON", async () => {
+		const html = { accept: "text/html,application/xhtml+xml" };
+		const page = await server.fetch("/no/such/page", { headers: html });
+		expect(page.status).toBe(404);
+		expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+		expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+		const text = await page.text();
+		expect(text).toContain("Page not found");
+		expect(text).toContain('href="/"');
+		const german = await server.fetch("/no/such/page", {
+			headers: { ...html, "accept-language": "de-DE,de;q=0.9" },
+		});
+		expect(await german.text()).toContain("Seite nicht gefunden");
+		for (const path of ["/api/v1/nothing", "/assets/nothing.js"]) {
+			const res = await server.fetch(path, { headers: html });
+			expect(res.status).toBe(404);
+			expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+		}
+		const program = await server.fetch("/no/such/page");
+		expect(await program.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+	});
+
 	it("lists live sessions: all for an admin, only their own for a supporter", async () => {
 		const admin = await mustLogin(server, ADMIN);
 		await createUserAs(server, admin.accessToken, {
