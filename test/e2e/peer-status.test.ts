@@ -7,7 +7,7 @@ import {
 	type WebSocketEventLike,
 	type WebSocketLike,
 } from "../../modules/sdk/session.ts";
-import { ADMIN, createUserAs, mustLogin } from "../helpers/auth.ts";
+import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
 	hasChromium,
 	issueSupportId,
@@ -85,6 +85,13 @@ describe.skipIf(!hasChromium)("the pages say what the other side did", () => {
 		server = await startServer();
 		const admin = await mustLogin(server, ADMIN);
 		await createUserAs(server, admin.accessToken, { ...SUPPORTER, role: "supporter" });
+		// Admission has its own test (admission.test.ts); here the customer is in once it joins.
+		const off = await server.json("/api/v1/settings", {
+			method: "PATCH",
+			body: { requireAdmission: false },
+			headers: bearer(admin.accessToken),
+		});
+		if (off.status !== 200) throw new Error(`settings: ${off.status}`);
 		browser = await launchChromium();
 		staff = await browser.newContext({ ignoreHTTPSErrors: true, locale: "en-US" });
 		customerContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: "de-DE" });

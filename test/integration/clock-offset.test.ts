@@ -7,7 +7,7 @@ import {
 	type WebSocketEventLike,
 	type WebSocketLike,
 } from "../../modules/sdk/session.ts";
-import { ADMIN } from "../helpers/auth.ts";
+import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const MINUTE_MS = 60_000;
@@ -92,6 +92,14 @@ async function openPair(opts: {
 
 beforeAll(async () => {
 	server = await startServer();
+	// Admission is another test's subject; here the customer is let in as soon as it joins.
+	const admin = (await mustLogin(server, ADMIN)).accessToken;
+	const off = await server.json("/api/v1/settings", {
+		method: "PATCH",
+		body: { requireAdmission: false },
+		headers: bearer(admin),
+	});
+	if (off.status !== 200) throw new Error(`settings: ${off.status}`);
 	agent = new Agent({ connect: { ca: server.ca } });
 	fetch = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
 });
