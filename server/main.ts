@@ -68,18 +68,26 @@ async function main(): Promise<void> {
 	);
 }
 
+/** Whether HOST means every interface rather than one address. */
+function allInterfaces(host: string): boolean {
+	return host === "0.0.0.0" || host === "::" || host === "*";
+}
+
+/** HOST as the host part of a URL (IPv6 literals in brackets). */
+function urlHost(host: string): string {
+	return host.includes(":") ? `[${host}]` : host;
+}
+
 /** The origin the CLI on this machine uses: loopback when the server listens on all interfaces. */
 function localOrigin(config: Config, port: number): string {
-	const all = config.host === "0.0.0.0" || config.host === "::" || config.host === "*";
-	const host = all ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
-	return `https://${host}:${port}`;
+	return `https://${allInterfaces(config.host) ? "127.0.0.1" : urlHost(config.host)}:${port}`;
 }
 
 /** The start banner: the URL to open, and whether that is every interface or one address. */
 function announced(config: Config, port: number): string {
-	const all = config.host === "0.0.0.0" || config.host === "::" || config.host === "*";
-	if (all) return `https://localhost:${port} (all interfaces, ${config.host}:${port})`;
-	return `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+	if (allInterfaces(config.host))
+		return `https://localhost:${port} (all interfaces, ${config.host}:${port})`;
+	return `https://${urlHost(config.host)}:${port}`;
 }
 
 if (import.meta.main) await main();
