@@ -81,7 +81,11 @@ export const DIST_PATHS: ConfigPaths = {
  * does not take absolute ones). Sockets, the DB service address and the actor directory are
  * overridden with workerd's -s, -e and -d flags; secrets come from the environment.
  */
-export function workerdConfig(version: string, paths: ConfigPaths = DIST_PATHS): string {
+export function workerdConfig(
+	version: string,
+	paths: ConfigPaths = DIST_PATHS,
+	actorDir = "data/actors",
+): string {
 	const actorBindings = ACTORS.map(
 		(a) => `\n    (name = "${a.binding}", durableObjectNamespace = "${a.className}"),`,
 	).join("");
@@ -98,7 +102,7 @@ const config :Workerd.Config = (
     # The Node DB service: the launcher's Unix socket (-e), or npm run db-service on loopback.
     (name = "fernwart-db", external = (address = "127.0.0.1:8444", http = ())),
     (name = "${EGRESS_GUARD_NAME}", worker = .egressGuard),
-    (name = "actor-storage", disk = (path = "data/actors", writable = true)),
+    (name = "actor-storage", disk = (path = ${JSON.stringify(actorDir)}, writable = true)),
   ],
   sockets = [
     ( name = "https", address = "*:8443", service = "fernwart",
@@ -141,12 +145,20 @@ const egressGuard :Workerd.Worker = (
 `;
 }
 
-/** `npm run build` minus the certificate: dist/worker/index.js, egress-guard.js, workerd.capnp. */
-export async function build(): Promise<void> {
+/**
+ * `npm run build` minus the certificate: dist/worker/index.js, egress-guard.js, workerd.capnp.
+ * `actorDir` is where the config keeps actor storage (default `data/actors`, relative to
+ * workerd's working directory; `npm run build` passes DATA_DIR/actors so that a plain
+ * `workerd serve dist/workerd.capnp` keeps actors beside the database and the keys).
+ */
+export async function build(actorDir?: string): Promise<void> {
 	await bundleWorker();
 	mkdirSync(join(DIST_DIR, "tls"), { recursive: true, mode: 0o700 });
 	copyFileSync(EGRESS_GUARD_PATH, join(DIST_DIR, "egress-guard.js"));
-	writeFileSync(join(DIST_DIR, "workerd.capnp"), workerdConfig(packageVersion()));
+	writeFileSync(
+		join(DIST_DIR, "workerd.capnp"),
+		workerdConfig(packageVersion(), DIST_PATHS, actorDir),
+	);
 }
 
 /**
@@ -175,7 +187,7 @@ export async function linkCertificate(): Promise<{
 }
 
 if (import.meta.main) {
-	await build();
+	await build(join(loadConfig().dataDir, "actors"));
 	const linked = await linkCertificate();
 	console.log(`built ${BUNDLE_PATH} and ${join(DIST_DIR, "workerd.capnp")}`);
 	console.log(`dist/tls/ links to ${linked.cert} and ${linked.key}`);

@@ -53,5 +53,9 @@ describe("actor registry", () => {
 			expect(capnp).toContain(`(name = "${a.binding}", durableObjectNamespace = "${a.className}")`);
 			expect(capnp).toContain(`className = "${a.className}"`);
 		}
+		// npm run build keeps actor storage in the data dir, beside the database and the keys.
+		expect(workerdConfig("9.9.9", undefined, "/var/lib/fernwart/actors")).toContain(
+			'disk = (path = "/var/lib/fernwart/actors", writable = true)',
+		);
 	});
 });
