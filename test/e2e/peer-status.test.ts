@@ -2,11 +2,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Agent, WebSocket as UndiciWebSocket, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, type FetchLike } from "../../modules/sdk/api.ts";
-import {
-	SessionClient,
-	type WebSocketEventLike,
-	type WebSocketLike,
-} from "../../modules/sdk/session.ts";
+import { SessionClient } from "../../modules/sdk/session.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
 	hasChromium,
@@ -18,53 +14,11 @@ import {
 	watchErrors,
 } from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+import { Tap } from "../helpers/socket-tap.ts";
 
 const SUPPORTER = { email: "status-supporter@example.test", password: "supporter password 1" };
 /** How far the German customer's clock is behind. */
 const CUSTOMER_CLOCK_SKEW_MS = -25 * 60_000;
-
-/**
- * A socket the test can drop as a network failure does: the server sees the socket close, the
- * SDK sees 1006 and resumes on a new one.
- */
-class Droppable implements WebSocketLike {
-	readonly inner: WebSocketLike;
-	#dropped = false;
-	readonly #listeners = new Map<string, ((event: WebSocketEventLike) => void)[]>();
-	constructor(inner: WebSocketLike) {
-		this.inner = inner;
-		for (const type of ["open", "message", "close", "error"] as const) {
-			inner.addEventListener(type, (event) => {
-				if (this.#dropped) return;
-				for (const l of this.#listeners.get(type) ?? []) l(event);
-			});
-		}
-	}
-	get binaryType() {
-		return this.inner.binaryType;
-	}
-	set binaryType(value: string) {
-		this.inner.binaryType = value;
-	}
-	get readyState() {
-		return this.#dropped ? 3 : this.inner.readyState;
-	}
-	addEventListener(type: string, listener: (event: WebSocketEventLike) => void): void {
-		this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
-	}
-	send(data: string | ArrayBuffer | ArrayBufferView<ArrayBuffer>): void {
-		this.inner.send(data);
-	}
-	close(code?: number, reason?: string): void {
-		this.inner.close(code, reason);
-	}
-	drop(): void {
-		const listeners = this.#listeners.get("close") ?? [];
-		this.#dropped = true;
-		this.inner.close(1000, "test drop");
-		for (const l of listeners) l({ type: "close", code: 1006, reason: "" });
-	}
-}
 
 describe.skipIf(!hasChromium)("the pages say what the other side did", () => {
 	let server: TestServer;
@@ -176,13 +130,13 @@ describe.skipIf(!hasChromium)("the pages say what the other side did", () => {
 		const code = await issueSupportId(supporter);
 		const api = createApiClient({ baseUrl: server.url.origin, fetch });
 		const joined = await api.joinSession({ code, displayName: "Nils Netz" });
-		const sockets: Droppable[] = [];
+		const sockets: Tap[] = [];
 		const customer = new SessionClient({
 			role: "customer",
 			sessionId: joined.sessionId,
 			baseUrl: server.url.origin,
 			webSocket: (url) => {
-				const socket = new Droppable(new UndiciWebSocket(url, { dispatcher: agent }));
+				const socket = new Tap(new UndiciWebSocket(url, { dispatcher: agent }));
 				sockets.push(socket);
 				return socket;
 			},
@@ -209,13 +163,13 @@ describe.skipIf(!hasChromium)("the pages say what the other side did", () => {
 		const supporterApi = createApiClient({ baseUrl: server.url.origin, fetch });
 		await supporterApi.login(SUPPORTER);
 		const created = await supporterApi.createSession({ view: "customer" });
-		const sockets: Droppable[] = [];
+		const sockets: Tap[] = [];
 		const supporter = new SessionClient({
 			role: "supporter",
 			sessionId: created.sessionId,
 			baseUrl: server.url.origin,
 			webSocket: (url) => {
-				const socket = new Droppable(new UndiciWebSocket(url, { dispatcher: agent }));
+				const socket = new Tap(new UndiciWebSocket(url, { dispatcher: agent }));
 				sockets.push(socket);
 				return socket;
 			},
