@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { chmodSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
@@ -8,13 +7,7 @@ import { sqlBatchSchema, sqlStatementSchema } from "../schema/sql-wire.ts";
 import { clientExecutor } from "./db.ts";
 import { log } from "./log.ts";
 import { createMailService } from "./mail-service.ts";
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-	const expected = Buffer.from(`Bearer ${token}`);
-	const given = Buffer.from(header ?? "");
-	// Constant-time compare; the length check leaks only the length of a fixed-format header.
-	return given.length === expected.length && timingSafeEqual(given, expected);
-}
+import { tokenMatches } from "./secrets.ts";
 
 /**
  * The `DB` service: runs SQL from the worker on libSQL. workerd reaches it as an external

@@ -1,8 +1,8 @@
-import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { createTransport } from "nodemailer";
 import * as z from "zod";
 import { log } from "./log.ts";
+import { tokenMatches } from "./secrets.ts";
 
 const mailSchema = z
 	.object({
@@ -31,11 +31,9 @@ export function parseSmtpUrl(smtpUrl: string): { url: string; from: string } {
 export function createMailService(smtpUrl: string, token: string): Hono {
 	const { url, from } = parseSmtpUrl(smtpUrl);
 	const transport = createTransport(url);
-	const expected = Buffer.from(`Bearer ${token}`);
 	return new Hono()
 		.use(async (c, next) => {
-			const given = Buffer.from(c.req.header("authorization") ?? "");
-			if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+			if (!tokenMatches(c.req.header("authorization"), token)) {
 				return c.json({ error: { code: "UNAUTHORIZED" } }, 401);
 			}
 			await next();

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./config.ts";
@@ -26,4 +26,16 @@ export function ensureDbToken(dataDir: string): string {
 	const token = randomBytes(32).toString("base64url");
 	writeFileSync(path, `FERNWART_DB_TOKEN=${token}\n`, { mode: 0o600 });
 	return token;
+}
+
+/**
+ * Whether an `Authorization` header carries `Bearer <token>`, compared in constant time (the
+ * length check reveals only the length of a fixed-format header). Used by the DB and mail
+ * services, which both demand the shared token.
+ */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+	const expected = Buffer.from(`Bearer ${token}`);
+	const given = Buffer.from(header ?? "");
+	// Constant-time compare; the length check leaks only the length of a fixed-format header.
+	return given.length === expected.length && timingSafeEqual(given, expected);
 }
