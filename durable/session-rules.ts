@@ -527,10 +527,16 @@ export function mayForward(
 		case CHANNELS.screen:
 			return live.shower === from ? { ok: true } : { ok: false, reason: "no-view-grant" };
 		case CHANNELS.input:
-		case CHANNELS.clipboard:
 			return live.controller === from && live.shower === other
 				? { ok: true }
 				: { ok: false, reason: "no-control-grant" };
+		case CHANNELS.clipboard: {
+			// Both ways, but only between the controller and the shower while the grant stands.
+			const granted =
+				(live.controller === from && live.shower === other) ||
+				(live.shower === from && live.controller === other);
+			return granted ? { ok: true } : { ok: false, reason: "no-control-grant" };
+		}
 		case CHANNELS.chat:
 			return { ok: true };
 		case CHANNELS.file: {

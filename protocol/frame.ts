@@ -36,10 +36,10 @@ export const TAG_BYTES = 16;
  * modules really send, with room to spare (docs/protocol.md §2.1):
  *
  * - screen: one JPEG of at most 900 KiB (modules/web/screen.ts, modules/cli/host.ts);
- * - input: one pointer or key event, about 100 bytes of JSON (modules/web/wire.ts);
+ * - input: one input event, at most about 1.6 KB of JSON (protocol/input.ts);
  * - file: chunks of 64 KiB (modules/web/files.ts);
  * - chat: `{"text"}` of at most 2,000 characters, at most 8 KB of UTF-8 (modules/web/wire.ts);
- * - clipboard: one clipboard text;
+ * - clipboard: one clipboard text of at most 40 Ki UTF-16 units (protocol/input.ts);
  * - auth: the password challenge, proof or result, about 300 bytes of JSON (protocol/host.ts).
  *
  * workerd itself refuses any WebSocket message over 32 MiB (close 1009) before the actor sees it.

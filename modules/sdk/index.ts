@@ -6,6 +6,7 @@ export * from "../../protocol/canonical.ts";
 export * from "../../protocol/control.ts";
 export * from "../../protocol/encoding.ts";
 export * from "../../protocol/frame.ts";
+export * from "../../protocol/input.ts";
 export * from "../../protocol/signature.ts";
 export * from "./api.ts";
 export * from "./crypto.ts";

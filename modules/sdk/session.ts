@@ -35,6 +35,19 @@ import {
 	parseHeader,
 	TAG_BYTES,
 } from "../../protocol/frame.ts";
+import {
+	CLIPBOARD_STREAM,
+	type ClipboardMessage,
+	clipboardMessageSchema,
+	decodeJson,
+	encodeJson,
+	INPUT_STREAM,
+	type InputEvent,
+	inputEventSchema,
+	SCREEN_INFO_STREAM,
+	type ScreenInfo,
+	screenInfoSchema,
+} from "../../protocol/input.ts";
 import { importVerifyKey, verifyEphemeral, verifyStatement } from "../../protocol/signature.ts";
 import {
 	createStatement,
@@ -112,8 +125,11 @@ export interface PeerControl {
 	verified: boolean | null;
 }
 
-/** Why a binary frame was not delivered. */
-export type RejectReason = OpenFailure | "no-keys";
+/**
+ * Why a binary frame was not delivered: it did not open, there were no keys yet, or its
+ * decrypted payload is not a valid input event, clipboard message or screen info (`malformed`).
+ */
+export type RejectReason = OpenFailure | "no-keys" | "malformed";
 
 /** An error from the server (`source: "server"`) or found by this client (`"client"`). */
 export interface SessionErrorEvent {
@@ -138,6 +154,16 @@ export interface SessionEvents {
 	frame: ReceivedFrame;
 	/** A binary frame that failed to open: tampering, replay, reordering, or no keys yet. */
 	rejected: { reason: RejectReason; channel?: number; stream?: number; seq?: bigint };
+	/**
+	 * An input event from the controller (docs/protocol.md §2.2), decoded and valid. `granted` is
+	 * whether this client's last state says the peer controls this side's screen; a module that
+	 * injects input must drop events that arrive with `granted: false`.
+	 */
+	input: { event: InputEvent; granted: boolean };
+	/** Clipboard text from the other side. */
+	clipboard: ClipboardMessage;
+	/** What the showing side says about its screen: displays, pointer, injected input. */
+	screenInfo: ScreenInfo;
 	/** A message from the peer. */
 	control: PeerControl;
 	/** The transport dropped; the client tries again after `delayMs` with a fresh ticket. */
@@ -554,6 +580,34 @@ export class SessionClient {
 		}).then(() => seq);
 	}
 
+	/**
+	 * Sends one input event to the showing side (docs/protocol.md §2.2). Only the controller may:
+	 * without a control grant in the last state this rejects, and the relay would drop the frame
+	 * anyway. Throws a `RangeError` for an event the schema refuses.
+	 */
+	sendInput(event: InputEvent): Promise<bigint> {
+		const parsed = inputEventSchema.safeParse(event);
+		if (!parsed.success) return Promise.reject(new RangeError("not a valid input event"));
+		if (this.state?.controller !== this.role) {
+			return Promise.reject(new Error("no control grant: input is not sent"));
+		}
+		return this.send("input", INPUT_STREAM, encodeJson(parsed.data));
+	}
+
+	/** Sends clipboard text to the other side (both ways while a control grant stands). */
+	sendClipboard(text: string): Promise<bigint> {
+		const parsed = clipboardMessageSchema.safeParse({ text });
+		if (!parsed.success) return Promise.reject(new RangeError("clipboard text is too long"));
+		return this.send("clipboard", CLIPBOARD_STREAM, encodeJson(parsed.data));
+	}
+
+	/** Tells the viewer about this side's screen (sent by the showing side). */
+	sendScreenInfo(info: ScreenInfo): Promise<bigint> {
+		const parsed = screenInfoSchema.safeParse(info);
+		if (!parsed.success) return Promise.reject(new RangeError("not valid screen info"));
+		return this.send("screen", SCREEN_INFO_STREAM, encodeJson(parsed.data));
+	}
+
 	// -------------------------------------------------------------------------------------------
 	// Outbound
 
@@ -879,13 +933,30 @@ export class SessionClient {
 			return;
 		}
 		const { channel, stream, seq } = opened.header;
-		this.#emit("frame", {
-			channel,
-			channelName: channelName(channel) ?? "chat",
-			stream,
-			seq,
-			payload: opened.plaintext,
-		});
+		const name = channelName(channel) ?? "chat";
+		this.#emit("frame", { channel, channelName: name, stream, seq, payload: opened.plaintext });
+		this.#emitTyped(name, stream, opened.plaintext);
+	}
+
+	/** The typed events for input, clipboard and screen info; malformed payloads are `rejected`. */
+	#emitTyped(name: ChannelName, stream: number, payload: Uint8Array): void {
+		if (name === "input" && stream === INPUT_STREAM) {
+			const event = decodeJson(inputEventSchema, payload);
+			// A module that injects input also checks the grant itself (defence in depth).
+			const state = this.state;
+			const granted =
+				state?.shower === this.role && state.controller !== null && state.controller !== this.role;
+			if (event) this.#emit("input", { event, granted });
+			else this.#emit("rejected", { reason: "malformed", channel: CHANNELS.input, stream });
+		} else if (name === "clipboard" && stream === CLIPBOARD_STREAM) {
+			const message = decodeJson(clipboardMessageSchema, payload);
+			if (message) this.#emit("clipboard", message);
+			else this.#emit("rejected", { reason: "malformed", channel: CHANNELS.clipboard, stream });
+		} else if (name === "screen" && stream === SCREEN_INFO_STREAM) {
+			const info = decodeJson(screenInfoSchema, payload);
+			if (info) this.#emit("screenInfo", info);
+			else this.#emit("rejected", { reason: "malformed", channel: CHANNELS.screen, stream });
+		}
 	}
 
 	async #handleText(text: string): Promise<void> {

@@ -244,3 +244,28 @@ describe("takeover", () => {
 		expect(next.revision).toBe(live.revision + 1);
 	});
 });
+
+describe("input and clipboard", () => {
+	const header = (channel: Channel) => ({ version: 1 as const, channel, stream: 1, seq: 0n });
+	const may = (live: LiveState, from: "supporter" | "customer", channel: Channel) =>
+		mayForward(record, live, from, header(channel), 100).ok;
+
+	it("forward input only from the controller to the shower", () => {
+		const granted = active({ shower: "customer", controller: "supporter" });
+		expect(may(granted, "supporter", CHANNELS.input)).toBe(true);
+		expect(may(granted, "customer", CHANNELS.input)).toBe(false);
+		expect(may(active({ shower: "customer", controller: null }), "supporter", CHANNELS.input)).toBe(
+			false,
+		);
+	});
+
+	it("forward clipboard text both ways while the grant stands, and neither way without it", () => {
+		const granted = active({ shower: "customer", controller: "supporter" });
+		expect(may(granted, "supporter", CHANNELS.clipboard)).toBe(true);
+		expect(may(granted, "customer", CHANNELS.clipboard)).toBe(true);
+		const viewOnly = active({ shower: "customer", controller: null });
+		expect(may(viewOnly, "supporter", CHANNELS.clipboard)).toBe(false);
+		expect(may(viewOnly, "customer", CHANNELS.clipboard)).toBe(false);
+		expect(may(active({}), "customer", CHANNELS.clipboard)).toBe(false);
+	});
+});
