@@ -1,12 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
-import { trackWebSocket } from "../functions/lib/metrics.ts";
+import { incrementCounter, trackWebSocket } from "../functions/lib/metrics.ts";
 import { CLOSE, closeReason, closeReply } from "../protocol/control.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import {
 	hostPresenceMessageSchema,
 	MAX_PRESENCE_MESSAGE_BYTES,
+	PRESENCE_PING,
+	PRESENCE_PONG,
 	PRESENCE_TIMEOUT_MS,
 } from "../protocol/host.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
@@ -84,11 +86,12 @@ function closeQuietly(ws: WebSocket, code: number): void {
 
 /**
  * One per enrolled host: its presence socket, online state and last-seen time, the challenge
- * nonces that replace a bearer secret, and the notices of incoming sessions. The host sends a
- * heartbeat every 10 s and the actor answers; the one alarm fires PRESENCE_TIMEOUT_MS after the
- * last heartbeat, so a host that vanishes without closing its socket (power loss, a cut cable)
- * is offline within 30 s. Each heartbeat wakes the actor; for a few hosts per server that costs
- * less than the alternative of an alarm that polls.
+ * nonces that replace a bearer secret, and the notices of incoming sessions. The host agent pings
+ * every 10 s and the runtime answers without waking the actor; the one alarm fires
+ * PRESENCE_TIMEOUT_MS after the last keepalive it knows of, reads the time of the last answered
+ * ping and either re-arms or marks the host offline, so a host that vanishes without closing its
+ * socket (power loss, a cut cable) is offline within 30 s and a live one wakes the actor about
+ * once per 25 s instead of every 10 s. A JSON heartbeat (older agents) still works and wakes it.
  */
 export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 	private state: Presence = initialPresence();
@@ -99,7 +102,7 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		// A keepalive the runtime answers without waking the actor; the alarm reads its time
 		// (getWebSocketAutoResponseTimestamp), so an agent that pings instead of sending heartbeats
 		// stays online at no cost per ping.
-		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+		ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PRESENCE_PING, PRESENCE_PONG));
 		void ctx.blockConcurrencyWhile(async () => {
 			this.state = (await ctx.storage.get<Presence>("presence")) ?? initialPresence();
 		});
@@ -215,6 +218,10 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		}
 		const parsed = hostPresenceMessageSchema.safeParse(json);
 		if (!parsed.success) return closeQuietly(ws, CLOSE.BAD_FRAME);
+		incrementCounter(
+			"fernwart_presence_heartbeats_total",
+			"JSON heartbeats that woke a host actor (agents that ping instead wake none).",
+		);
 		const now = Date.now();
 		const writeDue = now - this.state.lastSeenWrittenAt >= LAST_SEEN_WRITE_MS;
 		this.state = {

@@ -89,8 +89,15 @@ export const DEFAULT_UNATTENDED_POLICY: UnattendedPolicy = {
 // ---------------------------------------------------------------------------------------------
 // Presence socket `/ws/v1/hosts/:id`
 
-/** Host → server every {@link HEARTBEAT_INTERVAL_MS}. */
+/**
+ * Host → server every {@link HEARTBEAT_INTERVAL_MS}: the text `ping`, which workerd answers with
+ * `pong` without waking the host's actor (its alarm reads the time of the last answer). A JSON
+ * `heartbeat` is still accepted (answered by the actor with `heartbeat.ack`, waking it each time).
+ */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
+/** The presence keepalive and the runtime's answer to it. */
+export const PRESENCE_PING = "ping";
+export const PRESENCE_PONG = "pong";
 /**
  * Without a heartbeat for this long the server marks the host offline. 25 s, not 30: the alarm
  * fires this long after the last heartbeat, so a drop right after one is noticed within 30 s.

@@ -16,6 +16,8 @@ import {
 	decodeAuthMessage,
 	encodeAuthMessage,
 	HEARTBEAT_INTERVAL_MS,
+	PRESENCE_PING,
+	PRESENCE_PONG,
 	type PresenceServerMessage,
 	presenceServerMessageSchema,
 	type UnattendedPolicy,
@@ -401,22 +403,28 @@ async function presence(
 			opened = true;
 			lastAck = Date.now();
 			out.event("online", { hostId: config.hostId }, `Online as ${config.name}.`);
+			// Keepalive is a `ping` the runtime answers with `pong` without waking the host's actor
+			// (docs/protocol.md §10.2); the actor's alarm reads when the last one was answered.
 			timer = setInterval(() => {
 				// No answer for three beats: the connection is dead even if TCP has not noticed.
 				if (Date.now() - lastAck > 3 * HEARTBEAT_INTERVAL_MS) {
-					ws.close(4000, "no heartbeat answer");
+					ws.close(4000, "no keepalive answer");
 					return;
 				}
 				try {
-					ws.send(JSON.stringify({ type: "heartbeat" }));
+					ws.send(PRESENCE_PING);
 				} catch {
 					// Closing; the close event ends this connection.
 				}
 			}, HEARTBEAT_INTERVAL_MS);
-			ws.send(JSON.stringify({ type: "heartbeat" }));
+			ws.send(PRESENCE_PING);
 		});
 		ws.addEventListener("message", (event) => {
 			if (typeof event.data !== "string") return;
+			if (event.data === PRESENCE_PONG) {
+				lastAck = Date.now();
+				return;
+			}
 			let json: unknown = null;
 			try {
 				json = JSON.parse(event.data);

@@ -14,7 +14,7 @@ import { createHostApi } from "../../modules/sdk/hosts.ts";
 import { SessionClient, type SessionErrorEvent } from "../../modules/sdk/session.ts";
 import { CLOSE } from "../../protocol/control.ts";
 import { toBase64url } from "../../protocol/encoding.ts";
-import { decodeAuthMessage, encodeAuthMessage } from "../../protocol/host.ts";
+import { decodeAuthMessage, encodeAuthMessage, PRESENCE_TIMEOUT_MS } from "../../protocol/host.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
 	caFile,
@@ -204,11 +204,24 @@ describe("unattended hosts", () => {
 		]);
 	});
 
-	it("marks a silently vanished host (frozen agent, socket left open) offline within 30 s", async () => {
+	it("keeps a pinging agent online past the presence timeout without waking its actor, and marks a silently vanished one offline within 30 s", async () => {
 		const agent = runHostAgent(first.config);
 		agents.push(agent);
 		await agent.waitFor((e) => e.event === "online");
 		await waitOnline(alice, first.hostId, true);
+		// The agent only pings: workerd answers without the actor, whose alarm reads the time of
+		// the last answer. Past PRESENCE_TIMEOUT_MS the host is still online, and no JSON
+		// heartbeat woke the actor meanwhile.
+		const heartbeats = async () =>
+			Number(
+				/^fernwart_presence_heartbeats_total (\d+)$/m.exec(
+					await (await server.fetch("/metrics")).text(),
+				)?.[1] ?? 0,
+			);
+		const before = await heartbeats();
+		await new Promise((resolve) => setTimeout(resolve, PRESENCE_TIMEOUT_MS + 3_000));
+		expect((await hostList(alice)).find((h) => h.id === first.hostId)?.online).toBe(true);
+		expect(await heartbeats()).toBe(before);
 		// SIGSTOP: no FIN, no heartbeats — what a pulled cable looks like to the server.
 		agent.kill("SIGSTOP");
 		const silent = await waitOnline(alice, first.hostId, false, 40_000);
@@ -219,7 +232,7 @@ describe("unattended hosts", () => {
 		expect(presenceRows(first.hostId)).toHaveLength(2);
 		agent.kill("SIGCONT");
 		agent.kill("SIGKILL");
-	}, 90_000);
+	}, 120_000);
 
 	it("hides another group's host: 404 on get, connect, session tickets, enrolment and policy", async () => {
 		expect((await hostList(bob)).map((h) => h.id)).not.toContain(first.hostId);
