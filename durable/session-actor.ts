@@ -4,6 +4,7 @@ import * as z from "zod";
 import { incrementCounter, trackWebSocket } from "../functions/lib/metrics.ts";
 import { verifyKeyCommitment } from "../protocol/commitment.ts";
 import {
+	BACKPRESSURE_REPEAT_MS,
 	CLOSE,
 	type ClientMessage,
 	CONTROL_ERRORS,
@@ -78,6 +79,14 @@ export const SCREEN_LAG_BYTES = 2 * 1024 * 1024;
  * socket grow the server's memory without bound.
  */
 export const SLOW_READER_BYTES = 8 * 1024 * 1024;
+/**
+ * Back-pressure: a reader with more than this waiting makes the relay tell the other side to slow
+ * down (`backpressure` `active: true`), before screen frames are dropped (SCREEN_LAG_BYTES)
+ * and long before the reader is closed (SLOW_READER_BYTES).
+ */
+export const BACKPRESSURE_ON_BYTES = 1024 * 1024;
+/** …and with less than this waiting again, to go on (`active: false`). */
+export const BACKPRESSURE_OFF_BYTES = 256 * 1024;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
 /**
@@ -85,6 +94,8 @@ const OUTBOX_RETRY_MS = 5_000;
  * In memory only: an actor that hibernated had nothing in flight worth counting.
  */
 const unacked = new WeakMap<WebSocket, number>();
+/** Readers behind by more than BACKPRESSURE_ON_BYTES: when their senders were last told. */
+const backpressureSent = new WeakMap<WebSocket, number>();
 
 /** Storage key prefixes: one violation tally per principal, one kept record per key. */
 const TALLY_PREFIX = "violations:";
@@ -391,6 +402,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		const who = readAttachment(ws);
 		trackWebSocket(-1);
+		this.backpressure(ws, false); // a reader that left holds nobody back
 		if (who && this.record) await this.summarize(who, "socket-closed");
 		if (!who || !this.record || code === CLOSE.REPLACED) return;
 		await this.left(ws, who, code);
@@ -438,6 +450,11 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		// for the peer, the supporter's revealed key.
 		const otherHello = this.live.hellos[principal.role === "supporter" ? "peer" : "supporter"];
 		if (otherHello) this.send(ws, { type: "peer", hello: otherHello });
+		// A sender that comes back while the other side's reader is still behind hears so at once.
+		if (
+			this.ctx.getWebSockets(otherRole(record, principal.role)).some((r) => backpressureSent.has(r))
+		)
+			sendQuietly(ws, JSON.stringify({ type: "backpressure", active: true }));
 		if (principal.role !== "supporter" && this.live.reveal)
 			sendQuietly(ws, JSON.stringify(this.live.reveal));
 		await this.audit(
@@ -461,7 +478,9 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		const msg = parsed.value;
 		if (msg.type === "ack") {
-			unacked.set(ws, Math.max(0, (unacked.get(ws) ?? 0) - msg.bytes));
+			const waiting = Math.max(0, (unacked.get(ws) ?? 0) - msg.bytes);
+			unacked.set(ws, waiting);
+			if (waiting < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
 			return;
 		}
 		if (msg.type === "stop") return this.onStop(ws, from, msg);
@@ -806,8 +825,32 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			if (who) this.track(this.left(ws, who, CLOSE.SLOW_READER));
 			return;
 		}
-		unacked.set(ws, waiting + (typeof data === "string" ? data.length : data.byteLength));
+		const now = waiting + (typeof data === "string" ? data.length : data.byteLength);
+		unacked.set(ws, now);
 		sendQuietly(ws, data);
+		if (now > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);
+	}
+
+	/**
+	 * Tells the senders toward `reader` to slow down (`active`) or go on. `active` goes out when the
+	 * reader first falls behind and again every BACKPRESSURE_REPEAT_MS while it stays behind;
+	 * `false` once, when it caught up or left.
+	 */
+	private backpressure(reader: WebSocket, active: boolean): void {
+		const last = backpressureSent.get(reader);
+		const now = Date.now();
+		if (active) {
+			if (last !== undefined && now - last < BACKPRESSURE_REPEAT_MS) return;
+			backpressureSent.set(reader, now);
+		} else {
+			if (last === undefined) return;
+			backpressureSent.delete(reader);
+		}
+		const who = readAttachment(reader);
+		if (!who || !this.record) return;
+		const message = JSON.stringify({ type: "backpressure", active });
+		for (const sender of this.ctx.getWebSockets(otherRole(this.record, who.role)))
+			sendQuietly(sender, message);
 	}
 
 	/** Runs bookkeeping started from a synchronous path; failures are logged, never thrown. */

@@ -234,6 +234,15 @@ const relayedClientMessages = [
 ] as const;
 
 /**
+ * A sender that heard `backpressure` `active: true` holds bulk frames at most this long unless it
+ * hears it again; the relay repeats it every {@link BACKPRESSURE_REPEAT_MS} while the reader stays
+ * behind, so a lost `false` (an actor that hibernated forgets its counts) never stalls a sender.
+ */
+export const BACKPRESSURE_HOLD_MS = 5_000;
+/** How often the relay repeats `backpressure` `active: true` while a reader stays behind. */
+export const BACKPRESSURE_REPEAT_MS = 2_000;
+
+/**
  * Flow control (docs/protocol.md §3.5): how much the module has read since its last `ack`, in
  * bytes of binary frames plus UTF-16 code units of text messages. The relay stops short of
  * queueing without end for a reader that does not read. Never relayed.
@@ -392,6 +401,12 @@ const serverMessages = [
 	}),
 	/** The other side's hello, exactly as it sent it. */
 	z.strictObject({ type: z.literal("peer"), hello: helloSchema }),
+	/**
+	 * Back-pressure (docs/protocol.md §3.5): the other side's reader is behind (`active: true`,
+	 * repeated at most every {@link BACKPRESSURE_REPEAT_MS} while it stays behind) or has caught up
+	 * (`false`). A sender skips screen frames and holds file chunks while it is active.
+	 */
+	z.strictObject({ type: z.literal("backpressure"), active: z.boolean() }),
 ] as const;
 
 /** Messages the server itself originates. */

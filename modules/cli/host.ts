@@ -480,8 +480,11 @@ async function joinSession(
 	printSessionEvents(session, out);
 	let authorized = false;
 	let nonce: string | null = null;
+	// A full socket of our own, or the relay's back-pressure (the viewer is behind), skips frames.
 	const screen = screenSender(agent, session, () =>
-		socket && socket.readyState === 1 ? (socket.bufferedAmount ?? 0) : Number.POSITIVE_INFINITY,
+		socket && socket.readyState === 1 && !session.peerLagging
+			? (socket.bufferedAmount ?? 0)
+			: Number.POSITIVE_INFINITY,
 	);
 	const report = (what: string) => (err: unknown) =>
 		out.event(

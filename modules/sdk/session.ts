@@ -10,6 +10,7 @@
 import { verifyKeyCommitment } from "../../protocol/commitment.ts";
 import {
 	ACK_EVERY_BYTES,
+	BACKPRESSURE_HOLD_MS,
 	CLOSE,
 	type ClientMessage,
 	type ConsentState,
@@ -164,6 +165,11 @@ export interface SessionEvents {
 	clipboard: ClipboardMessage;
 	/** What the showing side says about its screen: displays, pointer, injected input. */
 	screenInfo: ScreenInfo;
+	/**
+	 * The relay says the other side's reader is behind (`active`) or caught up: screen senders
+	 * skip frames while `peerLagging`; file frames wait by themselves.
+	 */
+	backpressure: { active: boolean };
 	/** A message from the peer. */
 	control: PeerControl;
 	/** The transport dropped; the client tries again after `delayMs` with a fresh ticket. */
@@ -279,6 +285,12 @@ export class SessionClient {
 	#cipher: SessionCipher | null = null;
 	#sas: string | null = null;
 	#state: ConsentState | null = null;
+	/** Set while the relay reports back-pressure: file frames wait for `resumed`. */
+	#backpressure: {
+		resumed: Promise<void>;
+		release: () => void;
+		timer: ReturnType<typeof setTimeout>;
+	} | null = null;
 	#clockOffsetMs = 0;
 	/** When the seat was last taken over, as the relay said; a change means a new supporter. */
 	#takeoverAt: number | null = null;
@@ -568,6 +580,12 @@ export class SessionClient {
 			return Promise.reject(
 				new RangeError(`a ${name} frame is at most ${MAX_FRAME_BYTES[name]} bytes`),
 			);
+		}
+		// Bulk (file) frames wait while the relay says the other side's reader is behind; they
+		// are sealed after the wait, in call order, so the seq still follows the sending order.
+		if (number === CHANNELS.file && this.#backpressure) {
+			const resume = this.#backpressure.resumed;
+			return resume.then(() => this.send(channel, stream, bytes));
 		}
 		// Sealing now fixes the seq in call order; the outbound chain keeps the sending order.
 		const sealed = cipher.seal(number, stream, bytes);
@@ -900,6 +918,7 @@ export class SessionClient {
 		if (this.#pinger) clearInterval(this.#pinger);
 		this.#pinger = null;
 		this.#outbox = [];
+		if (this.#backpressure) this.#onBackpressure(false); // held file frames fail now, not later
 		this.#emit("closed", { code, reason });
 	}
 
@@ -936,6 +955,38 @@ export class SessionClient {
 		const name = channelName(channel) ?? "chat";
 		this.#emit("frame", { channel, channelName: name, stream, seq, payload: opened.plaintext });
 		this.#emitTyped(name, stream, opened.plaintext);
+	}
+
+	/**
+	 * The relay says the other side's reader is behind (docs/protocol.md §3.5): file frames wait
+	 * until it says otherwise or BACKPRESSURE_HOLD_MS pass without it repeating so; screen senders
+	 * read `peerLagging` and skip frames.
+	 */
+	#onBackpressure(active: boolean): void {
+		const held = this.#backpressure;
+		if (held) clearTimeout(held.timer);
+		if (!active) {
+			this.#backpressure = null;
+			held?.release();
+			if (held) this.#emit("backpressure", { active: false });
+			return;
+		}
+		const timer = setTimeout(() => this.#onBackpressure(false), BACKPRESSURE_HOLD_MS);
+		if (held) {
+			held.timer = timer;
+			return;
+		}
+		let release = () => {};
+		const resumed = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		this.#backpressure = { resumed, release, timer };
+		this.#emit("backpressure", { active: true });
+	}
+
+	/** True while the relay says the other side's reader is behind: skip screen frames. */
+	get peerLagging(): boolean {
+		return this.#backpressure !== null;
 	}
 
 	/** The typed events for input, clipboard and screen info; malformed payloads are `rejected`. */
@@ -986,6 +1037,9 @@ export class SessionClient {
 				return;
 			case "error":
 				this.#emitError("server", message.code, message.message, false);
+				return;
+			case "backpressure":
+				this.#onBackpressure(message.active);
 				return;
 			case "end":
 				if (!this.#ended) {

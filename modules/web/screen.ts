@@ -102,11 +102,13 @@ export async function sendScreen(
 	let quality = 0.7;
 	let scale = 1;
 	const clock = frameClock(FRAME_INTERVAL_MS, video);
+	// The relay's back-pressure (the viewer is behind) counts like a full socket of our own.
+	const behind = () => session.peerLagging || backlog() >= MAX_BACKLOG_BYTES;
 	while (active() && !session.finished) {
 		const started = performance.now();
 		const state = session.state;
 		const allowed = state?.shower === role && state.phase === "active";
-		if (allowed && video.videoWidth > 0 && backlog() < MAX_BACKLOG_BYTES) {
+		if (allowed && video.videoWidth > 0 && !behind()) {
 			const factor = Math.min(1, MAX_WIDTH / video.videoWidth) * scale;
 			canvas.width = Math.max(1, Math.round(video.videoWidth * factor));
 			canvas.height = Math.max(1, Math.round(video.videoHeight * factor));
@@ -124,7 +126,7 @@ export async function sendScreen(
 				quality = Math.max(0.3, quality - 0.15);
 				scale = Math.max(0.4, scale - 0.1);
 			}
-		} else if (allowed && backlog() >= MAX_BACKLOG_BYTES) {
+		} else if (allowed && behind()) {
 			quality = Math.max(0.3, quality - 0.1);
 			scale = Math.max(0.4, scale - 0.05);
 		}

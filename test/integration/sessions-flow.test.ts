@@ -189,6 +189,34 @@ describe("the relay under peers that do not keep up", () => {
 		);
 	});
 
+	it("tells the sender when its reader falls behind and again when it caught up", async () => {
+		const { supporter, customer } = await openPair(server, token);
+		supporter.stall({ keepalive: true });
+		const chat = new Uint8Array(15 * 1024);
+		const mark = customer.messages.length;
+		// 1.5 MiB of chat for a viewer that does not read: past BACKPRESSURE_ON_BYTES (1 MiB).
+		for (let i = 0; i < 100; i++) {
+			customer.sendFrame(await customer.seal(CHANNELS.chat, chat));
+			await drain(customer);
+		}
+		expect(await customer.next("backpressure", mark)).toEqual({
+			type: "backpressure",
+			active: true,
+		});
+		expect(customer.closeCode).toBeNull();
+		// The reader reads again and acknowledges: the sender hears it may go on.
+		const resumed = customer.messages.length;
+		supporter.ws.resume();
+		expect(await customer.next("backpressure", resumed)).toEqual({
+			type: "backpressure",
+			active: false,
+		});
+		await supporter.until(
+			() => supporter.frames.filter((f) => f[1] === CHANNELS.chat).length === 100,
+		);
+		expect(supporter.closeCode).toBeNull();
+	});
+
 	it("sends states past 16 KiB that the modules accept", async () => {
 		const { customer, supporter } = await openPair(server, token);
 		// 60 offers (the per-minute limit) whose names take 510 bytes each: about 35 KB of state.

@@ -5,7 +5,7 @@ import {
 	type WebSocketEventLike,
 	type WebSocketLike,
 } from "../../modules/sdk/session.ts";
-import { CLOSE, parseControlFrame } from "../../protocol/control.ts";
+import { BACKPRESSURE_HOLD_MS, CLOSE, parseControlFrame } from "../../protocol/control.ts";
 
 type Side = "supporter" | "customer";
 type Listener = (event: WebSocketEventLike) => void;
@@ -213,6 +213,56 @@ describe("SessionClient keepalive and flow control", () => {
 			expect(await reconnecting).toMatchObject({ code: 1006 });
 			await supporter.waitFor("open", () => true, 2000);
 			expect(tickets.supporter).toBe(before + 1);
+		} finally {
+			vi.useRealTimers();
+		}
+		supporter.close();
+		customer.close();
+	});
+});
+
+describe("SessionClient back-pressure", () => {
+	it("holds file frames while the relay reports the reader behind, in order, and lets input pass", async () => {
+		const { relay, supporter, customer } = await connected();
+		const got: string[] = [];
+		customer.on("frame", (f) => got.push(`${f.channelName}:${text(f.payload)}`));
+		const changes: boolean[] = [];
+		supporter.on("backpressure", ({ active }) => changes.push(active));
+		relay.sockets.get("supporter")?.deliver(JSON.stringify({ type: "backpressure", active: true }));
+		await supporter.waitFor("backpressure", () => true, 2000);
+		expect(supporter.peerLagging).toBe(true);
+		const held = [
+			supporter.send("file", 7, bytesOf("one")),
+			supporter.send("file", 7, bytesOf("two")),
+		];
+		await supporter.send("chat", 1, bytesOf("chat passes"));
+		await new Promise((r) => setTimeout(r, 50));
+		expect(got).toEqual(["chat:chat passes"]);
+		relay.sockets
+			.get("supporter")
+			?.deliver(JSON.stringify({ type: "backpressure", active: false }));
+		await Promise.all(held);
+		const until = Date.now() + 2000;
+		while (got.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+		expect(got).toEqual(["chat:chat passes", "file:one", "file:two"]);
+		expect(changes).toEqual([true, false]);
+		expect(supporter.peerLagging).toBe(false);
+		supporter.close();
+		customer.close();
+	});
+
+	it("goes on by itself when the relay stops repeating that the reader is behind", async () => {
+		const { relay, supporter, customer } = await connected();
+		vi.useFakeTimers({ toFake: ["setTimeout"] });
+		try {
+			relay.sockets
+				.get("supporter")
+				?.deliver(JSON.stringify({ type: "backpressure", active: true }));
+			vi.advanceTimersByTime(1); // the fake socket delivers on a timer
+			await Promise.resolve();
+			expect(supporter.peerLagging).toBe(true);
+			vi.advanceTimersByTime(BACKPRESSURE_HOLD_MS);
+			expect(supporter.peerLagging).toBe(false);
 		} finally {
 			vi.useRealTimers();
 		}
