@@ -183,6 +183,16 @@ export interface SessionEvents {
 
 type Listener<T> = (value: T) => void;
 
+/** A repeating timer: calls `tick` every `ms` milliseconds until the returned `stop()`. */
+export type KeepaliveClock = (tick: () => void, ms: number) => { stop(): void };
+
+/** The default keepalive clock; it never keeps a Node process alive on its own. */
+const intervalClock: KeepaliveClock = (tick, ms) => {
+	const timer = setInterval(tick, ms);
+	(timer as { unref?: () => void }).unref?.();
+	return { stop: () => clearInterval(timer) };
+};
+
 // ---------------------------------------------------------------------------------------------
 // Client
 
@@ -242,6 +252,12 @@ export interface SessionClientOptions {
 	maxStatementSkewMs?: number;
 	/** This machine's clock (default `Date.now`); tests pass a wrong one. */
 	now?: () => number;
+	/**
+	 * Runs the keepalive every `ms` milliseconds until `stop()` (default: `setInterval`). A browser
+	 * page passes a clock that runs in a Web Worker, because Chromium throttles a background tab's
+	 * main-thread timers to once a minute, far past the relay's 25 s silence limit.
+	 */
+	keepaliveClock?: KeepaliveClock;
 }
 
 interface OwnKeys {
@@ -307,7 +323,7 @@ export class SessionClient {
 	#closing = false;
 	#reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 	#wakeReconnect: (() => void) | null = null;
-	#pinger: ReturnType<typeof setInterval> | null = null;
+	#pinger: { stop(): void } | null = null;
 	/** When the current socket last delivered anything (a message or a pong). */
 	#lastInboundAt = 0;
 	/** Read from the current socket since the last `ack` (docs/protocol.md §3.5). */
@@ -806,12 +822,13 @@ export class SessionClient {
 	}
 
 	#startPings(ws: WebSocketLike): void {
-		if (this.#pinger) clearInterval(this.#pinger);
+		this.#pinger?.stop();
 		this.#lastInboundAt = Date.now();
 		let lastTickAt = Date.now();
-		const pinger = setInterval(() => {
+		const clock = this.#options.keepaliveClock ?? intervalClock;
+		const pinger = clock(() => {
 			if (ws !== this.#ws || ws.readyState !== WS_OPEN) {
-				clearInterval(pinger);
+				pinger.stop();
 				return;
 			}
 			const now = Date.now();
@@ -821,7 +838,7 @@ export class SessionClient {
 			lastTickAt = now;
 			if (now - this.#lastInboundAt >= SILENCE_TIMEOUT_MS) {
 				// A dead connection may never report its close: stop using it and resume now.
-				clearInterval(pinger);
+				pinger.stop();
 				try {
 					ws.close(1000, "keepalive timed out");
 				} catch {
@@ -832,15 +849,13 @@ export class SessionClient {
 			}
 			ws.send(PING);
 		}, PING_INTERVAL_MS);
-		// A pending keepalive must not keep a Node process alive on its own.
-		(pinger as { unref?: () => void }).unref?.();
 		this.#pinger = pinger;
 	}
 
 	#onClose(ws: WebSocketLike, code: number, reason: string): void {
 		if (ws !== this.#ws) return;
 		this.#ws = null;
-		if (this.#pinger) clearInterval(this.#pinger);
+		this.#pinger?.stop();
 		this.#pinger = null;
 		this.#helloSent = false;
 		if (this.#finished) return;
@@ -915,7 +930,7 @@ export class SessionClient {
 	#finish(code: number, reason: string): void {
 		if (this.#finished) return;
 		this.#finished = true;
-		if (this.#pinger) clearInterval(this.#pinger);
+		this.#pinger?.stop();
 		this.#pinger = null;
 		this.#outbox = [];
 		if (this.#backpressure) this.#onBackpressure(false); // held file frames fail now, not later

@@ -35,6 +35,7 @@ import {
 } from "./hosts.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
 import { encodeJson, INPUT_STREAM, type InputEvent } from "./wire.ts";
+import { workerClock } from "./worker-clock.ts";
 
 /** Pointer moves are sent at most this often; clicks always. */
 const MOVE_INTERVAL_MS = 40;
@@ -129,6 +130,7 @@ function supporterSession(
 		sessionId,
 		baseUrl: location.origin,
 		webSocket: socket.factory,
+		keepaliveClock: workerClock, // a background tab's own timers fire too rarely
 		// A resume may come after the access token expired: refresh it first through the API helper.
 		renewTicket: async () => {
 			await apiJson("GET", "/api/v1/me");

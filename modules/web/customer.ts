@@ -15,6 +15,7 @@ import { ask, closeConsent } from "./consent.ts";
 import { setupFiles } from "./files.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
 import { decodeJson, type InputEvent, inputEventSchema } from "./wire.ts";
+import { workerClock } from "./worker-clock.ts";
 
 const api = createApiClient({ baseUrl: location.origin, fetch: browserFetch });
 const socket = trackedWebSocket();
@@ -75,6 +76,7 @@ async function start(sessionId: string, ticket: string, resumeToken: string, ter
 		webSocket: socket.factory,
 		ticket,
 		renewTicket: () => api.ticket(sessionId, { resumeToken }),
+		keepaliveClock: workerClock, // a background tab's own timers fire too rarely
 		...(terms ? { termsSha256: terms.sha256 } : {}),
 	});
 	client = session;

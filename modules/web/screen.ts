@@ -12,7 +12,7 @@ const MAX_BACKLOG_BYTES = 256 * 1024;
 const FRAME_INTERVAL_MS = 150;
 const MAX_WIDTH = 1920;
 /** The frame clock's worker script (modules/web/frame-timer.ts), served by this server. */
-const FRAME_TIMER_URL = "/assets/frame-timer.js";
+export const FRAME_TIMER_URL = "/assets/frame-timer.js";
 
 /** Waits for the next frame slot: `wait` is what the main-thread fallback sleeps. */
 type FrameClock = { next(wait: number): Promise<void>; stop(): void };

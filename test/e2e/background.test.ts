@@ -80,4 +80,33 @@ describe.skipIf(!hasChromium)("screen capture with /join in the background", () 
 		// Chromium's fake media UI probes the camera too, which the pages' policy refuses.
 		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
 	});
+
+	it("keeps the session's keepalive going when the page's own timers no longer fire", async () => {
+		// What intensive throttling does to a tab hidden for five minutes (its timers fire once a
+		// minute, the relay gives up after 25 s of silence), played here by a page whose
+		// setInterval never fires: headless Chromium does not throttle background pages itself.
+		const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: "en-US" });
+		await context.addInitScript(() => {
+			window.setInterval = (() => 0) as unknown as typeof window.setInterval;
+		});
+		const supporter = await staff.newPage();
+		errors.push(watchErrors(supporter));
+		await logIn(supporter, server.url, SUPPORTER);
+		const code = await issueSupportId(supporter);
+		const customer = await context.newPage();
+		const cdp = await context.newCDPSession(customer);
+		await cdp.send("Network.enable");
+		let pings = 0;
+		cdp.on("Network.webSocketFrameSent", (event) => {
+			if (event.response.payloadData === "ping") pings += 1;
+		});
+		await joinAndAcceptTerms(customer, server.url, code);
+		await admitCustomer(supporter);
+		await customer.waitForSelector("#share:not([disabled])");
+		// The SDK pings every 10 s: within 12 s at least one ping went out, from the worker.
+		const until = Date.now() + 12_000;
+		while (pings === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+		expect(pings).toBeGreaterThan(0);
+		await context.close();
+	});
 });
