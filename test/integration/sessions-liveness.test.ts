@@ -20,7 +20,8 @@ async function crash(server: TestServer): Promise<void> {
 	await new Promise((r) => setTimeout(r, 200));
 }
 
-describe("dead peers and dead servers", () => {
+// Each test starts its own server and mostly waits for the relay's timers: they run side by side.
+describe.concurrent("dead peers and dead servers", () => {
 	it("records a silent peer as left within 30 s and tells the other side", async () => {
 		const server = await startServer();
 		try {
