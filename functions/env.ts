@@ -33,6 +33,9 @@ export interface Env {
 	/** Reverse proxies whose client-address header is believed (lib/client-address.ts). */
 	TRUSTED_PROXIES?: string;
 	CLIENT_IP_HEADER?: string;
+	/** SHA-256 fingerprint (`AB:CD:…`) of the certificate in use, and of the announced next one. */
+	TLS_FINGERPRINT?: string;
+	TLS_NEXT_FINGERPRINT?: string;
 }
 
 /** Who is calling: a logged-in user, or the admin CLI on the server machine. */

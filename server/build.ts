@@ -129,6 +129,8 @@ const appWorker :Workerd.Worker = (
     (name = "CLIENT_IP_HEADER", fromEnvironment = "FERNWART_CLIENT_IP_HEADER"),
     # Optional: the URL clients use, when it differs from the listening address.
     (name = "PUBLIC_URL", fromEnvironment = "FERNWART_PUBLIC_URL"),
+    (name = "TLS_FINGERPRINT", fromEnvironment = "FERNWART_TLS_FINGERPRINT"),
+    (name = "TLS_NEXT_FINGERPRINT", fromEnvironment = "FERNWART_TLS_NEXT_FINGERPRINT"),
     (name = "FERNWART_VERSION", text = "${version}"),${actorBindings}
   ],
   durableObjectNamespaces = [${namespaces}

@@ -24,6 +24,8 @@ const envSchema = z.object({
 	DATA_DIR: z.string().min(1).default("./data"),
 	TLS_CERT: z.string().min(1).optional(),
 	TLS_KEY: z.string().min(1).optional(),
+	// The certificate that will replace TLS_CERT: announced to modules before the switch.
+	TLS_NEXT_CERT: z.string().min(1).optional(),
 	PUBLIC_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
 	LIBSQL_URL: z
 		.string()
@@ -54,7 +56,12 @@ export interface Config {
 	port: number;
 	host: string;
 	dataDir: string;
-	tls: { certPath: string; keyPath: string; own: boolean };
+	/**
+	 * The certificate in use, and optionally the one announced to replace it (TLS_NEXT_CERT):
+	 * modules that pinned the current certificate learn the next one's fingerprint over the
+	 * pinned connection, so a switch on restart needs nobody at an unattended host.
+	 */
+	tls: { certPath: string; keyPath: string; own: boolean; nextCertPath?: string };
 	publicUrl: string | undefined;
 	libsqlUrl: string;
 	libsqlAuthToken: string | undefined;
@@ -121,6 +128,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			keyPath: join(dataDir, "tls", "key.pem"),
 			own: false,
 		};
+	}
+	if (e.TLS_NEXT_CERT) {
+		requireReadableFile("TLS_NEXT_CERT", e.TLS_NEXT_CERT, /CERTIFICATE/);
+		tls.nextCertPath = resolve(e.TLS_NEXT_CERT);
 	}
 
 	return {

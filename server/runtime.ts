@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import {
 	BUNDLE_PATH,
@@ -11,6 +11,7 @@ import { type Config, ConfigError } from "./config.ts";
 import { type BackendListener, createBackendFetch, listenBackend } from "./db-service.ts";
 import { log } from "./log.ts";
 import type { PreparedData } from "./prepare.ts";
+import { certificateFingerprint } from "./tls.ts";
 import { socketAddress, spawnWorkerd, type WorkerdProcess } from "./workerd.ts";
 
 /** The launcher's copy of the workerd config, regenerated at every start. */
@@ -43,6 +44,13 @@ export function workerdEnvironment(config: Config, data: PreparedData): Record<s
 		FERNWART_SEAL_KEY: data.authKeys.sealKey,
 		FERNWART_MAIL_ENABLED: config.smtpUrl ? "true" : "false",
 	};
+	// The certificate's fingerprint, and the announced next one, for GET /api/v1/tls.
+	env.FERNWART_TLS_FINGERPRINT = certificateFingerprint(readFileSync(config.tls.certPath, "utf8"));
+	if (config.tls.nextCertPath) {
+		env.FERNWART_TLS_NEXT_FINGERPRINT = certificateFingerprint(
+			readFileSync(config.tls.nextCertPath, "utf8"),
+		);
+	}
 	if (config.publicUrl) env.FERNWART_PUBLIC_URL = config.publicUrl;
 	if (config.trustedProxies) env.FERNWART_TRUSTED_PROXIES = config.trustedProxies;
 	if (config.clientIpHeader) env.FERNWART_CLIENT_IP_HEADER = config.clientIpHeader;

@@ -8,6 +8,17 @@ import { dbFor } from "../middleware/with-db.ts";
 
 const healthSchema = z.object({ status: z.literal("ok"), version: z.string() }).openapi("Health");
 const readySchema = z.object({ status: z.literal("ready") }).openapi("Ready");
+const fingerprint = z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+const tlsSchema = z
+	.object({
+		fingerprint: fingerprint
+			.nullable()
+			.openapi({ description: "SHA-256 of the certificate in use." }),
+		next: fingerprint.nullable().openapi({
+			description: "SHA-256 of the certificate announced to replace it (TLS_NEXT_CERT), or null.",
+		}),
+	})
+	.openapi("TlsFingerprints");
 
 /** Liveness, readiness and metrics. None of these needs a login or reveals any user data. */
 export const health = createRouter()
@@ -45,6 +56,26 @@ export const health = createRouter()
 			}
 			return c.json({ status: "ready" as const }, 200);
 		},
+	)
+	// Certificate rollover (docs/operations.md "Certificates"): a module that pinned the current
+	// certificate reads this over the pinned connection and trusts the next one when it comes.
+	.openapi(
+		createRoute({
+			method: "get",
+			path: "/api/v1/tls",
+			tags: ["operations"],
+			responses: {
+				200: jsonResponse(
+					tlsSchema,
+					"The fingerprints of the certificate in use and the next one.",
+				),
+			},
+		}),
+		(c) =>
+			c.json(
+				{ fingerprint: c.env.TLS_FINGERPRINT ?? null, next: c.env.TLS_NEXT_FINGERPRINT ?? null },
+				200,
+			),
 	)
 	.openapi(
 		createRoute({

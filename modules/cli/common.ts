@@ -50,6 +50,7 @@ export const CONNECTION_OPTIONS = {
 	url: { type: "string" },
 	ca: { type: "string" },
 	fingerprint: { type: "string" },
+	"pin-ca": { type: "boolean", default: false },
 	"trust-file": { type: "string" },
 	json: { type: "boolean", default: false },
 	help: { type: "boolean", short: "h", default: false },
@@ -59,6 +60,7 @@ export const CONNECTION_OPTIONS = {
 export const CONNECTION_USAGE = `  --url URL            the server (default $FERNWART_URL or https://localhost:8443)
   --fingerprint SHA256 trust exactly this certificate (the AB:CD:… value the server prints)
   --ca FILE            trust certificates issued by this CA (PEM); default: the system store
+  --pin-ca             with --ca: pin the CA, not the certificate, so the admin may renew it
   --trust-file FILE    where pins are kept (default ~/.config/fernwart/known-servers.json)
   --json               print one JSON object per line instead of text`;
 
@@ -67,6 +69,7 @@ export function openTransport(values: {
 	url?: string | undefined;
 	ca?: string | undefined;
 	fingerprint?: string | undefined;
+	"pin-ca"?: boolean | undefined;
 	"trust-file"?: string | undefined;
 }): TrustedTransport {
 	const url = values.url ?? process.env.FERNWART_URL ?? "https://localhost:8443";
@@ -83,6 +86,7 @@ export function openTransport(values: {
 			url,
 			...(ca ? { ca } : {}),
 			...(values.fingerprint ? { fingerprint: values.fingerprint } : {}),
+			...(values["pin-ca"] ? { pinCa: true } : {}),
 			trustFile: values["trust-file"] ?? defaultTrustFile(),
 		});
 	} catch (err) {

@@ -53,8 +53,8 @@ import {
 import type { TrustedTransport } from "./tls.ts";
 
 const USAGE = `Usage:
-  npm run fernwart -- host enroll URL TOKEN [--name N] [--password P] [--ca FILE | --fingerprint SHA256] [--config DIR]
-  npm run fernwart -- host run [--config DIR] [--capture none|x11] [--retry-max-ms N] [--json]
+  npm run fernwart -- host enroll URL TOKEN [--name N] [--password P] [--ca FILE [--pin-ca] | --fingerprint SHA256] [--config DIR]
+  npm run fernwart -- host run [--config DIR] [--capture none|x11] [--retry-max-ms N] [--fingerprint SHA256] [--json]
 
 enroll   registers this PC with the enrolment token an admin or supporter created. Without
          --password (or $FERNWART_HOST_PASSWORD) a password is generated and printed once.
@@ -65,7 +65,9 @@ run      keeps the host online and answers sessions; the password is checked her
   --capture M    x11: send the X display's picture (needs DISPLAY and ffmpeg; the default where
                  both exist); none: send a text snapshot instead of the screen
   --retry-max-ms N  the longest wait between reconnection attempts (default 60000); a disabled
-                 host retries at this pace until it is enabled again`;
+                 host retries at this pace until it is enabled again
+  --fingerprint F  the server's new certificate (SHA-256, from its admin) after a replacement
+                 the host did not learn in advance; it is pinned from then on`;
 
 const configSchema = z.strictObject({
 	version: z.literal(1),
@@ -135,6 +137,7 @@ async function enroll(argv: string[]): Promise<number> {
 			password: { type: "string" },
 			ca: { type: "string" },
 			fingerprint: { type: "string" },
+			"pin-ca": { type: "boolean", default: false },
 			config: { type: "string" },
 			json: { type: "boolean", default: false },
 			force: { type: "boolean", default: false },
@@ -164,6 +167,7 @@ async function enroll(argv: string[]): Promise<number> {
 		url,
 		ca: values.ca,
 		fingerprint: values.fingerprint,
+		"pin-ca": values["pin-ca"],
 		"trust-file": files.trust,
 	});
 	try {
@@ -215,6 +219,7 @@ async function run(argv: string[]): Promise<number> {
 			config: { type: "string" },
 			capture: { type: "string" },
 			"retry-max-ms": { type: "string" },
+			fingerprint: { type: "string" },
 			json: { type: "boolean", default: false },
 		},
 	});
@@ -230,7 +235,11 @@ async function run(argv: string[]): Promise<number> {
 	const files = paths(dir);
 	const out = new Output(values.json);
 	const keys = new Keys(!values.json);
-	const transport = openTransport({ url: config.server, "trust-file": files.trust });
+	const transport = openTransport({
+		url: config.server,
+		fingerprint: values.fingerprint,
+		"trust-file": files.trust,
+	});
 	const identity = {
 		privateKey: await importSigningPrivateKey(config.identityKey),
 		publicKey: config.publicKey,

@@ -5,6 +5,15 @@
  * certificate is accepted: a changed one is refused until the user passes its new fingerprint,
  * which they can only have from the server's admin.
  *
+ * Two ways let an admin replace the certificate without anyone re-pinning by hand
+ * (docs/operations.md "Certificates"):
+ * - `--ca FILE --pin-ca` pins the CA instead of the leaf: any certificate that CA issues for the
+ *   server's host name is accepted (the chain and the name are checked, the system store is not
+ *   consulted);
+ * - rollover: a server with `TLS_NEXT_CERT` announces the next certificate's fingerprint at
+ *   `GET /api/v1/tls`. A module reads it over the connection its pin verified and keeps it as
+ *   `next`; when the server presents that certificate, the module accepts it and makes it the pin.
+ *
  * One undici Agent with a wrapping connector serves both fetch and the WebSocket, so the HTTP
  * calls and the session socket are held to the same check on every new TLS connection.
  */
@@ -47,7 +56,17 @@ const trustFileSchema = z.object({
 	version: z.literal(1),
 	servers: z.record(
 		z.string(),
-		z.object({ fingerprint: z.string(), pinnedAt: z.string() }).loose(),
+		z
+			.object({
+				/** The pinned leaf certificate (absent when a CA is pinned). */
+				fingerprint: z.string().optional(),
+				/** The certificate the server announced to replace it (rollover). */
+				next: z.string().optional(),
+				/** A pinned CA (PEM) instead of a leaf. */
+				ca: z.string().optional(),
+				pinnedAt: z.string(),
+			})
+			.loose(),
 	),
 });
 type TrustFile = z.infer<typeof trustFileSchema>;
@@ -73,15 +92,26 @@ export function readTrustFile(path: string): TrustFile {
 	return parsed.data;
 }
 
-/** Writes the pin for `origin` (atomically, mode 0600 in a 0700 folder). */
-export function pinServer(path: string, origin: string, fingerprint: string): void {
+/** What is pinned for one origin: a leaf (with an announced next one) or a CA. */
+export type Pin = { fingerprint: string; next?: string } | { ca: string };
+
+/**
+ * Writes the pin for `origin` (atomically, mode 0600 in a 0700 folder). A fingerprint string
+ * pins that leaf and forgets any `next`; a {@link Pin} object is stored as given.
+ */
+export function pinServer(path: string, origin: string, pin: string | Pin): void {
 	const file = readTrustFile(path);
-	file.servers[origin] = { fingerprint, pinnedAt: new Date().toISOString() };
+	const entry = typeof pin === "string" ? { fingerprint: pin } : pin;
+	file.servers[origin] = { ...entry, pinnedAt: new Date().toISOString() };
 	mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
 	const tmp = `${path}.${process.pid}.tmp`;
 	writeFileSync(tmp, `${JSON.stringify(file, null, "\t")}\n`, { mode: 0o600 });
 	renameSync(tmp, path);
 }
+
+/** A module asks for an announced next certificate on a new verified connection, at most this often. */
+const ROLLOVER_CHECK_MS = 5_000;
+const tlsInfoSchema = z.object({ next: z.string().nullable() }).loose();
 
 /** Options of {@link createTrustedTransport}. */
 export interface TrustOptions {
@@ -91,6 +121,8 @@ export interface TrustOptions {
 	ca?: string;
 	/** The fingerprint the admin gave out; overrides (and replaces) an existing pin. */
 	fingerprint?: string;
+	/** With `ca`: pin that CA for this origin instead of the leaf it issued. */
+	pinCa?: boolean;
 	trustFile: string;
 }
 
@@ -116,9 +148,14 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 	const url = new URL(options.url);
 	if (url.protocol !== "https:") throw new TrustError("the server URL must be https://");
 	const origin = url.origin;
-	const pinned = readTrustFile(options.trustFile).servers[origin]?.fingerprint ?? null;
+	const entry = readTrustFile(options.trustFile).servers[origin];
 	const given = options.fingerprint ? normalizeFingerprint(options.fingerprint) : null;
-	const expected = given ?? (pinned ? normalizeFingerprint(pinned) : null);
+	if (options.pinCa && !options.ca) throw new TrustError("--pin-ca needs --ca FILE");
+	// A pinned CA (or one being pinned now) replaces the leaf check, unless a fingerprint is given.
+	const pinnedCa = given ? null : options.pinCa ? (options.ca ?? null) : (entry?.ca ?? null);
+	let pinned = entry?.fingerprint ? normalizeFingerprint(entry.fingerprint) : null;
+	let next = entry?.next ? normalizeFingerprint(entry.next) : null;
+	let expected = given ?? (pinnedCa ? null : pinned);
 
 	const base = buildConnector({
 		// A resumed TLS session shows no certificate, so every connection does a full handshake
@@ -127,14 +164,32 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 		...(expected
 			? // The fingerprint below is the whole check; CA and host name would only add false refusals.
 				{ rejectUnauthorized: false }
-			: { rejectUnauthorized: true, ...(options.ca ? { ca: options.ca } : {}) }),
+			: {
+					rejectUnauthorized: true,
+					...((pinnedCa ?? options.ca) ? { ca: pinnedCa ?? options.ca } : {}),
+				}),
 	});
 	let seen: string | null = null;
 	let lastError: Error | null = null;
 	let wrotePin = false;
+	let checkedAt = Number.NEGATIVE_INFINITY;
 	const refuse = (err: Error, callback: buildConnector.Callback) => {
 		lastError = err;
 		callback(err, null);
+	};
+	// Over a connection the pin verified, ask whether the server announced its next certificate.
+	const learnNext = async () => {
+		try {
+			const res = await undiciFetch(`${origin}/api/v1/tls`, { dispatcher: agent });
+			const body = tlsInfoSchema.safeParse(await res.json());
+			if (!res.ok || !body.success || !body.data.next) return;
+			const announced = normalizeFingerprint(body.data.next);
+			if (announced === expected || announced === next) return;
+			next = announced;
+			if (expected) pinServer(options.trustFile, origin, { fingerprint: expected, next });
+		} catch {
+			// An older server, or the connection went away: the next contact asks again.
+		}
 	};
 
 	const connector: buildConnector.connector = (opts, callback) => {
@@ -149,6 +204,11 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 				refuse(new TrustError(`${origin} presented no certificate`), callback);
 				return;
 			}
+			if (expected && fingerprint !== expected && fingerprint === next && !given) {
+				// The certificate the server announced over the old pin: it is the pin from now on.
+				expected = fingerprint;
+				wrotePin = false;
+			}
 			if (expected && fingerprint !== expected) {
 				socket.destroy();
 				refuse(
@@ -158,12 +218,25 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 				return;
 			}
 			seen = fingerprint;
-			if (!wrotePin && pinned !== fingerprint) {
-				// First contact, or the user gave the admin's new fingerprint: remember it.
+			if (pinnedCa) {
+				// The CA is the pin: the leaf may change whenever the admin renews it.
+				if (!wrotePin && (entry?.ca !== pinnedCa || entry?.fingerprint)) {
+					pinServer(options.trustFile, origin, { ca: pinnedCa });
+				}
+				wrotePin = true;
+			} else if (!wrotePin && pinned !== fingerprint) {
+				// First contact, the user gave the admin's new fingerprint, or the announced next
+				// certificate arrived: remember it.
 				pinServer(options.trustFile, origin, fingerprint);
+				pinned = fingerprint;
+				next = null;
 				wrotePin = true;
 			}
 			callback(null, socket);
+			if (expected && Date.now() - checkedAt >= ROLLOVER_CHECK_MS) {
+				checkedAt = Date.now();
+				void learnNext();
+			}
 		});
 	};
 	const agent = new Agent({ connect: connector });
