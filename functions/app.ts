@@ -15,6 +15,7 @@ import { health } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { me } from "./routes/me.ts";
 import { notFoundPage, pages } from "./routes/pages.ts";
+import { pictures } from "./routes/pictures.ts";
 import { reports } from "./routes/reports.ts";
 import { sessions } from "./routes/sessions.ts";
 import { settings } from "./routes/settings.ts";
@@ -69,6 +70,7 @@ export function createApp() {
 	app.use("/api/*", requireSecrets);
 	app.route("/", auth);
 	app.route("/", me);
+	app.route("/", pictures);
 	app.route("/", users);
 	app.route("/", settings);
 	app.route("/", sessions);

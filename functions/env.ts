@@ -30,6 +30,10 @@ export interface Env {
 	MAIL?: DbBinding;
 	/** "true" when SMTP is configured; plain workerd always has the MAIL binding wired. */
 	MAIL_ENABLED?: string;
+	/** The Node storage service (profile pictures in the admin's S3 store). */
+	STORAGE?: DbBinding;
+	/** "true" when S3_URL is configured. */
+	STORAGE_ENABLED?: string;
 	/** Reverse proxies whose client-address header is believed (lib/client-address.ts). */
 	TRUSTED_PROXIES?: string;
 	CLIENT_IP_HEADER?: string;

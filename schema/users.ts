@@ -33,6 +33,13 @@ export const users = sqliteTable(
 		 * access token already issued (logout, a new password, disabling), not 15 minutes later.
 		 */
 		tokenVersion: integer("token_version").notNull().default(0),
+		/**
+		 * The profile picture's media type (image/png, image/jpeg or image/webp) while one is in
+		 * the admin's S3 store, else null; the bytes never live in this database.
+		 */
+		pictureType: text("picture_type"),
+		/** When the picture last changed: its URL carries it, so caches never show an old one. */
+		pictureUpdatedAt: integer("picture_updated_at", { mode: "timestamp_ms" }),
 	},
 	(t) => [uniqueIndex("users_email_idx").on(t.email)],
 );
@@ -100,6 +107,8 @@ export async function createUser(
 		totpEnabled: false,
 		totpLastStep: null,
 		tokenVersion: 0,
+		pictureType: null,
+		pictureUpdatedAt: null,
 	};
 	await db.insert(users).values(row);
 	return row;
@@ -115,6 +124,8 @@ export type UserChanges = Partial<
 		| "totpSecret"
 		| "totpEnabled"
 		| "totpLastStep"
+		| "pictureType"
+		| "pictureUpdatedAt"
 	>
 >;
 

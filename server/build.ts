@@ -124,6 +124,10 @@ const appWorker :Workerd.Worker = (
     # Mail goes through the Node service as well (POST /mail/send); "true" only with SMTP_URL set.
     (name = "MAIL", service = "fernwart-db"),
     (name = "MAIL_ENABLED", fromEnvironment = "FERNWART_MAIL_ENABLED"),
+    # Profile pictures in the admin's S3 store, through the Node service (/storage/*); "true" only
+    # with S3_URL set.
+    (name = "STORAGE", service = "fernwart-db"),
+    (name = "STORAGE_ENABLED", fromEnvironment = "FERNWART_STORAGE_ENABLED"),
     # Optional: reverse proxies allowed to name the client address (docs/security.md).
     (name = "TRUSTED_PROXIES", fromEnvironment = "FERNWART_TRUSTED_PROXIES"),
     (name = "CLIENT_IP_HEADER", fromEnvironment = "FERNWART_CLIENT_IP_HEADER"),

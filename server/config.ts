@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as z from "zod";
+import { parseS3Url } from "./storage-service.ts";
 
 /** Raised for a bad setting; the launcher prints its message as one line and exits with 2. */
 export class ConfigError extends Error {
@@ -40,6 +41,11 @@ const envSchema = z.object({
 		.string()
 		.regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
 		.optional(),
+	// The admin's S3-compatible store for profile pictures (server/storage-service.ts); off if unset.
+	S3_URL: z
+		.string()
+		.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL")
+		.optional(),
 	LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
 	// Reverse proxies whose client-address header is believed (docs/security.md).
 	TRUSTED_PROXIES: z
@@ -68,6 +74,8 @@ export interface Config {
 	adminEmail: string | undefined;
 	adminPassword: string | undefined;
 	smtpUrl: string | undefined;
+	/** The admin's S3-compatible store (profile pictures); pictures are off without it. */
+	s3Url: string | undefined;
 	logLevel: "error" | "warn" | "info" | "debug";
 	trustedProxies: string | undefined;
 	clientIpHeader: string | undefined;
@@ -129,6 +137,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			own: false,
 		};
 	}
+	if (e.S3_URL) {
+		try {
+			parseS3Url(e.S3_URL);
+		} catch (err) {
+			throw new ConfigError("S3_URL", (err as Error).message);
+		}
+	}
 	if (e.TLS_NEXT_CERT) {
 		requireReadableFile("TLS_NEXT_CERT", e.TLS_NEXT_CERT, /CERTIFICATE/);
 		tls.nextCertPath = resolve(e.TLS_NEXT_CERT);
@@ -145,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		adminEmail: e.FERNWART_ADMIN_EMAIL,
 		adminPassword: e.FERNWART_ADMIN_PASSWORD,
 		smtpUrl: e.SMTP_URL,
+		s3Url: e.S3_URL,
 		logLevel: e.LOG_LEVEL,
 		trustedProxies: e.TRUSTED_PROXIES,
 		clientIpHeader: e.CLIENT_IP_HEADER,

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
 	const { client, dbToken } = await startOrExit(() => prepareData(config));
 	// Loopback only: the service has no TLS and must never be reachable from the network.
 	const listener = await startOrExit(() =>
-		listenBackend(createBackendFetch(client, dbToken, config.smtpUrl), { port }),
+		listenBackend(
+			createBackendFetch(client, dbToken, { smtpUrl: config.smtpUrl, s3Url: config.s3Url }),
+			{ port },
+		),
 	);
 	log.info("db-service", `DB service listening on http://${listener.address}`);
 	shutdown.ready(async () => {

@@ -8,6 +8,7 @@ import { clientExecutor } from "./db.ts";
 import { log } from "./log.ts";
 import { createMailService } from "./mail-service.ts";
 import { tokenMatches } from "./secrets.ts";
+import { createStorageService } from "./storage-service.ts";
 
 /**
  * The `DB` service: runs SQL from the worker on libSQL. workerd reaches it as an external
@@ -56,21 +57,26 @@ export function createDbService(client: Client, token: string): Hono {
 }
 
 /**
- * The Node side of the worker's `DB` and `MAIL` bindings as one fetch handler: `/mail/*` goes to
- * the mail service when `SMTP_URL` is set, everything else to the DB service. Both demand the
- * shared token.
+ * The Node side of the worker's `DB`, `MAIL` and `STORAGE` bindings as one fetch handler: `/mail/*`
+ * goes to the mail service when `SMTP_URL` is set, `/storage/*` to the storage service when
+ * `S3_URL` is set, everything else to the DB service. All demand the shared token. These are the
+ * only outbound connections of the server: to the admin's SMTP server and S3 store, and nowhere
+ * else (the worker's own outbound is closed, docs/architecture.md "Egress").
  */
 export function createBackendFetch(
 	client: Client,
 	token: string,
-	smtpUrl: string | undefined,
+	targets: { smtpUrl?: string | undefined; s3Url?: string | undefined },
 ): (request: Request) => Promise<Response> {
 	const db = createDbService(client, token);
-	const mail = smtpUrl ? createMailService(smtpUrl, token) : null;
-	return async (request) =>
-		mail && new URL(request.url).pathname.startsWith("/mail/")
-			? mail.fetch(request)
-			: db.fetch(request);
+	const mail = targets.smtpUrl ? createMailService(targets.smtpUrl, token) : null;
+	const storage = targets.s3Url ? createStorageService(targets.s3Url, token) : null;
+	return async (request) => {
+		const path = new URL(request.url).pathname;
+		if (mail && path.startsWith("/mail/")) return mail.fetch(request);
+		if (storage && path.startsWith("/storage/")) return storage.fetch(request);
+		return db.fetch(request);
+	};
 }
 
 export interface BackendListener {

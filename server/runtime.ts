@@ -43,6 +43,7 @@ export function workerdEnvironment(config: Config, data: PreparedData): Record<s
 		FERNWART_JWT_KEY: data.authKeys.jwtPrivateKey,
 		FERNWART_SEAL_KEY: data.authKeys.sealKey,
 		FERNWART_MAIL_ENABLED: config.smtpUrl ? "true" : "false",
+		FERNWART_STORAGE_ENABLED: config.s3Url ? "true" : "false",
 	};
 	// The certificate's fingerprint, and the announced next one, for GET /api/v1/tls.
 	env.FERNWART_TLS_FINGERPRINT = certificateFingerprint(readFileSync(config.tls.certPath, "utf8"));
@@ -81,7 +82,7 @@ export function writeLauncherConfig(config: Config): string {
  */
 export async function startRuntime(config: Config, data: PreparedData): Promise<Runtime> {
 	const backend: BackendListener = await listenBackend(
-		createBackendFetch(data.client, data.dbToken, config.smtpUrl),
+		createBackendFetch(data.client, data.dbToken, { smtpUrl: config.smtpUrl, s3Url: config.s3Url }),
 		{ socketPath: join(config.dataDir, "db.sock") },
 	);
 	const configPath = writeLauncherConfig(config);

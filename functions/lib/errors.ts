@@ -51,6 +51,12 @@ export const ERRORS = {
 	},
 	INVALID_RESET_TOKEN: { status: 400, message: "The reset link is invalid, used or expired." },
 	MAIL_DISABLED: { status: 501, message: "E-mail is not configured on this server." },
+	PICTURES_DISABLED: {
+		status: 501,
+		message: "Profile pictures are off: this server has no S3 store configured.",
+	},
+	INVALID_PICTURE: { status: 400, message: "The picture must be a PNG, JPEG or WebP image." },
+	STORAGE_UNAVAILABLE: { status: 503, message: "The picture store is not reachable." },
 	/** Unknown, expired and used support IDs all get this one answer. */
 	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
 	SESSION_ENDED: { status: 410, message: "The session has ended." },

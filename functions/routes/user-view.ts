@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { USER_ROLES, type User } from "../../schema/users.ts";
+import { pictureUrl } from "./pictures.ts";
 
 /** A user as the API shows it: never the password hash or the TOTP secret. */
 export const userSchema = z
@@ -12,6 +13,8 @@ export const userSchema = z
 		totpEnabled: z.boolean(),
 		groups: z.array(z.string()),
 		createdAt: z.string().openapi({ format: "date-time" }),
+		/** Same-origin URL of the profile picture, or null (none, or pictures are off). */
+		pictureUrl: z.string().nullable(),
 	})
 	.openapi("User");
 
@@ -28,6 +31,7 @@ export function toUserView(user: User, groups: string[]): UserView {
 		totpEnabled: user.totpEnabled,
 		groups,
 		createdAt: user.createdAt.toISOString(),
+		pictureUrl: pictureUrl(user),
 	};
 }
 

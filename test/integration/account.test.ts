@@ -37,6 +37,25 @@ describe("own password change and the refresh family's absolute lifetime", () =>
 		return res.body.events.filter((e) => e.subject === subject);
 	}
 
+	it("has no profile pictures without the admin's own S3 store (off by default)", async () => {
+		const me = await server.json<{ pictureUrl: unknown }>("/api/v1/me", {
+			headers: bearer(admin.accessToken),
+		});
+		expect(me.body.pictureUrl).toBeNull();
+		const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
+		const put = await server.fetch("/api/v1/me/picture", {
+			method: "PUT",
+			body: png as unknown as BodyInit,
+			headers: { ...bearer(admin.accessToken), "content-type": "image/png" },
+		});
+		expect(put.status).toBe(501);
+		expect(((await put.json()) as { error: { code: string } }).error.code).toBe(
+			"PICTURES_DISABLED",
+		);
+		const get = await server.fetch(`/api/v1/users/${admin.user.id}/picture`);
+		expect(get.status).toBe(501);
+	});
+
 	it("changes the own password, ends every session and audits it", async () => {
 		const user = await createUserAs(server, admin.accessToken, {
 			email: "pat@example.test",

@@ -42,6 +42,13 @@ describe("loadConfig", () => {
 		expect(errorOf({ SMTP_URL: "http://mail" }).variable).toBe("SMTP_URL");
 		expect(errorOf({ LOG_LEVEL: "loud" }).variable).toBe("LOG_LEVEL");
 		expect(errorOf({ TLS_KEY: "/nowhere.pem" }).variable).toBe("TLS_CERT");
+		expect(errorOf({ TLS_NEXT_CERT: "/nowhere.pem" }).variable).toBe("TLS_NEXT_CERT");
+		expect(errorOf({ S3_URL: "ftp://k:s@store/bucket" }).variable).toBe("S3_URL");
+		// No credentials, no bucket: refused at start, and the message never echoes a secret.
+		expect(errorOf({ S3_URL: "https://store.example.test/fernwart" }).variable).toBe("S3_URL");
+		const noBucket = errorOf({ S3_URL: "https://key:very-secret@store.example.test/" });
+		expect(noBucket.variable).toBe("S3_URL");
+		expect(noBucket.message).not.toContain("very-secret");
 	});
 
 	it("accepts the admin's own certificate files and a libSQL server URL", () => {

@@ -1,0 +1,2 @@
+ALTER TABLE `users` ADD `picture_type` text;--> statement-breakpoint
+ALTER TABLE `users` ADD `picture_updated_at` integer;
