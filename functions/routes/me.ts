@@ -14,7 +14,18 @@ import { withClientAddress } from "../middleware/client-address.ts";
 import { releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireUser, requireUserOrEnrolling } from "../middleware/require-user.ts";
 import { failLogin, loginCounters, settleLogin } from "./auth.ts";
+import { picturesEnabled } from "./pictures.ts";
 import { passwordSchema, toUserView, userSchema } from "./user-view.ts";
+
+/** The own account: the user view plus the optional features the admin configured. */
+const meSchema = userSchema
+	.extend({
+		features: z.object({
+			/** Profile pictures can be set (the admin configured an S3 store). */
+			pictures: z.boolean(),
+		}),
+	})
+	.openapi("Me");
 
 const codeBody = z.object({ code: z.string().regex(/^\d{6}$/) }).openapi("TotpCode");
 const security = [{ bearer: [] }];
@@ -43,13 +54,19 @@ me.openapi(
 		security,
 		middleware: [requireUserOrEnrolling] as const,
 		responses: {
-			200: jsonResponse(userSchema, "The logged-in user."),
+			200: jsonResponse(meSchema, "The logged-in user, and what this server offers them."),
 			401: errorResponse("UNAUTHENTICATED"),
 		},
 	}),
 	async (c) => {
 		const user = userOf(c.var.principal);
-		return c.json(toUserView(user, await getUserGroupNames(c.var.db, user.id)), 200);
+		return c.json(
+			{
+				...toUserView(user, await getUserGroupNames(c.var.db, user.id)),
+				features: { pictures: picturesEnabled(c.env) },
+			},
+			200,
+		);
 	},
 );
 

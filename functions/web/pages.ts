@@ -152,6 +152,16 @@ ${consentDialog(t)}`;
 function accountBody(t: Messages) {
 	return html`<details id="account" class="card narrow">
 <summary><h2 id="account-title">${t["account.title"]}</h2></summary>
+<section id="picture-section" aria-labelledby="picture-title" hidden>
+<h3 id="picture-title">${t["account.picture"]}</h3>
+<img id="picture-preview" class="picture" alt="${t["account.picture"]}" width="96" height="96" hidden>
+<p id="picture-none" class="hint">${t["account.pictureNone"]}</p>
+<label for="picture-file">${t["account.pictureChoose"]}</label>
+<input id="picture-file" type="file" accept="image/png,image/jpeg,image/webp">
+<p class="hint">${t["account.pictureHint"]}</p>
+<button type="button" id="picture-remove" hidden>${t["account.pictureRemove"]}</button>
+<p id="picture-result" role="status" aria-live="polite" hidden></p>
+</section>
 <form id="account-form">
 <h3>${t["account.changePassword"]}</h3>
 <label for="account-current">${t["account.current"]}</label>

@@ -1,7 +1,8 @@
 /**
- * "My account" on the console: the logged-in user changes their own password. The request goes
- * out with plain fetch, not apiJson: a wrong current password answers 401, which apiJson would
- * take for an expired login (refresh, retry, and so count the failure twice, then log out).
+ * "My account" on the console: the logged-in user changes their own password and, where the admin
+ * configured an S3 store, their profile picture. The password request goes out with plain fetch,
+ * not apiJson: a wrong current password answers 401, which apiJson would take for an expired login
+ * (refresh, retry, and so count the failure twice, then log out).
  */
 
 import { $, apiJson, loadAuth, redirectToLogin, saveAuth, show, t } from "./common.ts";
@@ -42,8 +43,90 @@ async function changePassword(currentPassword: string, newPassword: string): Pro
 	else say(t("error.generic", { message: code ?? String(res.status) }), true);
 }
 
-/** Wires the password form of the "My account" section. */
+// ---------------------------------------------------------------------------------------------
+// Profile picture
+
+interface Me {
+	pictureUrl: string | null;
+	features?: { pictures?: boolean };
+}
+
+function sayPicture(text: string, error: boolean): void {
+	const out = $("picture-result");
+	out.textContent = text;
+	out.classList.toggle("error", error);
+	show(out);
+}
+
+function showPicture(url: string | null): void {
+	const img = $<HTMLImageElement>("picture-preview");
+	if (url) img.src = url;
+	show(img, url !== null);
+	show($("picture-none"), url === null);
+	show($("picture-remove"), url !== null);
+}
+
+/** Sends the picture as it is (the server checks its bytes and type); PUT or DELETE. */
+async function pictureRequest(method: "PUT" | "DELETE", file?: File): Promise<void> {
+	const me = await apiJson<Me>("GET", "/api/v1/me"); // refreshes an expired access token first
+	const auth = loadAuth();
+	if (!auth) redirectToLogin();
+	const res = await fetch("/api/v1/me/picture", {
+		method,
+		headers: {
+			accept: "application/json",
+			authorization: `Bearer ${auth.accessToken}`,
+			...(file ? { "content-type": file.type } : {}),
+		},
+		...(file ? { body: file } : {}),
+	});
+	if (res.status === 204) {
+		const after = await apiJson<Me>("GET", "/api/v1/me");
+		showPicture(after.pictureUrl);
+		sayPicture(t(method === "PUT" ? "account.pictureSaved" : "account.pictureRemoved"), false);
+		return;
+	}
+	showPicture(me.pictureUrl);
+	const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error
+		?.code;
+	if (code === "INVALID_PICTURE") sayPicture(t("account.pictureInvalid"), true);
+	else if (code === "PAYLOAD_TOO_LARGE") sayPicture(t("account.pictureTooLarge"), true);
+	else sayPicture(t("error.generic", { message: code ?? String(res.status) }), true);
+}
+
+function setupPicture(): void {
+	apiJson<Me>("GET", "/api/v1/me").then(
+		(me) => {
+			// Without the admin's own S3 store there are no pictures at all: nothing to show.
+			if (!me.features?.pictures) return;
+			show($("picture-section"));
+			showPicture(me.pictureUrl);
+		},
+		() => undefined, // the console shows login problems itself
+	);
+	const input = $<HTMLInputElement>("picture-file");
+	input.addEventListener("change", () => {
+		const file = input.files?.[0];
+		if (!file) return;
+		if (file.size > 256 * 1024) {
+			sayPicture(t("account.pictureTooLarge"), true);
+			input.value = "";
+			return;
+		}
+		pictureRequest("PUT", file)
+			.catch(() => sayPicture(t("error.network"), true))
+			.finally(() => {
+				input.value = "";
+			});
+	});
+	$("picture-remove").addEventListener("click", () => {
+		pictureRequest("DELETE").catch(() => sayPicture(t("error.network"), true));
+	});
+}
+
+/** Wires the "My account" section: the profile picture and the password form. */
 export function setupAccount(): void {
+	setupPicture();
 	const form = $<HTMLFormElement>("account-form");
 	form.addEventListener("submit", (event) => {
 		event.preventDefault();

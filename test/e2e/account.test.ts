@@ -1,20 +1,41 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, BrowserContext } from "playwright-core";
+import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, bearer, createUserAs, login, mustLogin } from "../helpers/auth.ts";
-import { hasChromium, launchChromium, logIn, watchErrors } from "../helpers/browser.ts";
+import { hasChromium, launchChromium, logIn, screenshot, watchErrors } from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const SUPPORTER = { email: "uma@example.test", password: "supporter password 1" };
 const RESET = "reset by the admin 22";
 const OWN = "chosen by uma herself 3";
+/** A 1×1 PNG. */
+const PNG = Buffer.from(
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+	"base64",
+);
 
 describe.skipIf(!hasChromium)("editing users and groups, and the own password, in Chromium", () => {
 	let server: TestServer;
 	let browser: Browser;
 	let context: BrowserContext;
+	let s3: S3rver;
 
 	beforeAll(async () => {
-		server = await startServer();
+		// The admin's own S3-compatible store, for profile pictures (a real one, on loopback).
+		s3 = new S3rver({
+			address: "127.0.0.1",
+			port: 0,
+			silent: true,
+			directory: mkdtempSync(join(tmpdir(), "fernwart-s3-")),
+			configureBuckets: [{ name: "pictures", configs: [] }],
+		});
+		const { port } = (await s3.run()) as { port: number };
+		server = await startServer({
+			env: { S3_URL: `http://S3RVER:S3RVER@127.0.0.1:${port}/pictures` },
+		});
 		const admin = await mustLogin(server, ADMIN);
 		await createUserAs(server, admin.accessToken, { ...SUPPORTER, displayName: "Uma" });
 		browser = await launchChromium();
@@ -28,6 +49,7 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 	afterAll(async () => {
 		await browser?.close();
 		await server?.stop();
+		await s3?.close();
 	});
 
 	it("edits a user and renames and deletes a group on /admin", async () => {
@@ -76,10 +98,34 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 		await page.close();
 	});
 
-	it("lets a supporter change their own password on /console", async () => {
+	it("lets a supporter set a profile picture and change their own password on /console", async () => {
 		const page = await context.newPage();
 		await logIn(page, server.url, { email: SUPPORTER.email, password: RESET });
 		await page.click("#account summary");
+		// The admin wired up an S3 store, so the picture section shows; it goes there and back.
+		await page.waitForSelector("#picture-section:not([hidden])");
+		await page.waitForSelector("#picture-none:not([hidden])");
+		await page.setInputFiles("#picture-file", {
+			name: "not-a-picture.png",
+			mimeType: "image/png",
+			buffer: Buffer.from("<html>not a picture</html>"),
+		});
+		await page.waitForSelector(
+			'#picture-result:text("That file is not a PNG, JPEG or WebP picture.")',
+		);
+		await page.setInputFiles("#picture-file", {
+			name: "me.png",
+			mimeType: "image/png",
+			buffer: PNG,
+		});
+		await page.waitForSelector('#picture-result:text("Picture saved.")');
+		await page.waitForFunction(
+			() => (document.getElementById("picture-preview") as HTMLImageElement).naturalWidth === 1,
+		);
+		await screenshot(page, "53-account-picture");
+		await page.click("#picture-remove");
+		await page.waitForSelector('#picture-result:text("Picture removed.")');
+		await page.waitForSelector("#picture-preview", { state: "hidden" });
 		await page.fill("#account-current", "not the password 1");
 		await page.fill("#account-new", OWN);
 		await page.fill("#account-repeat", OWN);
