@@ -1,11 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, BrowserContext } from "playwright-core";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, bearer, createUserAs, login, mustLogin } from "../helpers/auth.ts";
 import { hasChromium, launchChromium, logIn, screenshot, watchErrors } from "../helpers/browser.ts";
+import { startS3, type TestS3 } from "../helpers/s3.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 const SUPPORTER = { email: "uma@example.test", password: "supporter password 1" };
@@ -21,21 +18,12 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 	let server: TestServer;
 	let browser: Browser;
 	let context: BrowserContext;
-	let s3: S3rver;
+	let s3: TestS3;
 
 	beforeAll(async () => {
 		// The admin's own S3-compatible store, for profile pictures (a real one, on loopback).
-		s3 = new S3rver({
-			address: "127.0.0.1",
-			port: 0,
-			silent: true,
-			directory: mkdtempSync(join(tmpdir(), "fernwart-s3-")),
-			configureBuckets: [{ name: "pictures", configs: [] }],
-		});
-		const { port } = (await s3.run()) as { port: number };
-		server = await startServer({
-			env: { S3_URL: `http://S3RVER:S3RVER@127.0.0.1:${port}/pictures` },
-		});
+		s3 = await startS3("pictures");
+		server = await startServer({ env: { S3_URL: s3.s3Url } });
 		const admin = await mustLogin(server, ADMIN);
 		await createUserAs(server, admin.accessToken, { ...SUPPORTER, displayName: "Uma" });
 		browser = await launchChromium();

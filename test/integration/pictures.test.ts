@@ -3,13 +3,10 @@
  * backend with signed requests; the worker itself has no outbound connection. The store here is a
  * real S3-compatible server on loopback (s3rver, files in a temp folder).
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
-import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, bearer, mustLogin } from "../helpers/auth.ts";
+import { startS3, type TestS3 } from "../helpers/s3.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
 /** A 1×1 PNG (RFC 2083 signature, IHDR, IDAT, IEND). */
@@ -20,38 +17,25 @@ const PNG = Buffer.from(
 const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 1)]);
 
 describe("profile pictures in the admin's S3 store", () => {
-	let s3: S3rver;
+	let s3: TestS3;
 	let store: string;
 	let server: TestServer;
 	let token: string;
 	let userId: string;
-	const direct = new AwsClient({
-		accessKeyId: "S3RVER",
-		secretAccessKey: "S3RVER",
-		service: "s3",
-		region: "us-east-1",
-	});
+	let direct: AwsClient;
 
 	beforeAll(async () => {
-		s3 = new S3rver({
-			address: "127.0.0.1",
-			port: 0,
-			silent: true,
-			directory: mkdtempSync(join(tmpdir(), "fernwart-s3-")),
-			configureBuckets: [{ name: "fernwart", configs: [] }],
-		});
-		const { port } = (await s3.run()) as { port: number };
-		store = `http://127.0.0.1:${port}/fernwart`;
-		server = await startServer({
-			env: { S3_URL: `http://S3RVER:S3RVER@127.0.0.1:${port}/fernwart` },
-		});
+		s3 = await startS3("fernwart");
+		store = s3.bucketUrl;
+		direct = new AwsClient({ ...s3.credentials, service: "s3", region: "us-east-1" });
+		server = await startServer({ env: { S3_URL: s3.s3Url } });
 		const login = await mustLogin(server, ADMIN);
 		token = login.accessToken;
 		userId = (await server.json<{ id: string }>("/api/v1/me", { headers: bearer(token) })).body.id;
 	});
 	afterAll(async () => {
 		await server?.stop();
-		await s3?.close().catch(() => {}); // the last test closed it already
+		await s3?.close();
 	});
 
 	const put = (body: Uint8Array, type: string) =>
