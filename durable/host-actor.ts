@@ -1,7 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
-// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
-import { incrementCounter, trackWebSocket } from "../functions/lib/metrics.ts";
 import { CLOSE, closeReason, closeReply } from "../protocol/control.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import {
@@ -20,6 +18,8 @@ import {
 	type HostActorApi,
 	type SessionNotice,
 } from "./host-actor-api.ts";
+// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
+import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import {
 	initialPresenceAudit,
 	type OfflineCause,

@@ -1,7 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
-// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
-import { incrementCounter, trackWebSocket } from "../functions/lib/metrics.ts";
 import { verifyKeyCommitment } from "../protocol/commitment.ts";
 import {
 	BACKPRESSURE_REPEAT_MS,
@@ -27,6 +25,8 @@ import { recordConsent } from "../schema/consents.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { markSessionEnded } from "../schema/sessions.ts";
 import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
+// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
+import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import { PRINCIPAL_HEADER, type SessionActorApi } from "./session-actor-api.ts";
 import {
 	type AuditNote,

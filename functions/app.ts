@@ -1,9 +1,9 @@
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
+import { countRequest } from "../durable/metrics.ts";
 import type { AppEnv } from "./env.ts";
 import { AppError, ERRORS, type ErrorCode, errorBody } from "./lib/errors.ts";
 import { allowedMethods, buildRouteLimits, type RouteLimits } from "./lib/http-limits.ts";
-import { countRequest } from "./lib/metrics.ts";
 import { createRouter } from "./lib/router.ts";
 import { boundedRequest } from "./middleware/bounded-request.ts";
 import { requireSecrets } from "./middleware/require-secrets.ts";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import { renderMetrics } from "../../durable/metrics.ts";
 import { AppError } from "../lib/errors.ts";
-import { renderMetrics } from "../lib/metrics.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { missingSecrets } from "../lib/secrets.ts";
 import { dbFor } from "../middleware/with-db.ts";

@@ -4,7 +4,7 @@ import {
 	incrementCounter,
 	renderMetrics,
 	trackWebSocket,
-} from "../../functions/lib/metrics.ts";
+} from "../../durable/metrics.ts";
 
 describe("metrics", () => {
 	it("renders counters and the WebSocket gauge in Prometheus text format", () => {
