@@ -1,15 +1,16 @@
-/** base64url without padding, for tokens and keys that travel in URLs, headers and env files. */
-export function toBase64Url(bytes: Uint8Array): string {
-	let s = "";
-	for (const b of bytes) s += String.fromCharCode(b);
-	return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
 
-/** Decodes base64url (padding optional); throws on characters outside the alphabet. */
+/** base64url without padding (RFC 4648 §5), for tokens and keys in URLs, headers and env files. */
+export const toBase64Url: (bytes: Uint8Array) => string = toBase64url;
+
+/**
+ * Decodes base64url in its one canonical form (protocol/encoding.ts); throws on anything else, for
+ * callers where bad input is a bug or a refusal they turn into an error themselves.
+ */
 export function fromBase64Url(text: string): Uint8Array {
-	if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
-	const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-	return Uint8Array.from(s, (c) => c.charCodeAt(0));
+	const bytes = fromBase64url(text);
+	if (!bytes) throw new Error("not base64url");
+	return bytes;
 }
 
 /** Lower-case hex of bytes. */

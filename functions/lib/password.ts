@@ -1,3 +1,5 @@
+import { fromBase64Url, toBase64Url } from "./encoding.ts";
+
 /**
  * Password hashing that runs the same in workerd, Node and browsers: PBKDF2-HMAC-SHA256 through
  * WebCrypto (no WASM). OWASP's guidance for PBKDF2-SHA256 is 600,000 iterations. The work is
@@ -17,17 +19,6 @@ const HASH_BYTES = 32;
 
 const enc = new TextEncoder();
 const BURN_SALT = new Uint8Array(SALT_BYTES);
-
-function b64url(bytes: Uint8Array): string {
-	let s = "";
-	for (const b of bytes) s += String.fromCharCode(b);
-	return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromB64url(text: string): Uint8Array {
-	const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-	return Uint8Array.from(s, (c) => c.charCodeAt(0));
-}
 
 async function derive(password: string, salt: Uint8Array, rounds: number): Promise<Uint8Array> {
 	let material: Uint8Array = enc.encode(password.normalize("NFC"));
@@ -60,7 +51,7 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export async function hashPassword(password: string, rounds = DEFAULT_ROUNDS): Promise<string> {
 	const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
 	const hash = await derive(password, salt, rounds);
-	return `${SCHEME}$${rounds}$${b64url(salt)}$${b64url(hash)}`;
+	return `${SCHEME}$${rounds}$${toBase64Url(salt)}$${toBase64Url(hash)}`;
 }
 
 /**
@@ -80,8 +71,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
 	if (!wellFormed) {
 		return burnPasswordCheck(password);
 	}
-	const actual = await derive(password, fromB64url(saltText), rounds);
-	return constantTimeEqual(actual, fromB64url(hashText));
+	const actual = await derive(password, fromBase64Url(saltText), rounds);
+	return constantTimeEqual(actual, fromBase64Url(hashText));
 }
 
 /**
