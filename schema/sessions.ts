@@ -26,7 +26,7 @@ export type TermsLang = (typeof TERMS_LANGS)[number];
 export type TermsTranslations = Partial<Record<TermsLang, { text: string; sha256: string }>>;
 
 /**
- * Support sessions. The support ID (code) is stored only as its SHA-256 and is cleared when it is
+ * Support sessions. The support ID (code) is stored only as its HMAC-SHA256 (keyed with the seal key from the data dir) and is cleared when it is
  * used, so a live code is unique (partial unique index) and a used one can never match again.
  * Session content never reaches this table; the SessionActor keeps the live consent state.
  */
@@ -38,7 +38,7 @@ export const supportSessions = sqliteTable(
 		supporterId: text("supporter_id")
 			.notNull()
 			.references(() => users.id),
-		/** SHA-256 hex of the 8-digit code while it can still be used; null once used or retired. */
+		/** HMAC-SHA256 hex of the 8-digit code (functions/routes/sessions.ts codeHash) while it can still be used; null once used or retired. */
 		codeHash: text("code_hash"),
 		codeExpiresAt: integer("code_expires_at", { mode: "timestamp_ms" }).notNull(),
 		joinedAt: integer("joined_at", { mode: "timestamp_ms" }),
