@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
+import type { AuditInput } from "../schema/audit.ts";
 
 const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
 const CHECKPOINT_EVERY = 100;
@@ -48,7 +49,7 @@ async function fill(dataDir: string, total: number): Promise<void> {
 		};
 	};
 	/** The i-th event of a simulated session; one session in 25 carries signed consents. */
-	const eventOf = async (n: number) => {
+	const eventOf = async (n: number): Promise<AuditInput> => {
 		const sessionId = `bench-${Math.floor(n / SESSION_EVENTS)}`;
 		const signed = Math.floor(n / SESSION_EVENTS) % 25 === 0;
 		const base = { sessionId, subject: "bench-user", ip: "192.0.2.10" };

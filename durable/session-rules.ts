@@ -1,3 +1,4 @@
+import type { AuditEventType } from "../protocol/audit-events.ts";
 import type {
 	Admission,
 	ClientMessage,
@@ -180,7 +181,7 @@ export function takeOver(live: LiveState, takeover: Takeover): LiveState {
 
 /** An audit event the actor appends for a decision (session id and actor are added by it). */
 export interface AuditNote {
-	type: string;
+	type: AuditEventType;
 	data?: Record<string, unknown>;
 }
 

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { chainHash, eventContent, GENESIS_HASH } from "../protocol/audit-chain.ts";
+import type { AuditEventType } from "../protocol/audit-events.ts";
 import type { Db } from "./db.ts";
 import { groupMembers } from "./groups.ts";
 import { hosts } from "./hosts.ts";
@@ -49,8 +50,9 @@ export const auditEvents = sqliteTable(
 );
 
 export type AuditEvent = typeof auditEvents.$inferSelect;
-export type AuditInput = Pick<AuditEvent, "type"> &
-	Partial<Omit<AuditEvent, "seq" | "id" | "ts" | "type" | "prevHash" | "hash">>;
+export type AuditInput = { type: AuditEventType } & Partial<
+	Omit<AuditEvent, "seq" | "id" | "ts" | "type" | "prevHash" | "hash">
+>;
 
 /** The hashed part of an event, in the form verifiers recompute (protocol/audit-chain.ts). */
 export function chainedContent(e: Omit<AuditEvent, "seq" | "prevHash" | "hash">) {

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import * as z from "zod";
 import { AUDIENCES, signToken } from "../functions/lib/jwt.ts";
 import { hashPassword } from "../functions/lib/password.ts";
+import type { AuditEventType } from "../protocol/audit-events.ts";
 import { appendChained, getChainHead } from "../schema/audit.ts";
 import type { Db } from "../schema/db.ts";
 import { getGroupNamesByUser, setUserGroups } from "../schema/groups.ts";
@@ -181,7 +182,7 @@ async function directBackend(config: Config): Promise<Backend> {
 	// Only while the server is stopped (otherwise the CLI goes through the API), so this process
 	// is the protocol's only writer and may chain on from the head it reads.
 	const audit = async (
-		type: string,
+		type: AuditEventType,
 		about: { subject?: string; hostId?: string },
 		data?: Record<string, unknown>,
 	) =>
