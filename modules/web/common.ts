@@ -150,10 +150,16 @@ export async function authedClient(): Promise<ApiClient> {
 	return api;
 }
 
-/** Wires the header's logout button on staff pages. */
+/**
+ * Wires the header of staff pages: the logout button, and the Administration link, which only an
+ * admin sees (the page refuses everyone else; a link that leads to a refusal is a dead end).
+ */
 export function setupLogout(): void {
+	const auth = loadAuth();
+	const adminLink = document.querySelector<HTMLElement>('nav a[href="/admin"]');
+	if (adminLink && auth && auth.user.role !== "admin") show(adminLink, false);
 	const button = document.getElementById("logout");
-	if (!button || !loadAuth()) return;
+	if (!button || !auth) return;
 	show(button);
 	button.addEventListener("click", () => {
 		const auth = loadAuth();

@@ -45,6 +45,7 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 		const seen = watchErrors(page);
 		await logIn(page, server.url, ADMIN, "/admin");
 		await page.waitForSelector(`#users td:text-is("${SUPPORTER.email}")`);
+		expect(await page.isVisible('nav a[href="/admin"]')).toBe(true);
 
 		await page.click(`button[aria-label="Edit ${SUPPORTER.email}"]`);
 		await page.fill("#user-edit-name", "Uma Umbrella");
@@ -89,6 +90,9 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 	it("lets a supporter set a profile picture and change their own password on /console", async () => {
 		const page = await context.newPage();
 		await logIn(page, server.url, { email: SUPPORTER.email, password: RESET });
+		// A supporter's header has no Administration link (the page would only refuse them).
+		expect(await page.isHidden('nav a[href="/admin"]')).toBe(true);
+		expect(await page.isVisible('nav a[href="/console"]')).toBe(true);
 		await page.click("#account summary");
 		// The admin wired up an S3 store, so the picture section shows; it goes there and back.
 		await page.waitForSelector("#picture-section:not([hidden])");
