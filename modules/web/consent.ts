@@ -34,12 +34,27 @@ export function ask(question: string, labels?: { allow: string; deny: string }):
 				allow.addEventListener("click", onAllow);
 				deny.addEventListener("click", onDeny);
 				dialog.addEventListener("cancel", onDeny);
+				keepStopReachable(dialog);
 				dialog.showModal();
 				deny.focus(); // the safe answer has the focus
 			}),
 	);
 	queue = next;
 	return next;
+}
+
+/**
+ * A modal dialog makes the rest of the page inert, but the customer's STOP must work while a
+ * question is open: it moves into the dialog (still fixed to the viewport's bottom, above the
+ * backdrop) and back to its place when the dialog closes. The console has no #stop.
+ */
+function keepStopReachable(dialog: HTMLDialogElement): void {
+	const stop = document.getElementById("stop");
+	const home = stop?.parentElement;
+	if (!stop || !home || home === dialog) return;
+	const next = stop.nextSibling;
+	dialog.append(stop);
+	dialog.addEventListener("close", () => home.insertBefore(stop, next), { once: true });
 }
 
 /**

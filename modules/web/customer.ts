@@ -39,9 +39,12 @@ $<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
 	show(error, false);
 	const code = $<HTMLInputElement>("code").value.replace(/\D/g, "");
 	const displayName = $<HTMLInputElement>("name").value.trim();
-	if (code.length !== 8 || !displayName) {
-		error.textContent = t("join.notFound");
+	// Checked here, without a round trip: only an ID of the right shape can be unknown.
+	const problem = code.length !== 8 ? ("code" as const) : !displayName ? ("name" as const) : null;
+	if (problem) {
+		error.textContent = t(problem === "code" ? "join.codeDigits" : "join.nameMissing");
 		show(error);
+		$(problem).focus();
 		return;
 	}
 	// The terms come in the page's language, so a German customer reads (and signs) German terms.

@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN } from "../helpers/auth.ts";
 import {
@@ -11,6 +11,70 @@ import {
 	watchErrors,
 } from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
+
+type Box = { x: number; y: number; width: number; height: number };
+
+function overlaps(a: Box, b: Box): boolean {
+	return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+async function box(page: Page, selector: string): Promise<Box> {
+	const found = await page.locator(selector).boundingBox();
+	if (!found) throw new Error(`${selector} has no box`);
+	return found;
+}
+
+/**
+ * The visible controls of the session step that STOP covers once each is scrolled into view, and
+ * at the very end of the page; empty when none.
+ */
+async function controlsUnderStop(page: Page): Promise<string[]> {
+	const controls = page.locator(
+		"#step-session :is(button, input, select, textarea, a, label[for]):visible",
+	);
+	const covered: string[] = [];
+	const count = await controls.count();
+	expect(count).toBeGreaterThan(3);
+	for (let i = 0; i < count; i++) {
+		const control = controls.nth(i);
+		await control.scrollIntoViewIfNeeded();
+		const at = await control.boundingBox();
+		const name = await control.evaluate((el) => el.id || el.outerHTML.slice(0, 60));
+		if (at && overlaps(at, await box(page, "#stop"))) covered.push(name);
+	}
+	await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+	const stop = await box(page, "#stop");
+	for (let i = 0; i < count; i++) {
+		const at = await controls.nth(i).boundingBox();
+		if (at && overlaps(at, stop)) covered.push(`${i} at the end of the page`);
+	}
+	return covered;
+}
+
+/**
+ * A short or non-numeric ID is refused on the page, in both languages, without a request. English
+ * comes last: `?lang=` is remembered in a cookie for the pages that follow.
+ */
+async function expectDigitsHint(page: Page, base: URL): Promise<void> {
+	const joins: string[] = [];
+	page.on("request", (request) => {
+		if (request.url().includes("/api/v1/sessions/join")) joins.push(request.url());
+	});
+	for (const [lang, code, text] of [
+		["de", "12ab56cd", "Geben Sie die 8 Ziffern Ihrer Support-ID ein."],
+		["en", "1234", "Enter the 8 digits of your support ID."],
+	] as const) {
+		await page.goto(new URL(`/join?lang=${lang}`, base).href);
+		await page.fill("#code", code);
+		await page.fill("#name", "Kim Kunde");
+		await page.click("#join-form button[type=submit]");
+		await page.waitForSelector("#join-error:not([hidden])");
+		expect(await page.textContent("#join-error")).toBe(text);
+		expect(await page.evaluate(() => document.activeElement?.id)).toBe("code");
+	}
+	await screenshot(page, "admission-00-customer-short-id");
+	expect(joins).toEqual([]);
+}
 
 describe.skipIf(!hasChromium)("admission in Chromium", () => {
 	let server: TestServer;
@@ -83,6 +147,7 @@ describe.skipIf(!hasChromium)("admission in Chromium", () => {
 		const second = await issueSupportId(supporter);
 		const customer = await customers.newPage();
 		errors.push(watchErrors(customer));
+		await expectDigitsHint(customer, base);
 		await joinAndAcceptTerms(customer, base, second, "Kim Kunde");
 		await supporter.waitForSelector("#admission:not([hidden])");
 		expect(await supporter.textContent("#admission-who")).toContain("Kim Kunde");
@@ -93,6 +158,27 @@ describe.skipIf(!hasChromium)("admission in Chromium", () => {
 		await customer.waitForSelector("#chat-input:not([disabled])");
 		await screenshot(customer, "admission-05-customer-admitted");
 		await screenshot(supporter, "admission-06-console-admitted");
+
+		// STOP covers no control, on a wide and on a phone-sized screen.
+		for (const size of [
+			{ width: 1280, height: 800 },
+			{ width: 360, height: 640 },
+		]) {
+			await customer.setViewportSize(size);
+			expect(await controlsUnderStop(customer), `at ${size.width}x${size.height}`).toEqual([]);
+		}
+		await screenshot(customer, "admission-07-customer-360x640");
+
+		// With a consent question open, STOP is above the dialog and takes a real mouse click.
+		await supporter.click("#request-view");
+		await customer.waitForSelector("#consent[open]");
+		const stop = await box(customer, "#stop");
+		for (const id of ["#consent-allow", "#consent-deny", "#consent-text"])
+			expect(overlaps(await box(customer, id), stop), id).toBe(false);
+		await screenshot(customer, "admission-08-consent-with-stop-360x640");
+		await customer.click("#stop"); // Playwright refuses to click an inert or covered button
+		await customer.waitForSelector("#step-ended:not([hidden])");
+		expect(await customer.textContent("#ended-text")).toContain("You stopped the session");
 
 		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
 	});
