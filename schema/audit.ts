@@ -341,3 +341,43 @@ export async function listReportInput(
 		.orderBy(asc(auditEvents.seq));
 	return { sessions, events };
 }
+
+/** The id at the end of an actor or subject (`supporter:<id>`, `customer:customer:<id>`, `<id>`). */
+export function auditPartyId(party: string): string {
+	return party.slice(party.lastIndexOf(":") + 1);
+}
+
+/**
+ * Readable names for the parties of some events, by id: users as `Display name (e-mail)`, hosts by
+ * their name, sessions by the name their customer joined with. Ids without a row (a deleted host
+ * or user, a session nobody joined) are left out, and the reader shows the id instead.
+ */
+export async function getAuditNames(
+	db: Db,
+	events: Pick<AuditEvent, "actor" | "subject" | "sessionId" | "hostId">[],
+): Promise<Record<string, string>> {
+	const ids = new Set<string>();
+	for (const e of events) {
+		for (const party of [e.actor, e.subject]) if (party) ids.add(auditPartyId(party));
+		if (e.sessionId) ids.add(e.sessionId);
+		if (e.hostId) ids.add(e.hostId);
+	}
+	if (ids.size === 0) return {};
+	const list = [...ids];
+	const [people, machines, sessions] = await Promise.all([
+		db
+			.select({ id: users.id, email: users.email, displayName: users.displayName })
+			.from(users)
+			.where(inArray(users.id, list)),
+		db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, list)),
+		db
+			.select({ id: supportSessions.id, name: supportSessions.customerName })
+			.from(supportSessions)
+			.where(inArray(supportSessions.id, list)),
+	]);
+	const names: Record<string, string> = {};
+	for (const s of sessions) if (s.name) names[s.id] = s.name;
+	for (const h of machines) names[h.id] = h.name;
+	for (const u of people) names[u.id] = u.displayName ? `${u.displayName} (${u.email})` : u.email;
+	return names;
+}

@@ -77,7 +77,10 @@ export function tightenDataDir(dataDir: string): void {
 	};
 	visit(dataDir);
 	if (changed > 0)
-		log.warn("launcher", `tightened the modes of ${changed} entries in ${dataDir} (0700/0600)`);
+		log.warn(
+			"launcher",
+			`tightened the modes of ${changed} ${changed === 1 ? "entry" : "entries"} in ${dataDir} (0700/0600)`,
+		);
 }
 
 /** Reads the config or ends the process with one line and exit code 2. */

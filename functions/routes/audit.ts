@@ -7,9 +7,10 @@ import {
 	signedHeader,
 } from "../../durable/audit-export.ts";
 import { eventLineSchema, toEventLine } from "../../protocol/audit-export.ts";
-import { type AuditEvent, listAuditPage } from "../../schema/audit.ts";
+import { type AuditEvent, getAuditNames, listAuditPage } from "../../schema/audit.ts";
 import { getSession } from "../../schema/sessions.ts";
 import { getSettings } from "../../schema/settings.ts";
+import { getUserByEmail } from "../../schema/users.ts";
 import type { Principal } from "../env.ts";
 import { auditLog } from "../lib/audit.ts";
 import { AppError } from "../lib/errors.ts";
@@ -24,7 +25,8 @@ const security = [{ bearer: [] }];
 const listQuery = z.object({
 	sessionId: z.string().min(1).max(128).optional(),
 	hostId: z.string().min(1).max(128).optional(),
-	userId: z.string().min(1).max(128).optional(),
+	/** A user's id or e-mail address. */
+	userId: z.string().min(1).max(320).optional(),
 	type: z
 		.string()
 		.regex(/^[a-z_]+(\.[a-z_]*)*(\.\*)?$/, "an event type, or a prefix such as session.*")
@@ -80,7 +82,15 @@ auditRoutes.openapi(
 		responses: {
 			200: jsonResponse(
 				z
-					.object({ events: z.array(eventSchema), nextCursor: z.string().nullable() })
+					.object({
+						events: z.array(eventSchema),
+						nextCursor: z.string().nullable(),
+						names: z
+							.record(z.string(), z.string())
+							.describe(
+								"Readable names by id for the page's users, hosts and sessions (a session by its customer's name); an id without a row is missing.",
+							),
+					})
 					.openapi("AuditPage"),
 				"A page of events; pass nextCursor as cursor for the next (older) page.",
 			),
@@ -90,10 +100,15 @@ auditRoutes.openapi(
 	async (c) => {
 		const q = c.req.valid("query");
 		const limit = q.limit ?? 100;
+		// An admin knows people by their e-mail address; an unknown one matches no event.
+		const userId =
+			q.userId?.includes("@") === true
+				? ((await getUserByEmail(c.var.db, q.userId))?.id ?? q.userId)
+				: q.userId;
 		const rows = await listAuditPage(c.var.db, {
 			sessionId: q.sessionId,
 			hostId: q.hostId,
-			userId: q.userId,
+			userId,
 			type: q.type,
 			from: q.from,
 			to: q.to,
@@ -106,6 +121,7 @@ auditRoutes.openapi(
 			{
 				events: rows.map(eventView),
 				nextCursor: rows.length === limit && last ? String(last.seq) : null,
+				names: await getAuditNames(c.var.db, rows),
 			},
 			200,
 		);

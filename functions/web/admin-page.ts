@@ -92,7 +92,7 @@ export function adminBody(t: Messages) {
 ${policySelect(t, "policy-view", t["admin.policy.view"])}
 ${policySelect(t, "policy-control", t["admin.policy.control"])}
 ${policySelect(t, "policy-files", t["admin.policy.files"])}
-<button type="submit" class="primary">${t["admin.policySave"]}</button>
+<button type="submit" id="policy-save" class="primary">${t["admin.policySave"]}</button>
 <p id="policy-result" role="status" aria-live="polite"></p>
 </form>
 </div>
@@ -158,7 +158,7 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <form id="audit-form" class="filters">
 <div><label for="audit-session">${t["admin.auditSession"]}</label><input id="audit-session" maxlength="128" autocomplete="off"></div>
 <div><label for="audit-host">${t["admin.auditHost"]}</label><input id="audit-host" maxlength="128" autocomplete="off"></div>
-<div><label for="audit-user">${t["admin.auditUser"]}</label><input id="audit-user" maxlength="128" autocomplete="off"></div>
+<div><label for="audit-user">${t["admin.auditUser"]}</label><input id="audit-user" maxlength="320" autocomplete="off"></div>
 <div><label for="audit-type">${t["admin.auditType"]}</label><input id="audit-type" maxlength="64" autocomplete="off" placeholder="session.*" aria-describedby="audit-type-hint"><span id="audit-type-hint" class="hint">${t["admin.auditTypeHint"]}</span></div>
 <div><label for="audit-from">${t["admin.from"]}</label><input id="audit-from" type="datetime-local"></div>
 <div><label for="audit-to">${t["admin.to"]}</label><input id="audit-to" type="datetime-local"></div>

@@ -1,6 +1,13 @@
 /** The audit protocol: filtered, paged by cursor, and exported as a verifiable NDJSON file. */
 
-import { button, cell, downloadWithToken, formatTime, userLabel } from "./admin-common.ts";
+import {
+	button,
+	cell,
+	downloadWithToken,
+	formatTime,
+	type PartyNames,
+	partyLabel,
+} from "./admin-common.ts";
 import { $, apiJson, describeError, show, t } from "./common.ts";
 
 interface AuditEvent {
@@ -15,7 +22,7 @@ interface AuditEvent {
 	data: Record<string, unknown> | null;
 }
 
-/** Longest details text in a cell; the full JSON is in the cell's title and in the export. */
+/** Longest details text shown in full; longer ones open on demand (the export has them all). */
 const DATA_CHARS = 160;
 const FIELDS = ["session", "host", "user", "type"] as const;
 const QUERY_NAMES = { session: "sessionId", host: "hostId", user: "userId", type: "type" };
@@ -46,10 +53,41 @@ function filters(forExport = false): URLSearchParams {
 	return q;
 }
 
-function dataText(data: Record<string, unknown> | null): string {
-	if (!data) return "";
-	const text = JSON.stringify(data);
-	return text.length > DATA_CHARS ? `${text.slice(0, DATA_CHARS - 1)}…` : text;
+/** A detail value as text: an id of a known party by its name, other strings as they are. */
+function valueText(value: unknown, names: PartyNames): string {
+	if (typeof value === "string") return names[value] ?? value;
+	return JSON.stringify(value);
+}
+
+/**
+ * The details as `key: value` lines that wrap in the cell. Long ones show their start and open
+ * into every line, so the table stays readable and nothing is cut off for good.
+ */
+function fillData(
+	td: HTMLTableCellElement,
+	data: Record<string, unknown> | null,
+	names: PartyNames,
+) {
+	td.className = "data";
+	const lines = Object.entries(data ?? {}).map(
+		([key, value]) => `${key}: ${valueText(value, names)}`,
+	);
+	if (lines.length === 0) {
+		td.textContent = "—";
+		return;
+	}
+	const text = lines.join("\n");
+	if (text.length <= DATA_CHARS) {
+		td.textContent = text;
+		return;
+	}
+	const details = document.createElement("details");
+	const summary = document.createElement("summary");
+	summary.textContent = `${text.slice(0, DATA_CHARS - 1).replaceAll("\n", " · ")}…`;
+	const full = document.createElement("div");
+	full.textContent = text;
+	details.append(summary, full);
+	td.append(details);
 }
 
 function filterBySession(sessionId: string): void {
@@ -57,12 +95,12 @@ function filterBySession(sessionId: string): void {
 	loadAudit(true);
 }
 
-function addRow(body: HTMLTableSectionElement, e: AuditEvent): void {
+function addRow(body: HTMLTableSectionElement, e: AuditEvent, names: PartyNames): void {
 	const row = body.insertRow();
 	row.dataset.seq = String(e.seq);
 	cell(row, formatTime(e.ts));
 	cell(row, e.type).className = "mono";
-	cell(row, userLabel(e.actor));
+	cell(row, partyLabel(e.actor, names));
 	const session = row.insertCell();
 	if (e.sessionId) {
 		const id = e.sessionId;
@@ -76,11 +114,10 @@ function addRow(body: HTMLTableSectionElement, e: AuditEvent): void {
 	} else {
 		session.textContent = "—";
 	}
-	cell(row, e.hostId ? e.hostId.slice(0, 8) : "—").className = "mono";
+	const host = cell(row, e.hostId ? (names[e.hostId] ?? e.hostId.slice(0, 8)) : "—");
+	if (e.hostId) host.title = e.hostId;
 	cell(row, e.ip ?? "—");
-	const data = cell(row, dataText(e.data));
-	data.className = "mono data";
-	if (e.data) data.title = JSON.stringify(e.data);
+	fillData(row.insertCell(), e.data, names);
 }
 
 /** Loads the first page (fresh) or the next, older one. */
@@ -94,7 +131,10 @@ export function loadAudit(fresh: boolean): void {
 		status.textContent = "";
 		show($("audit-more"), false);
 	}
-	apiJson<{ events: AuditEvent[]; nextCursor: string | null }>("GET", `/api/v1/audit?${q}`)
+	apiJson<{ events: AuditEvent[]; nextCursor: string | null; names?: PartyNames }>(
+		"GET",
+		`/api/v1/audit?${q}`,
+	)
 		.then((page) => {
 			const body = $<HTMLTableElement>("audit").tBodies[0];
 			if (!body) return;
@@ -102,7 +142,7 @@ export function loadAudit(fresh: boolean): void {
 				body.replaceChildren();
 				shown = 0;
 			}
-			for (const e of page.events) addRow(body, e);
+			for (const e of page.events) addRow(body, e, page.names ?? {});
 			shown += page.events.length;
 			nextCursor = page.nextCursor;
 			show($("audit-more"), nextCursor !== null);

@@ -1,6 +1,6 @@
 /**
  * What the admin console's parts share: table cells, the group list every group picker shows,
- * user e-mails for the audit table, and downloads made with the Bearer token.
+ * the names of audit parties, and downloads made with the Bearer token.
  */
 import { ApiError } from "../sdk/api.ts";
 import { $, apiJson, describeError, loadAuth, show, t } from "./common.ts";
@@ -23,10 +23,10 @@ export function fail(err: unknown): void {
 	show(error);
 }
 
-/** Appends a text cell. */
+/** Appends a text cell; an empty one shows the one dash every admin table uses for "nothing". */
 export function cell(row: HTMLTableRowElement, text: string): HTMLTableCellElement {
 	const td = row.insertCell();
-	td.textContent = text;
+	td.textContent = text || "—";
 	return td;
 }
 
@@ -86,21 +86,26 @@ export async function reloadGroups(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Users by id, so that the audit table can show an e-mail address next to an actor's id
+// Parties of audit events by name
 
-const emails = new Map<string, string>();
+/** The ids of a page of events mapped to readable names (GET /api/v1/audit `names`). */
+export type PartyNames = Record<string, string>;
 
-export function rememberUsers(users: { id: string; email: string }[]): void {
-	for (const u of users) emails.set(u.id, u.email);
-}
-
-/** An actor or subject: a user id, or `role:id` as the session relay writes it. */
-export function userLabel(id: string | null): string {
-	if (!id) return "—";
-	const [, role, userId = id] = /^(supporter|admin):(.+)$/.exec(id) ?? [];
-	const email = emails.get(userId);
-	if (!email) return id;
-	return `${role ? `${role}: ` : ""}${email}`;
+/**
+ * An actor or subject as people read it. The relay writes `role:principal` (a customer's principal
+ * is `customer:<session id>`), the routes a bare user id. Customers are named by the name they
+ * joined with, hosts by their host name, users by name and e-mail; an id without a name shows as
+ * it is, so nothing is hidden.
+ */
+export function partyLabel(party: string | null, names: PartyNames): string {
+	if (!party) return "—";
+	const role = /^(supporter|admin|customer|host):/.exec(party)?.[1];
+	const id = party.slice(party.lastIndexOf(":") + 1);
+	const name = names[id];
+	if (role === "customer")
+		return name ? t("admin.auditCustomerNamed", { name }) : t("admin.auditCustomer");
+	if (role === "host") return t("admin.auditHostNamed", { name: name ?? id.slice(0, 8) });
+	return name ?? party;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /** Users, groups, group memberships and each group's unattended policy. */
 
+import { DEFAULT_UNATTENDED_POLICY } from "../../protocol/host.ts";
 import { ApiError } from "../sdk/api.ts";
 import {
 	button,
@@ -9,7 +10,6 @@ import {
 	type GroupRow,
 	onGroups,
 	reloadGroups,
-	rememberUsers,
 } from "./admin-common.ts";
 import { $, apiJson, describeError, show, t } from "./common.ts";
 
@@ -33,7 +33,6 @@ const POLICY_FIELDS = ["view", "control", "files"] as const;
 
 export async function loadUsers(): Promise<void> {
 	const { users } = await apiJson<{ users: UserRow[] }>("GET", "/api/v1/users");
-	rememberUsers(users);
 	const body = $<HTMLTableElement>("users").tBodies[0];
 	if (!body) return;
 	body.replaceChildren();
@@ -206,17 +205,31 @@ function renderGroups(): void {
 	}
 }
 
+/** Shows `policy` in the form; without a group to save it for, read-only. */
+function showPolicy(policy: Policy, editable: boolean): void {
+	for (const field of POLICY_FIELDS) {
+		const select = $<HTMLSelectElement>(`policy-${field}`);
+		select.value = policy[field];
+		select.disabled = !editable;
+	}
+	$<HTMLButtonElement>("policy-save").disabled = !editable;
+}
+
 async function loadPolicy(): Promise<void> {
 	const select = $<HTMLSelectElement>("policy-group");
 	const group = currentGroups().find((g) => g.id === select.value);
-	if (!group) return;
+	if (!group) {
+		// Before any group exists the form shows what a new group gets: the server's default (the
+		// same constant its policy route falls back to), not the first option of each list.
+		showPolicy(DEFAULT_UNATTENDED_POLICY, false);
+		$("policy-result").textContent = t("admin.policyNoGroup");
+		return;
+	}
 	const { policy, isDefault } = await apiJson<{ policy: Policy; isDefault: boolean }>(
 		"GET",
 		`/api/v1/groups/${encodeURIComponent(group.id)}/host-policy`,
 	);
-	for (const field of POLICY_FIELDS) {
-		$<HTMLSelectElement>(`policy-${field}`).value = policy[field];
-	}
+	showPolicy(policy, true);
 	$("policy-result").textContent = isDefault ? t("admin.policyDefault", { name: group.name }) : "";
 }
 
@@ -295,7 +308,7 @@ export function setupPeople(): void {
 		renderGroups();
 		// A newly listed first group (or a changed choice) shows its policy.
 		const current = $<HTMLSelectElement>("policy-group").value;
-		if (current !== policyGroup) {
+		if (current !== policyGroup || current === "") {
 			policyGroup = current;
 			loadPolicy().catch(fail);
 		}

@@ -20,7 +20,8 @@ export function t(key: string, values: Record<string, string | number> = {}): st
 		const block = document.getElementById("i18n");
 		texts = block?.textContent ? (JSON.parse(block.textContent) as Texts) : {};
 	}
-	const text = texts[key] ?? key;
+	// A count of exactly one takes the `.one` text where there is one ("1 event", "1 Eintrag").
+	const text = (values.count === 1 ? texts[`${key}.one`] : undefined) ?? texts[key] ?? key;
 	return text.replace(/\{(\w+)\}/g, (_, name: string) => String(values[name] ?? `{${name}}`));
 }
 

@@ -82,6 +82,15 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
 		await logIn(page, base, ADMIN, "/admin");
 		await page.waitForSelector(`#users td:text-is("${SUPPORTER.email}")`);
 
+		// Before any group exists, the policy form shows what a new group gets, read-only.
+		await page.waitForSelector('#policy-result:text("No group yet")');
+		expect(await page.inputValue("#policy-control")).toBe("allow");
+		expect(await page.inputValue("#policy-files")).toBe("ask");
+		expect(await page.isDisabled("#policy-save")).toBe(true);
+		await page.locator("#policy-form").screenshot({
+			path: join("test-output/screenshots", "39-admin-policy-before-groups.png"),
+		});
+
 		// A group, and the supporter in it.
 		await page.fill("#group-name", "Helpdesk");
 		await page.click("#group-form button[type=submit]");
@@ -147,8 +156,39 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
 		);
 		expect(sessions.length).toBe(types.length);
 		for (const label of sessions) expect(label).toContain(sessionId);
+		// People by name, never a raw `customer:customer:<id>`; one dash for every empty cell.
+		const actors = await page.$$eval("#audit tbody tr td:nth-child(3)", (cells) =>
+			cells.map((c) => c.textContent ?? ""),
+		);
+		expect(actors).toContain(`Sam Supporter (${SUPPORTER.email})`);
+		expect(actors).toContain("Customer Ann");
+		expect(actors.join("\n")).not.toMatch(/customer:|supporter:/);
+		const texts = await page.$$eval("#audit tbody td", (cells) =>
+			cells.map((c) => (c.textContent ?? "").trim()),
+		);
+		expect(texts.filter((text) => text === "" || text === "-")).toEqual([]);
 		await page.locator("#audit-title").scrollIntoViewIfNeeded();
 		await screenshot(page, "42-admin-audit");
+
+		// One event is "1 event"; the user filter takes an e-mail address; hosts go by name.
+		await page.fill("#audit-type", "session.issued");
+		await page.click("#audit-form button[type=submit]");
+		await page.waitForSelector('#audit-status:text-is("1 event shown.")');
+		await page.fill("#audit-session", "");
+		await page.fill("#audit-type", "");
+		await page.fill("#audit-user", SUPPORTER.email);
+		await page.click("#audit-form button[type=submit]");
+		await page.waitForSelector(`#audit-status:text("events shown")`);
+		expect(await page.textContent("#audit tbody")).toContain("Customer Ann");
+		await page.fill("#audit-user", "");
+		await page.fill("#audit-host", registered.body.hostId);
+		await page.click("#audit-form button[type=submit]");
+		await page.waitForSelector('#audit tbody td:text-is("Host Front desk PC")');
+		expect(await page.textContent("#audit tbody tr td:nth-child(5)")).toBe("Front desk PC");
+		await page.fill("#audit-host", "");
+		await page.fill("#audit-session", sessionId);
+		await page.click("#audit-form button[type=submit]");
+		await page.waitForSelector(`#audit-status:text("events shown")`);
 
 		// Its export, fetched with the Bearer token, verifies offline.
 		const exported = await download(page, "#audit-export");

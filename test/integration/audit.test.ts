@@ -276,6 +276,18 @@ describe("the audit protocol", () => {
 		const me = await server.json<{ id: string }>("/api/v1/me", { headers: bearer(token) });
 		const byUser = await page(`userId=${me.body.id}&type=session.issued`);
 		expect(byUser.events.map((e) => e.sessionId)).toContain(sessionId);
+		// The user filter takes an e-mail address too; an unknown one matches nothing.
+		const byEmail = await page(`userId=${encodeURIComponent(ADMIN.email)}&type=session.issued`);
+		expect(byEmail.events.map((e) => e.seq)).toEqual(byUser.events.map((e) => e.seq));
+		expect((await page("userId=nobody%40example.test")).events).toEqual([]);
+		// People, hosts and customers come with readable names, not ids.
+		const named = (
+			await server.json<{ names: Record<string, string> }>(`/api/v1/audit?sessionId=${sessionId}`, {
+				headers: bearer(token),
+			})
+		).body.names;
+		expect(named[me.body.id]).toContain(ADMIN.email);
+		expect(named[sessionId]).toBe("Ann");
 		expect((await page(`from=${Date.now() + 60_000}`)).events).toEqual([]);
 		const bad = await server.json("/api/v1/audit?from=yesterday", { headers: bearer(token) });
 		expect(bad.status).toBe(400);
