@@ -173,7 +173,18 @@ hostRoutes.openapi(
 		responses: {
 			201: jsonResponse(
 				z
-					.object({ token: z.string(), groupId: z.string(), expiresAt: z.number() })
+					.object({
+						token: z.string(),
+						groupId: z.string(),
+						expiresAt: z.number(),
+						url: z.string().describe("The server URL the host agent enrols with."),
+						fingerprint: z
+							.string()
+							.nullable()
+							.describe(
+								"SHA-256 fingerprint (AB:CD:…) of the certificate the agent must pin with --fingerprint; null behind PUBLIC_URL, where clients see another certificate.",
+							),
+					})
 					.openapi("Enrollment"),
 				"A one-time enrolment token; shown once, only its hash is kept.",
 			),
@@ -215,7 +226,18 @@ hostRoutes.openapi(
 			ip: c.var.ip,
 			data: { enrollmentId: token.id, group: group.name, expiresAt: expiresAt.getTime() },
 		});
-		return c.json({ token: token.token, groupId: group.id, expiresAt: expiresAt.getTime() }, 201);
+		// The launcher's own certificate is what a host agent meets, unless clients come through
+		// PUBLIC_URL (a proxy with a certificate of its own): then no pin is suggested.
+		return c.json(
+			{
+				token: token.token,
+				groupId: group.id,
+				expiresAt: expiresAt.getTime(),
+				url: c.env.PUBLIC_URL ?? new URL(c.req.url).origin,
+				fingerprint: c.env.PUBLIC_URL ? null : (c.env.TLS_FINGERPRINT ?? null),
+			},
+			201,
+		);
 	},
 );
 

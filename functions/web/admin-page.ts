@@ -131,6 +131,7 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <button type="button" id="enroll-copy">${t["console.copy"]}</button></p>
 <p id="enroll-expiry" class="hint"></p>
 <p class="hint">${t["admin.enrollUse"]}</p>
+<pre id="enroll-command" class="token command"></pre>
 </div>
 </section>
 <dialog id="host-dialog" aria-labelledby="host-dialog-title">

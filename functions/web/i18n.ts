@@ -307,7 +307,8 @@ const en = {
 	"admin.enrollOnce": "This token is shown only once. Copy it now.",
 	"admin.enrollExpires": "Valid until {time}.",
 	"admin.enrollUse":
-		"On the host: npm run fernwart -- host enroll <server URL> <token> --name <name>",
+		"On the host, run this command (with --fingerprint the agent trusts only this server's certificate):",
+	"admin.enrollName": "<name>",
 	"admin.audit": "Audit protocol",
 	"admin.auditSession": "Session",
 	"admin.auditHost": "Host",
@@ -734,7 +735,8 @@ const de: Messages = {
 	"admin.enrollOnce": "Dieses Token wird nur einmal angezeigt. Jetzt kopieren.",
 	"admin.enrollExpires": "Gültig bis {time}.",
 	"admin.enrollUse":
-		"Auf dem Rechner: npm run fernwart -- host enroll <Server-URL> <Token> --name <Name>",
+		"Auf dem Rechner diesen Befehl ausführen (mit --fingerprint vertraut der Agent nur dem Zertifikat dieses Servers):",
+	"admin.enrollName": "<Name>",
 	"admin.audit": "Protokoll",
 	"admin.auditSession": "Sitzung",
 	"admin.auditHost": "Rechner",

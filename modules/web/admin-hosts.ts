@@ -97,13 +97,25 @@ export function setupHosts(): void {
 		event.preventDefault();
 		const error = $("enroll-error");
 		show(error, false);
-		apiJson<{ token: string; expiresAt: number }>("POST", "/api/v1/hosts/enrollments", {
-			groupId: $<HTMLSelectElement>("enroll-group").value,
-			expiresInMinutes: Number($<HTMLInputElement>("enroll-minutes").value),
-		})
-			.then(({ token, expiresAt }) => {
+		apiJson<{ token: string; expiresAt: number; url?: string; fingerprint?: string | null }>(
+			"POST",
+			"/api/v1/hosts/enrollments",
+			{
+				groupId: $<HTMLSelectElement>("enroll-group").value,
+				expiresInMinutes: Number($<HTMLInputElement>("enroll-minutes").value),
+			},
+		)
+			.then(({ token, expiresAt, url, fingerprint }) => {
 				// Shown once: the server keeps only the hash, and this page does not store it.
 				$("enroll-token").textContent = token;
+				// The whole command, with the pin the agent checks the server's certificate against.
+				$("enroll-command").textContent = [
+					"npm run fernwart -- host enroll",
+					url ?? location.origin,
+					token,
+					`--name ${t("admin.enrollName")}`,
+					...(fingerprint ? [`--fingerprint ${fingerprint}`] : []),
+				].join(" ");
 				$("enroll-expiry").textContent = t("admin.enrollExpires", { time: formatTime(expiresAt) });
 				$("enroll-copy").textContent = t("console.copy");
 				show($("enroll-box"));

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -122,6 +123,12 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
 		await page.click("#enroll-copy");
 		await page.waitForSelector('#enroll-copy:text-is("Copied")');
 		expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(token);
+		// The command for the host names this server and pins its certificate.
+		const pin = new X509Certificate(readFileSync(join(server.dataDir, "tls", "cert.pem")))
+			.fingerprint256;
+		expect(await page.textContent("#enroll-command")).toBe(
+			`npm run fernwart -- host enroll ${base.origin} ${token} --name <name> --fingerprint ${pin}`,
+		);
 		await screenshot(page, "40-admin-groups-enrolment");
 
 		// A host agent uses the token; the admin renames it with the keyboard.
