@@ -373,8 +373,8 @@ function printUsers(rows: UserRow[]): void {
 			u.email,
 			u.role,
 			u.disabled ? "disabled" : "active",
-			u.totpEnabled ? "totp" : "-",
-			u.groups.join(",") || "-",
+			u.totpEnabled ? "totp" : "",
+			u.groups.join(","),
 			u.displayName,
 		]),
 	);
@@ -388,13 +388,15 @@ function printHosts(rows: HostRow[]): void {
 			h.group.name,
 			h.disabled ? "disabled" : h.online ? "online" : "offline",
 			h.platform,
-			h.lastSeenAt === null ? "-" : new Date(h.lastSeenAt).toISOString(),
+			h.lastSeenAt === null ? "" : new Date(h.lastSeenAt).toISOString(),
 			h.id,
 		]),
 	);
 }
 
-function printTable(header: string[], lines: string[][]): void {
+/** Prints aligned columns; an empty cell is the one dash the admin page's tables use too. */
+function printTable(header: string[], rows: string[][]): void {
+	const lines = rows.map((row) => row.map((c) => c || "—"));
 	const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
 	for (const l of [header, ...lines]) {
 		process.stdout.write(

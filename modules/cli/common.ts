@@ -271,7 +271,8 @@ export function describeState(
 	return `State: ${parts.join(", ")}`;
 }
 
-function describeControl(message: { type: string } & Record<string, unknown>): string {
+/** A control message from the peer as one line for people. */
+export function describeControl(message: { type: string } & Record<string, unknown>): string {
 	switch (message.type) {
 		case "view.request":
 			return "The other side asks you to show your screen.";
@@ -292,7 +293,7 @@ function describeControl(message: { type: string } & Record<string, unknown>): s
 		case "terms.accept":
 			return "The customer accepted the terms.";
 		case "file.offer":
-			return `File offered: ${String(message.name)} (${String(message.size)} bytes)`;
+			return `File offered: ${String(message.name)} (${message.size === 1 ? "1 byte" : `${String(message.size)} bytes`})`;
 		case "file.accept":
 			return `File ${String(message.id)} accepted.`;
 		case "file.reject":

@@ -58,7 +58,7 @@ describe("admin CLI: host list|disable|enable", () => {
 		expect(list.stderr).toContain("using its API");
 		expect(list.code).toBe(0);
 		expect(list.stdout).toMatch(
-			new RegExp(`front-pc\\s+desk\\s+offline\\s+\\S+\\s+-\\s+${hostId}`),
+			new RegExp(`front-pc\\s+desk\\s+offline\\s+\\S+\\s+—\\s+${hostId}`),
 		);
 
 		const disable = await cli(["host", "disable", "front-pc"]);

@@ -193,7 +193,7 @@ describe("admin user management", () => {
 
 		const list = await cli(dataDir, ["user", "list"]);
 		expect(list.stdout).toMatch(
-			/cli-user@example\.test\s+supporter\s+active\s+-\s+desk\s+Cli User/,
+			/cli-user@example\.test\s+supporter\s+active\s+—\s+desk\s+Cli User/,
 		);
 
 		const reset = await cli(dataDir, [
