@@ -233,8 +233,8 @@ hostRoutes.openapi(
 				token: token.token,
 				groupId: group.id,
 				expiresAt: expiresAt.getTime(),
-				url: c.env.PUBLIC_URL ?? new URL(c.req.url).origin,
-				fingerprint: c.env.PUBLIC_URL ? null : (c.env.TLS_FINGERPRINT ?? null),
+				url: c.env.PUBLIC_URL || new URL(c.req.url).origin,
+				fingerprint: c.env.PUBLIC_URL ? null : c.env.TLS_FINGERPRINT || null,
 			},
 			201,
 		);
