@@ -282,7 +282,8 @@ function explainTlsError(err: Error, origin: string): Error {
 	if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
 		return new TrustError(
 			`the certificate of ${origin} is not trusted (${err.message}). Pass --fingerprint with the ` +
-				"SHA-256 fingerprint the server prints at start (ask its admin), or --ca FILE.",
+				"SHA-256 fingerprint the server prints at start (ask its admin; the enrolment command on " +
+				"the admin page includes it), or --ca FILE.",
 		);
 	}
 	return err;

@@ -204,6 +204,7 @@ describe("CLI modules: support and join", () => {
 		expect(await run.exited).toBe(3);
 		expect(run.stderr()).toContain("is not trusted");
 		expect(run.stderr()).toContain("--fingerprint");
+		expect(run.stderr()).toContain("the enrolment command on the admin page includes it");
 	});
 
 	it("accepts the server's own certificate as --ca and pins it", async () => {
