@@ -58,7 +58,16 @@ function drawChart(container: HTMLElement, rows: ReportRow[], title: string): vo
 	const scale = (WIDTH - LABEL_W - VALUE_W) / max;
 	rows.forEach((row, i) => {
 		const y = i * ROW_H + 4;
-		chart.append(text(LABEL_W - 8, y + BAR_H + 4, `${row.label} (${row.sessions})`, "label"));
+		// The label, and under it the number of sessions in words ("1 session"), level with the bars.
+		chart.append(
+			text(LABEL_W - 8, y + BAR_H - 4, row.label, "label"),
+			text(
+				LABEL_W - 8,
+				y + 2 * BAR_H - 4,
+				t("admin.reportSessionCount", { count: row.sessions }),
+				"label count",
+			),
+		);
 		for (const [j, kind] of (["connected", "controlled"] as const).entries()) {
 			const ms = kind === "connected" ? row.connectedMs : row.controlledMs;
 			const by = y + j * BAR_H;

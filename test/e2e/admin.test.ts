@@ -217,6 +217,8 @@ describe.skipIf(!hasChromium)("admin console in Chromium", () => {
 		);
 		expect(width).toBeGreaterThan(0);
 		expect(await page.textContent("#report-supporter tbody")).toContain(SUPPORTER.email);
+		expect(await page.textContent("#chart-supporter svg")).toContain("1 session");
+		expect(await page.textContent("#chart-supporter svg")).not.toContain("1 sessions");
 		expect(await page.textContent("#report-totals")).toMatch(
 			/^Sessions: 1 · connected 0:00:0[1-9]/,
 		);
