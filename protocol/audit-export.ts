@@ -438,19 +438,22 @@ export async function verifyExportText(
 /** One line for people: what was verified. */
 export function describeSummary(s: VerifySummary): string {
 	const when = (ts: number | null) => (ts === null ? "-" : new Date(ts).toISOString());
+	/** "1 event", "2 events": the count with the noun in the right number. */
+	const n = (count: number, one: string, many = `${one}s`) =>
+		`${count} ${count === 1 ? one : many}`;
 	const parts = [
-		`${s.events} events`,
+		n(s.events, "event"),
 		...(s.redacted ? [`${s.redacted} redacted`] : []),
 		s.lastSeq ? `seq ${s.firstSeq}-${s.lastSeq}` : "no events",
 		`${when(s.firstTs)} to ${when(s.lastTs)}`,
-		`${s.checkpoints} signed checkpoints`,
-		`${s.consents} consent signatures bound to session keys`,
+		n(s.checkpoints, "signed checkpoint"),
+		`${n(s.consents, "consent signature")} bound to session keys`,
 		...(s.consentsWithoutHello
-			? [`${s.consentsWithoutHello} consents whose session key lies before this file`]
+			? [`${n(s.consentsWithoutHello, "consent")} whose session key lies before this file`]
 			: []),
-		...(s.unsignedStops ? [`${s.unsignedStops} unsigned STOPs`] : []),
-		...(s.unsignedRevokes ? [`${s.unsignedRevokes} unsigned revokes`] : []),
-		`keys ${s.kids.join(",")}`,
+		...(s.unsignedStops ? [n(s.unsignedStops, "unsigned STOP")] : []),
+		...(s.unsignedRevokes ? [n(s.unsignedRevokes, "unsigned revoke")] : []),
+		`${s.kids.length === 1 ? "key" : "keys"} ${s.kids.join(",")}`,
 	];
 	return `intact: ${parts.join(", ")}`;
 }

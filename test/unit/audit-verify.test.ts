@@ -6,7 +6,11 @@ import {
 	signStatement,
 } from "../../modules/sdk/crypto.ts";
 import type { ChainedEvent } from "../../protocol/audit-chain.ts";
-import { verifyExportText } from "../../protocol/audit-export.ts";
+import {
+	describeSummary,
+	type VerifySummary,
+	verifyExportText,
+} from "../../protocol/audit-export.ts";
 import type { Statement } from "../../protocol/control.ts";
 import {
 	buildExport,
@@ -185,5 +189,38 @@ describe("audit export verification", () => {
 			keys: [{ ...signer.publicJwk, kid: "chosen-by-hand" }],
 		});
 		expect(await verifyExportText(text)).toMatchObject({ ok: false, line: 1 });
+	});
+});
+
+describe("the verification summary", () => {
+	const summary: VerifySummary = {
+		lines: 4,
+		events: 1,
+		redacted: 0,
+		checkpoints: 1,
+		firstSeq: 1,
+		lastSeq: 1,
+		firstTs: 0,
+		lastTs: 0,
+		consents: 1,
+		consentsWithoutHello: 1,
+		unsignedStops: 1,
+		unsignedRevokes: 2,
+		kids: ["k1"],
+		scope: { from: null, to: null, sessionId: null, visibility: "all" },
+	};
+
+	it("counts in the right number: one event, two revokes", () => {
+		const text = describeSummary(summary);
+		expect(text).toContain("1 event,");
+		expect(text).toContain("1 signed checkpoint,");
+		expect(text).toContain("1 consent signature bound");
+		expect(text).toContain("1 consent whose");
+		expect(text).toContain("1 unsigned STOP,");
+		expect(text).toContain("2 unsigned revokes");
+		expect(text).toContain("key k1");
+		expect(describeSummary({ ...summary, events: 2, kids: ["a", "b"] })).toMatch(
+			/2 events,.*keys a,b/,
+		);
 	});
 });
