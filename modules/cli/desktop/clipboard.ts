@@ -1,0 +1,73 @@
+/**
+ * The X11 CLIPBOARD selection through Debian's `xclip`: `-o` reads it, `-i -quiet` owns it
+ * (the process stays in the foreground and serves the text until another program takes the
+ * selection, so it is tracked here and ended with the session, never left behind).
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { MAX_CLIPBOARD_TEXT } from "../../../protocol/input.ts";
+import { findExecutable } from "../host-capture.ts";
+
+/** How long one `xclip -o` may take before it counts as "no text" (a hung selection owner). */
+const READ_TIMEOUT_MS = 1500;
+
+/** Reads and writes the CLIPBOARD selection of one X display. */
+export class X11Clipboard {
+	readonly #xclip: string;
+	readonly #env: NodeJS.ProcessEnv;
+	#owner: ChildProcess | null = null;
+
+	private constructor(xclip: string, display: string) {
+		this.#xclip = xclip;
+		this.#env = { ...process.env, DISPLAY: display };
+	}
+
+	/** A clipboard for `display`, or null when xclip is not installed. */
+	static open(display: string, path = process.env.PATH): X11Clipboard | null {
+		const xclip = findExecutable("xclip", path);
+		return xclip ? new X11Clipboard(xclip, display) : null;
+	}
+
+	/** The selection's text (UTF-8), or null when it is empty, not text, or too long to send. */
+	read(): Promise<string | null> {
+		return new Promise((resolve) => {
+			execFile(
+				this.#xclip,
+				["-selection", "clipboard", "-o", "-t", "UTF8_STRING"],
+				{ env: this.#env, timeout: READ_TIMEOUT_MS, maxBuffer: 4 * MAX_CLIPBOARD_TEXT },
+				(err, stdout) => {
+					if (err || typeof stdout !== "string" || stdout.length > MAX_CLIPBOARD_TEXT) {
+						resolve(null);
+						return;
+					}
+					resolve(stdout);
+				},
+			);
+		});
+	}
+
+	/** Puts `text` on the clipboard (this module owns the selection until someone else copies). */
+	write(text: string): void {
+		this.#release();
+		const child = spawn(this.#xclip, ["-selection", "clipboard", "-i", "-quiet"], {
+			env: this.#env,
+			stdio: ["pipe", "ignore", "ignore"],
+		});
+		child.on("error", () => {}); // reported by the read that follows; nothing to clean up
+		child.once("exit", () => {
+			if (this.#owner === child) this.#owner = null;
+		});
+		child.stdin?.end(text, "utf8");
+		this.#owner = child;
+	}
+
+	#release(): void {
+		const owner = this.#owner;
+		this.#owner = null;
+		if (owner && owner.exitCode === null) owner.kill("SIGTERM");
+	}
+
+	/** Ends the xclip that serves the selection (the text is then gone, as after a logout). */
+	close(): void {
+		this.#release();
+	}
+}
