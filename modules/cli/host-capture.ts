@@ -81,8 +81,28 @@ export function planCapture(
 	return { mode: "x11", display, ffmpeg, fps: CAPTURE_FPS };
 }
 
-/** ffmpeg's arguments: the whole X screen, scaled to at most `maxWidth`, as MJPEG on stdout. */
-export function ffmpegArgs(display: string, fps: number, maxWidth = CAPTURE_MAX_WIDTH): string[] {
+/** A rectangle of the X screen in pixels (one monitor of several). */
+export interface CaptureArea {
+	x: number;
+	y: number;
+	width: number;
+	height: number;
+}
+
+/**
+ * ffmpeg's arguments: the whole X screen (or only `area`, one monitor), scaled to at most
+ * `maxWidth`, as MJPEG on stdout.
+ */
+export function ffmpegArgs(
+	display: string,
+	fps: number,
+	maxWidth = CAPTURE_MAX_WIDTH,
+	area?: CaptureArea,
+): string[] {
+	// x11grab takes the region as -video_size plus a "+x,y" offset on the display name.
+	const region = area
+		? ["-video_size", `${area.width}x${area.height}`, "-i", `${display}+${area.x},${area.y}`]
+		: ["-i", display];
 	return [
 		"-hide_banner",
 		"-loglevel",
@@ -99,8 +119,7 @@ export function ffmpegArgs(display: string, fps: number, maxWidth = CAPTURE_MAX_
 		"1",
 		"-framerate",
 		String(fps),
-		"-i",
-		display,
+		...region,
 		"-vf",
 		`scale='trunc(min(${maxWidth},iw)/2)*2':-2`,
 		"-pix_fmt",
@@ -259,6 +278,8 @@ export interface CaptureOptions {
 	display: string;
 	fps: number;
 	maxWidth?: number;
+	/** Only this part of the screen (one monitor); the whole screen when absent. */
+	area?: CaptureArea;
 	env?: NodeJS.ProcessEnv;
 	onFrame: (jpeg: Uint8Array) => void;
 	onExit: (exit: CaptureExit) => void;
@@ -277,10 +298,14 @@ export function startX11Capture(options: CaptureOptions): CaptureHandle {
 		exitHookInstalled = true;
 		process.on("exit", () => killAllCaptures("SIGKILL"));
 	}
-	const child = spawn(options.ffmpeg, ffmpegArgs(options.display, options.fps, options.maxWidth), {
-		stdio: ["ignore", "pipe", "pipe"],
-		env: options.env ?? process.env,
-	});
+	const child = spawn(
+		options.ffmpeg,
+		ffmpegArgs(options.display, options.fps, options.maxWidth, options.area),
+		{
+			stdio: ["ignore", "pipe", "pipe"],
+			env: options.env ?? process.env,
+		},
+	);
 	running.add(child);
 	const splitter = new JpegSplitter();
 	let frames = 0;

@@ -31,8 +31,9 @@ import {
 } from "../sdk/crypto.ts";
 import { createHostApi, type HostApi } from "../sdk/hosts.ts";
 import { SessionClient, type WebSocketLike } from "../sdk/session.ts";
-import { SCREEN_STREAM } from "../web/wire.ts";
 import { CliError, explain, Keys, Output, openTransport, printSessionEvents } from "./common.ts";
+import { attachDesktop, type InputPlan, planInput } from "./desktop/control.ts";
+import { HOTKEY_LABEL } from "./desktop/x11.ts";
 import {
 	generateHostPassword,
 	hashHostPassword,
@@ -43,12 +44,10 @@ import {
 } from "./host-auth.ts";
 import {
 	CAPTURE_MODES,
-	type CaptureHandle,
 	type CaptureMode,
 	type CapturePlan,
 	killAllCaptures,
 	planCapture,
-	startX11Capture,
 } from "./host-capture.ts";
 import type { TrustedTransport } from "./tls.ts";
 
@@ -255,6 +254,20 @@ async function run(argv: string[]): Promise<number> {
 	} else {
 		out.event("capture", { mode: "none", reason: capture.reason }, capture.reason);
 	}
+	const input = planInput();
+	if (input.mode === "x11") {
+		out.event(
+			"input",
+			{ mode: "x11", display: input.display, hotkey: HOTKEY_LABEL },
+			`Remote control: X11 display ${input.display} (XTEST); STOP hotkey ${HOTKEY_LABEL}.`,
+		);
+	} else {
+		out.event(
+			"input",
+			{ mode: "none", message: input.unavailable.message },
+			input.unavailable.message,
+		);
+	}
 	const agent = {
 		config,
 		out,
@@ -264,6 +277,7 @@ async function run(argv: string[]): Promise<number> {
 		identity,
 		lockout,
 		capture,
+		input,
 		sessions: new Set<string>(),
 	};
 	let stopping = false;
@@ -380,6 +394,7 @@ interface Agent {
 	identity: { privateKey: CryptoKey; publicKey: string };
 	lockout: Lockout;
 	capture: CapturePlan;
+	input: InputPlan;
 	sessions: Set<string>;
 }
 
@@ -489,12 +504,15 @@ async function joinSession(
 	printSessionEvents(session, out);
 	let authorized = false;
 	let nonce: string | null = null;
-	// A full socket of our own, or the relay's back-pressure (the viewer is behind), skips frames.
-	const screen = screenSender(agent, session, () =>
-		socket && socket.readyState === 1 && !session.peerLagging
-			? (socket.bufferedAmount ?? 0)
-			: Number.POSITIVE_INFINITY,
-	);
+	const desktop = await attachDesktop({
+		session,
+		input: agent.input,
+		capture: agent.capture,
+		out,
+		name: config.name,
+		supporterName: () => notice.supporter || "The supporter",
+		socket: () => socket,
+	});
 	const report = (what: string) => (err: unknown) =>
 		out.event(
 			"error",
@@ -575,13 +593,6 @@ async function joinSession(
 			);
 		}
 	});
-	// The screen flows only while this host is the relay's shower in an active session: a view
-	// switch, STOP or the end stops it (and with it ffmpeg) at once.
-	session.on("state", (state) => {
-		screen.showing(state.shower === "host" && state.phase === "active");
-	});
-	session.on("end", () => screen.showing(false));
-	session.on("closed", () => screen.showing(false));
 	const closed = session.waitFor("closed", () => true, 2 ** 31 - 1);
 	try {
 		await session.connect();
@@ -589,133 +600,8 @@ async function joinSession(
 	} catch (err) {
 		out.event("error", { code: "SESSION_FAILED", message: (err as Error).message }, null);
 	} finally {
-		await screen.close();
+		await desktop.close();
 		agent.sessions.delete(notice.sessionId);
 		out.event("session.closed", { sessionId: notice.sessionId }, "Session over.");
 	}
-}
-
-/** The largest JPEG sent; the relay and browsers handle 1 MiB WebSocket messages (as web/screen.ts). */
-const MAX_FRAME_BYTES = 900 * 1024;
-/** Above this many unsent bytes on the socket, captured frames are skipped (as web/screen.ts). */
-const MAX_BACKLOG_BYTES = 256 * 1024;
-
-/**
- * Sends this host's screen while `showing(true)`: JPEG frames from ffmpeg when the agent
- * captures, otherwise (or after ffmpeg failed in this session) a text snapshot once a second, so
- * the supporter still sees frames flow. Frames are skipped while one is still being sealed or
- * the socket's backlog is high, so the rate follows the line instead of queueing up latency.
- */
-function screenSender(agent: Agent, session: SessionClient, backlog: () => number) {
-	const { out, config } = agent;
-	let wanted = false;
-	let capture: CaptureHandle | null = null;
-	let captureFailed = false;
-	let timer: ReturnType<typeof setInterval> | null = null;
-	let stopping: Promise<void> = Promise.resolve();
-
-	const startSnapshots = () => {
-		if (timer) return;
-		let n = 0;
-		const tick = () => {
-			n += 1;
-			const text = `${config.name} ${new Date().toISOString()} frame ${n}`;
-			void session.send("screen", SCREEN_STREAM, new TextEncoder().encode(text)).catch(() => {});
-		};
-		tick();
-		timer = setInterval(tick, 1000);
-	};
-
-	const startCapture = (plan: Extract<CapturePlan, { mode: "x11" }>) => {
-		let inFlight = false;
-		let sent = 0;
-		let skipped = 0;
-		const started = Date.now();
-		const handle = startX11Capture({
-			ffmpeg: plan.ffmpeg,
-			display: plan.display,
-			fps: plan.fps,
-			onFrame: (jpeg) => {
-				if (!wanted || capture !== handle) return;
-				if (inFlight || jpeg.length > MAX_FRAME_BYTES || backlog() > MAX_BACKLOG_BYTES) {
-					skipped += 1;
-					return;
-				}
-				inFlight = true;
-				void session
-					.send("screen", SCREEN_STREAM, jpeg)
-					.then(() => {
-						sent += 1;
-					})
-					.catch(() => {}) // the session ended meanwhile; the state handler stops capture
-					.finally(() => {
-						inFlight = false;
-					});
-			},
-			onExit: (exit) => {
-				const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-				const fps = Math.round((sent / seconds) * 10) / 10;
-				if (exit.stopped) {
-					out.event(
-						"capture.stopped",
-						{ pid: handle.pid, frames: exit.frames, sent, skipped, fps },
-						`Screen capture stopped (${sent} frames sent, ${fps} a second).`,
-					);
-					return;
-				}
-				// ffmpeg ended by itself (no access to the display, killed, …): say why once and fall
-				// back to the text snapshot for the rest of this session.
-				captureFailed = true;
-				if (capture === handle) capture = null;
-				const why = exit.error ?? `exit code ${exit.code ?? exit.signal}`;
-				out.event(
-					"capture.failed",
-					{
-						pid: handle.pid,
-						code: exit.code,
-						signal: exit.signal,
-						frames: exit.frames,
-						message: why,
-					},
-					`Screen capture failed (ffmpeg: ${why}); sending a text snapshot instead.`,
-				);
-				if (wanted) startSnapshots();
-			},
-		});
-		capture = handle;
-		out.event(
-			"capture.started",
-			{ pid: handle.pid, display: plan.display, fps: plan.fps },
-			`Screen capture started on ${plan.display}.`,
-		);
-	};
-
-	const stopAll = () => {
-		if (timer) {
-			clearInterval(timer);
-			timer = null;
-		}
-		const handle = capture;
-		capture = null;
-		if (handle) stopping = Promise.all([stopping, handle.stop()]).then(() => {});
-	};
-
-	return {
-		showing(yes: boolean): void {
-			wanted = yes;
-			if (!yes) {
-				stopAll();
-				return;
-			}
-			if (capture || timer) return;
-			if (agent.capture.mode === "x11" && !captureFailed) startCapture(agent.capture);
-			else startSnapshots();
-		},
-		/** Stops everything and resolves once ffmpeg has exited. */
-		async close(): Promise<void> {
-			wanted = false;
-			stopAll();
-			await stopping;
-		},
-	};
 }

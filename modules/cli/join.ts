@@ -7,7 +7,7 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { createApiClient } from "../sdk/api.ts";
-import { SessionClient } from "../sdk/session.ts";
+import { SessionClient, type WebSocketLike } from "../sdk/session.ts";
 import {
 	CliError,
 	CONNECTION_OPTIONS,
@@ -21,6 +21,9 @@ import {
 	printSessionEvents,
 	sleep,
 } from "./common.ts";
+import { attachDesktop, planInput } from "./desktop/control.ts";
+import { HOTKEY_LABEL } from "./desktop/x11.ts";
+import { CAPTURE_MODES, type CaptureMode, planCapture } from "./host-capture.ts";
 
 const USAGE = `Usage: npm run fernwart -- join CODE [options]
 
@@ -32,6 +35,9 @@ Joins the support session with the 8-digit ID the supporter gave you.
   --grant-view         show your screen when the supporter asks
   --grant-control      give remote control when the supporter asks
   --allow-files        accept files the supporter offers
+  --capture x11|none   share this PC's X display (x11: the picture through ffmpeg; none: a text
+                       snapshot) and let the supporter control it once you grant control: a red
+                       bar with STOP shows while they do, and Ctrl+Alt+Shift+S ends it at once
   --chat TEXT          send one encrypted chat message once connected
   --stop-after-ms N    press STOP N ms after the connection is secured
 ${CONNECTION_USAGE}
@@ -57,12 +63,39 @@ export async function runJoin(argv: string[]): Promise<number> {
 	const lang = values.lang ?? (process.env.LANG?.startsWith("de") ? "de" : "en");
 	if (lang !== "en" && lang !== "de") throw new CliError(`--lang must be en or de\n\n${USAGE}`, 2);
 
+	const requested = values.capture;
+	if (requested !== undefined && !(CAPTURE_MODES as readonly string[]).includes(requested)) {
+		throw new CliError(`--capture must be none or x11\n\n${USAGE}`, 2);
+	}
+	const capture = requested === undefined ? null : planCapture(requested as CaptureMode);
+	if (capture?.mode === "none" && requested === "x11") throw new CliError(capture.reason, 2);
+	const input = capture ? planInput() : null;
+
 	const out = new Output(values.json);
+	if (capture && input) {
+		out.event(
+			"capture",
+			capture.mode === "x11"
+				? { mode: "x11", display: capture.display, fps: capture.fps }
+				: { mode: "none", reason: capture.reason },
+			capture.mode === "x11" ? `Sharing the X display ${capture.display}.` : capture.reason,
+		);
+		out.event(
+			"input",
+			input.mode === "x11"
+				? { mode: "x11", display: input.display, hotkey: HOTKEY_LABEL }
+				: { mode: "none", message: input.unavailable.message },
+			input.mode === "x11"
+				? `Remote control possible once you grant it; STOP hotkey ${HOTKEY_LABEL}.`
+				: input.unavailable.message,
+		);
+	}
 	const transport = openTransport(values);
 	const keys = new Keys(!values.json);
 	const write = (text: string) => process.stdout.write(text);
 	const api = createApiClient({ baseUrl: transport.origin, fetch: transport.fetch });
 	let client: SessionClient | null = null;
+	let desktop: Awaited<ReturnType<typeof attachDesktop>> | null = null;
 	try {
 		const joined = await api.joinSession({ code, displayName, lang });
 		out.event(
@@ -90,17 +123,33 @@ export async function runJoin(argv: string[]): Promise<number> {
 			}
 		}
 
+		// The session's current socket, for the screen backlog (undici's WebSocket has bufferedAmount).
+		let socket: (WebSocketLike & { readonly bufferedAmount?: number }) | null = null;
 		const session = new SessionClient({
 			role: "customer",
 			sessionId: joined.sessionId,
 			baseUrl: transport.origin,
-			webSocket: transport.webSocket,
+			webSocket: (url) => {
+				socket = transport.webSocket(url);
+				return socket;
+			},
 			ticket: joined.ticket,
 			renewTicket: () => api.ticket(joined.sessionId, { resumeToken: joined.resumeToken }),
 			...(terms ? { termsSha256: terms.sha256 } : {}),
 		});
 		client = session;
 		printSessionEvents(session, out, { linkServer: transport.origin });
+		if (capture && input) {
+			desktop = await attachDesktop({
+				session,
+				input,
+				capture,
+				out,
+				name: displayName,
+				supporterName: () => session.state?.takeover?.name || "The supporter",
+				socket: () => socket,
+			});
+		}
 
 		const report = (what: string) => (err: unknown) =>
 			out.event(
@@ -214,6 +263,7 @@ export async function runJoin(argv: string[]): Promise<number> {
 		client?.close();
 		throw explain(err, transport);
 	} finally {
+		await desktop?.close();
 		keys.close();
 		await transport.close();
 	}
@@ -240,6 +290,7 @@ function parse(argv: string[]) {
 			"grant-control": { type: "boolean", default: false },
 			"allow-files": { type: "boolean", default: false },
 			chat: { type: "string" },
+			capture: { type: "string" },
 			"stop-after-ms": { type: "string" },
 		},
 	});
