@@ -13,6 +13,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ROOT, startServer, type TestServer } from "../test/helpers/server.ts";
+import { type InputLatency, measureInputLatency } from "./input-latency.ts";
 import {
 	type FloodResult,
 	makeBody,
@@ -276,6 +277,24 @@ function ratios(results: Measurement[], pairCounts: number[]) {
 	});
 }
 
+/** The input latency beside the relay's own round trip (1 pair), as one block of text. */
+function inputLine(
+	input: InputLatency | { skipped: string } | null,
+	results: Measurement[],
+): string {
+	if (!input) return "Input latency: not measured (see errors).";
+	if ("skipped" in input) return `Input latency: skipped (${input.skipped}).`;
+	const relay = results.find((m) => m.relay === "fernwart" && m.pairs === 1);
+	const f = (v: number) => formatNumber(v, 3);
+	return [
+		`Input latency (${input.samples} button presses, 1 session, loopback): SDK sendInput → seen by an X client on Xvfb`,
+		`  p50 ${f(input.seenP50Ms)} ms, p99 ${f(input.seenP99Ms)} ms; with the "injected" echo back at the supporter p50 ${f(input.echoP50Ms)} ms, p99 ${f(input.echoP99Ms)} ms`,
+		relay
+			? `  beside the relay's 1 KiB round trip p50 ${f(relay.rtt.p50Ms)} ms, p99 ${f(relay.rtt.p99Ms)} ms (1 pair)`
+			: "  (no relay round trip measured in this run)",
+	].join("\n");
+}
+
 /** Folders whose code ends up in the worker bundle. */
 const BUNDLED_DIRS = ["functions", "durable", "protocol", "schema"];
 
@@ -329,6 +348,7 @@ async function main(): Promise<number> {
 	const results: Measurement[] = [];
 	const errors: string[] = [];
 	const machine = machineInfo();
+	let input: InputLatency | { skipped: string } | null = null;
 	try {
 		server = await startServer();
 		const tlsDir = join(server.dataDir, "tls");
@@ -344,6 +364,14 @@ async function main(): Promise<number> {
 			const measured = await measurePairCount(relays, pairs, settings, body, errors);
 			results.push(...measured);
 			console.log(measured.map((m) => `${m.relay} setup ${m.setupMs} ms`).join(", ") || "failed");
+		}
+		process.stdout.write("input latency … ");
+		try {
+			input = await measureInputLatency(server, ADMIN, settings.quick ? 100 : 500);
+			console.log("skipped" in input ? `skipped: ${input.skipped}` : `${input.samples} presses`);
+		} catch (err) {
+			errors.push(`input latency: ${(err as Error).message}`);
+			console.log("failed");
 		}
 	} catch (err) {
 		errors.push((err as Error).message);
@@ -368,6 +396,8 @@ async function main(): Promise<number> {
 			"",
 			table(results, settings.pairCounts),
 			"",
+			inputLine(input, results),
+			"",
 			`Total ${elapsedSeconds} s.`,
 		].join("\n"),
 	);
@@ -391,6 +421,7 @@ async function main(): Promise<number> {
 		},
 		results,
 		ratios: ratios(results, settings.pairCounts),
+		inputLatency: input,
 		errors,
 		elapsedSeconds,
 	};
