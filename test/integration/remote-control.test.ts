@@ -6,6 +6,9 @@
  * installs them): on CI a missing tool fails, elsewhere the file is skipped with one line.
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { Agent, WebSocket as UndiciWebSocket, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,12 +19,13 @@ import { createApiClient, type FetchLike } from "../../modules/sdk/api.ts";
 import { type ScreenInfo, SessionClient } from "../../modules/sdk/index.ts";
 import { encodeJson } from "../../protocol/input.ts";
 import { ADMIN } from "../helpers/auth.ts";
+import { caFile, JsonProcess } from "../helpers/hosts.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { startXvfb, XObserver, type Xvfb } from "../helpers/xdisplay.ts";
 
-const TOOLS = ["Xvfb", "xclip"];
+const TOOLS = ["Xvfb", "xclip", "ffmpeg"];
 const missing = TOOLS.filter((t) => !findExecutable(t, process.env.PATH));
-const MISSING_LINE = `${missing.join(", ")} not found: apt-get install xvfb xclip (remote control test skipped)`;
+const MISSING_LINE = `${missing.join(", ")} not found: apt-get install xvfb xclip ffmpeg (remote control test skipped)`;
 if (missing.length > 0 && process.env.CI === "true") {
 	throw new Error(MISSING_LINE.replace("skipped", "required on CI"));
 }
@@ -252,5 +256,80 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 		customer.close();
 		await s.desktop.close();
 		expect(s.log.some((e) => e.event === "control.active")).toBe(true);
+	}, 40_000);
+
+	it("lets `join --capture x11` share the display and be controlled", async () => {
+		const origin = server.url.origin;
+		const supporterApi = createApiClient({ baseUrl: origin, fetch });
+		await supporterApi.login(ADMIN);
+		const created = await supporterApi.createSession({ view: "customer", requireTerms: false });
+		const home = mkdtempSync(join(tmpdir(), "fernwart-join-"));
+		const customer = new JsonProcess(
+			[
+				"join",
+				created.code,
+				"--url",
+				origin,
+				"--ca",
+				caFile(server),
+				"--trust-file",
+				join(home, "known.json"),
+				"--grant-view",
+				"--grant-control",
+				"--capture",
+				"x11",
+				"--json",
+			],
+			{ DISPLAY: xvfb.display, HOME: home },
+		);
+		try {
+			await customer.waitFor((e) => e.event === "input" && e.mode === "x11");
+			const supporter = new SessionClient({
+				role: "supporter",
+				sessionId: created.sessionId,
+				baseUrl: origin,
+				webSocket: (url) => new UndiciWebSocket(url, { dispatcher: agent }),
+				renewTicket: () => supporterApi.ticket(created.sessionId),
+			});
+			const jpegs: Uint8Array[] = [];
+			supporter.on("frame", (f) => {
+				if (f.channelName === "screen" && f.stream === 1) jpegs.push(f.payload);
+			});
+			const displays = supporter.waitFor("screenInfo", (i) => i.t === "displays", 20_000);
+			await supporter.connect();
+			await supporter.whenReady(20_000);
+			const active =
+				supporter.state?.phase === "active"
+					? supporter.state
+					: await supporter.waitFor("state", (st) => st.phase === "active");
+			if (active.admission?.status === "waiting") await supporter.admit();
+			if (supporter.state?.shower !== "customer") {
+				const shown = supporter.waitFor("state", (st) => st.shower === "customer", 20_000);
+				await supporter.requestView();
+				await shown;
+			}
+			expect(await displays).toMatchObject({
+				current: null,
+				displays: [{ width: 320, height: 240 }],
+			});
+			const controlling = supporter.waitFor("state", (st) => st.controller === "supporter", 20_000);
+			await supporter.requestControl();
+			await controlling;
+			const down = observer.next((e) => e.type === "down");
+			await supporter.sendInput({ t: "pointer", kind: "down", x: 0.5, y: 0.5, button: 0 });
+			await supporter.sendInput({ t: "pointer", kind: "up", x: 0.5, y: 0.5, button: 0, id: 3 });
+			await supporter.waitFor("screenInfo", (i) => i.t === "injected" && i.id === 3);
+			expect(await down).toMatchObject({ x: 160, y: 120 });
+			for (let i = 0; i < 200 && jpegs.length === 0; i++)
+				await new Promise((r) => setTimeout(r, 50));
+			expect([jpegs[0]?.[0], jpegs[0]?.[1]]).toEqual([0xff, 0xd8]);
+			const ended = supporter.waitFor("end", () => true);
+			await supporterApi.endSession(created.sessionId);
+			await ended;
+			expect(await customer.exited).toBe(0);
+			supporter.close();
+		} finally {
+			customer.kill("SIGKILL");
+		}
 	}, 40_000);
 });
