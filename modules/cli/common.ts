@@ -199,7 +199,10 @@ export function printSessionEvents(
 					: describeControl(message),
 			);
 		}),
-		client.on("frame", (frame) =>
+		client.on("frame", (frame) => {
+			// Input frames are not logged, not even their sizes: a journal line per key press would
+			// record the timing of what the supporter types (passwords included).
+			if (frame.channelName === "input") return;
 			out.event(
 				"frame",
 				{
@@ -212,8 +215,8 @@ export function printSessionEvents(
 				frame.channelName === "chat"
 					? formatChatText(new TextDecoder().decode(frame.payload), options.linkServer)
 					: null,
-			),
-		),
+			);
+		}),
 		client.on("rejected", (r) =>
 			out.event(
 				"rejected",
