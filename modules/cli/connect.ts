@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import * as z from "zod";
 import { decodeAuthMessage, encodeAuthMessage } from "../../protocol/host.ts";
+import { SCREEN_STREAM } from "../../protocol/input.ts";
 import { createApiClient } from "../sdk/api.ts";
 import { createHostApi } from "../sdk/hosts.ts";
 import { SessionClient } from "../sdk/session.ts";
@@ -191,8 +192,17 @@ export async function runConnect(argv: string[]): Promise<number> {
 				{ code: "ACTION_FAILED", message: `${what}: ${(err as Error).message}` },
 				null,
 			);
+		session.on("screenInfo", (info) => {
+			out.event(
+				"screen.info",
+				{ ...info },
+				info.t === "input-unavailable" ? `Input has no effect: ${info.message}` : null,
+			);
+		});
 		session.on("frame", (frame) => {
-			if (frame.channelName === "screen") {
+			// Stream 2 of the screen channel is screen info (displays, injected, input-unavailable),
+			// reported below as `screen.info`; only stream 1 carries pictures.
+			if (frame.channelName === "screen" && frame.stream === SCREEN_STREAM) {
 				// A captured screen is a JPEG (its size is enough here); a host without capture sends
 				// a short text snapshot, which is shown.
 				const jpeg = frame.payload[0] === 0xff && frame.payload[1] === 0xd8;

@@ -17,6 +17,7 @@ import { createTrustedTransport } from "../../modules/cli/tls.ts";
 import { createHostApi } from "../../modules/sdk/hosts.ts";
 import { SessionClient } from "../../modules/sdk/session.ts";
 import { decodeAuthMessage, encodeAuthMessage } from "../../protocol/host.ts";
+import { SCREEN_STREAM } from "../../protocol/input.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import { enrollHost, JsonProcess } from "../helpers/hosts.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -166,7 +167,10 @@ describe.skipIf(missing.length > 0)("host screen capture from X11", () => {
 		});
 		const frames: { at: number; bytes: Uint8Array }[] = [];
 		session.on("frame", (frame) => {
-			if (frame.channelName === "screen") frames.push({ at: Date.now(), bytes: frame.payload });
+			// Stream 1 carries pictures; stream 2 is screen info (the displays the agent offers).
+			if (frame.channelName === "screen" && frame.stream === SCREEN_STREAM) {
+				frames.push({ at: Date.now(), bytes: frame.payload });
+			}
 			if (frame.channelName !== "auth") return;
 			const msg = decodeAuthMessage(frame.payload);
 			if (msg?.t === "challenge") {

@@ -120,7 +120,8 @@ export class RemoteControl {
 		const granted = showing && state.controller !== null && state.controller !== role;
 		if (showing !== this.#showing) {
 			this.#showing = showing;
-			if (showing) this.#sendInfo(this.#displaysInfo());
+			// Only a module that can be controlled has displays to offer; without X there is no list.
+			if (showing && this.#displays.length > 0) this.#sendInfo(this.#displaysInfo());
 		}
 		this.#setGranted(granted);
 	}
