@@ -54,7 +54,7 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 	});
 
 	/** A supporter SDK and a customer SDK with the native module's desktop attached. */
-	async function openControlled() {
+	async function openControlled(env: NodeJS.ProcessEnv = { DISPLAY: xvfb.display }) {
 		const origin = server.url.origin;
 		const supporterApi = createApiClient({ baseUrl: origin, fetch });
 		await supporterApi.login(ADMIN);
@@ -81,7 +81,6 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 		const out = new Output(true, (t) => {
 			for (const line of t.split("\n").filter(Boolean)) log.push(JSON.parse(line));
 		});
-		const env = { ...process.env, DISPLAY: xvfb.display, WAYLAND_DISPLAY: "" };
 		const desktop = await attachDesktop({
 			session: customer,
 			input: planInput(env, "linux"),
@@ -157,6 +156,18 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 			current: null,
 			displays: [{ index: 0, width: 320, height: 240 }],
 		});
+
+		// Choosing a display: one that exists is confirmed, one that does not is ignored.
+		const chosen = supporter.waitFor("screenInfo", (i) => i.t === "displays" && i.current === 0);
+		await supporter.sendInput({ t: "display", index: 0 });
+		await chosen;
+		await supporter.sendInput({ t: "display", index: 5 });
+		const all = supporter.waitFor("screenInfo", (i) => i.t === "displays" && i.current === null);
+		await supporter.sendInput({ t: "display", index: null });
+		await all;
+		expect(
+			s.info.filter((i) => i.t === "displays").map((i) => i.t === "displays" && i.current),
+		).toEqual([null, 0, null]);
 
 		// A click at a quarter across, two thirds down: pixel (80, 159) of 320×240.
 		const injected = supporter.waitFor("screenInfo", (i) => i.t === "injected" && i.id === 7);
@@ -257,6 +268,24 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 		await s.desktop.close();
 		expect(s.log.some((e) => e.event === "control.active")).toBe(true);
 	}, 40_000);
+
+	it("says clearly on Wayland that input cannot work, and injects nothing", async () => {
+		const s = await openControlled({ WAYLAND_DISPLAY: "wayland-0", XDG_SESSION_TYPE: "wayland" });
+		const told = s.supporter.waitFor("screenInfo", (i) => i.t === "input-unavailable");
+		await s.grant();
+		const notice = await told;
+		expect(notice).toMatchObject({ t: "input-unavailable", reason: "unsupported" });
+		expect(notice.t === "input-unavailable" && notice.message).toContain("Wayland");
+		const before = observer.events.length;
+		await s.supporter.sendInput({ t: "pointer", kind: "down", x: 0.5, y: 0.5, button: 0, id: 1 });
+		await s.marker("w1");
+		expect(observer.events.slice(before)).toEqual([]);
+		expect(s.info.some((i) => i.t === "injected")).toBe(false);
+		expect(s.log.find((e) => e.event === "control.active")).toMatchObject({ injection: "none" });
+		s.supporter.close();
+		s.customer.close();
+		await s.desktop.close();
+	});
 
 	it("lets `join --capture x11` share the display and be controlled", async () => {
 		const origin = server.url.origin;
