@@ -23,9 +23,9 @@ import { caFile, JsonProcess } from "../helpers/hosts.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { startXvfb, XObserver, type Xvfb } from "../helpers/xdisplay.ts";
 
-const TOOLS = ["Xvfb", "xclip", "ffmpeg"];
+const TOOLS = ["Xvfb", "xclip", "ffmpeg", "xdotool", "xwininfo"];
 const missing = TOOLS.filter((t) => !findExecutable(t, process.env.PATH));
-const MISSING_LINE = `${missing.join(", ")} not found: apt-get install xvfb xclip ffmpeg (remote control test skipped)`;
+const MISSING_LINE = `${missing.join(", ")} not found: apt-get install xvfb xclip ffmpeg xdotool x11-utils (remote control test skipped)`;
 if (missing.length > 0 && process.env.CI === "true") {
 	throw new Error(MISSING_LINE.replace("skipped", "required on CI"));
 }
@@ -268,6 +268,41 @@ describe.skipIf(missing.length > 0)("remote control of an X display", () => {
 		await s.desktop.close();
 		expect(s.log.some((e) => e.event === "control.active")).toBe(true);
 	}, 40_000);
+
+	it("ends remote access when the person at the PC clicks STOP on the red bar", async () => {
+		const s = await openControlled();
+		await s.grant();
+		const env = { ...process.env, DISPLAY: xvfb.display };
+		// The bar: its geometry from the X server, as a person would see it on the screen.
+		const info = await execFileAsync("xwininfo", ["-name", "Fernwart remote control"], { env });
+		const num = (label: string) =>
+			Number(new RegExp(`${label}:\\s+(-?\\d+)`).exec(info.stdout)?.[1]);
+		const [x, y, w, h] = [
+			num("Absolute upper-left X"),
+			num("Absolute upper-left Y"),
+			num("Width"),
+			num("Height"),
+		];
+		expect(y).toBe(0);
+		expect(w).toBeGreaterThan(100);
+		const ended = s.supporter.waitFor("end", () => true);
+		// A click on the bar's text does nothing; STOP is its right end.
+		await execFileAsync("xdotool", ["mousemove", String(x + 10), String(y + h / 2), "click", "1"], {
+			env,
+		});
+		await s.marker("bar");
+		expect(s.customer.state?.phase).toBe("active");
+		await execFileAsync(
+			"xdotool",
+			["mousemove", String(x + w - 20), String(y + h / 2), "click", "1"],
+			{ env },
+		);
+		expect(await ended).toMatchObject({ reason: "stopped", by: "customer" });
+		expect(s.log.find((e) => e.event === "stop.local")).toMatchObject({ via: "button" });
+		s.supporter.close();
+		s.customer.close();
+		await s.desktop.close();
+	});
 
 	it("says clearly on Wayland that input cannot work, and injects nothing", async () => {
 		const s = await openControlled({ WAYLAND_DISPLAY: "wayland-0", XDG_SESSION_TYPE: "wayland" });
