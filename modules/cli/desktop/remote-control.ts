@@ -249,7 +249,8 @@ export class RemoteControl {
 			case "key":
 				return this.#key(desktop, event);
 			case "text":
-				for (const ch of event.text) {
+				// A pasted Windows line end is one Return, not two.
+				for (const ch of event.text.replace(/\r\n?/g, "\n")) {
 					const sym = keysymForChar(ch);
 					if (sym !== null) await desktop.typeKeysym(sym);
 				}
