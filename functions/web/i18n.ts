@@ -81,6 +81,12 @@ const en = {
 	"join.declined": "You declined the terms. The session has ended; nothing was shared.",
 	"join.peerLeft": "Your supporter's connection was lost. Waiting for them to come back…",
 	"join.peerBack": "Your supporter is connected again.",
+	"join.native.title": "Remote control needs the Fernwart program",
+	"join.native.text":
+		"A web page cannot move your mouse or type for your supporter. If they are to control this PC, ask them for a new support ID and run the Fernwart module on this PC (Linux with X11 for now), with the new ID instead of NEW-ID:",
+	"join.native.command": "npm run fernwart -- join NEW-ID --url {url} --capture x11",
+	"join.native.more":
+		"Until then your supporter's pointer appears as a marker on your shared screen. If your PC does not trust this server's certificate, your supporter gives you its fingerprint for --fingerprint.",
 
 	"console.title": "Support console",
 	"console.issue": "Issue a support ID",
@@ -100,7 +106,7 @@ const en = {
 	"console.shareOwn": "Show my screen instead",
 	"console.showing": "You are showing your screen to the customer.",
 	"console.controlNote":
-		"A browser customer cannot be controlled at the operating-system level. With control granted, your pointer and clicks appear as annotations on the customer's screen.",
+		"A customer in the browser cannot be controlled at the operating-system level: with control granted, your pointer appears as a marker on their screen, and their page offers the Fernwart module for real control. A customer running the module is controlled directly.",
 	"console.controlGranted": "Control granted: move and click on the screen to point.",
 	"console.controlDenied": "The customer declined control.",
 	"console.end": "End session",
@@ -131,6 +137,60 @@ const en = {
 	"console.hostsNone": "No unattended hosts are enrolled yet.",
 	"console.ask.file": "The customer offers a file: {name} ({size}). Accept?",
 	"console.hostTitle": "Screen of {name}",
+
+	"control.view": "View",
+	"control.actualSize": "1:1",
+	"control.actualSizeHint": "Actual size (1:1, scrolls) instead of fitting the window",
+	"control.fullscreen": "Full screen",
+	"control.fullscreenLeave": "Leave full screen",
+	"control.readoutLabel": "Frame rate and input round trip",
+	"control.readout": "{fps} fps · {latency} ms",
+	"control.tools": "Remote control",
+	"control.keyboardCapture": "Capture keyboard",
+	"control.keyboardSink": "Keyboard input for the remote PC",
+	"control.keyboardLocal":
+		"Keyboard stays on this PC. Click the picture or use “Capture keyboard” to type on the remote PC.",
+	"control.keyboardState":
+		"Keyboard goes to the remote PC. Release it with Ctrl+Alt+Shift, Tab or a click outside the picture.",
+	"control.keyboardStateLocked":
+		"Keyboard goes to the remote PC, system keys and Tab included. Release it with Ctrl+Alt+Shift; hold Esc to leave full screen.",
+	"control.keyboardHelp":
+		"With control granted, a click on the picture sends the click and gives the keyboard to the remote PC. Ctrl+Alt+Shift gives it back.",
+	"control.special": "Special keys",
+	"control.special.ctrl-alt-del": "Ctrl+Alt+Del",
+	"control.special.os": "Windows / Super key",
+	"control.special.alt-tab": "Alt+Tab",
+	"control.special.alt-f4": "Alt+F4",
+	"control.special.print-screen": "Print screen",
+	"control.special.lock": "Lock the screen",
+	"control.special.tab": "Tab",
+	"control.display": "Screen",
+	"control.displayAll": "All screens",
+	"control.displayItem": "{number}: {name} ({width}×{height})",
+	"control.primary": "(main screen)",
+	"control.unavailable.no-grant":
+		"The remote PC saw no control grant: your input has no effect there ({message}).",
+	"control.unavailable.unsupported": "The remote PC cannot carry out input: {message}",
+	"control.unavailable.failed": "Input failed on the remote PC: {message}",
+
+	"clipboard.title": "Clipboard",
+	"clipboard.console.send": "Send my clipboard to the remote PC",
+	"clipboard.join.send": "Send my clipboard to my supporter",
+	"clipboard.paste": "Or paste text here and send it",
+	"clipboard.sendText": "Send text",
+	"clipboard.console.remote": "Clipboard text from the remote PC",
+	"clipboard.join.remote": "Text from your supporter",
+	"clipboard.copy": "Copy",
+	"clipboard.copied": "Copied to your clipboard.",
+	"clipboard.copyManually":
+		"The browser did not allow copying: the text is selected, press Ctrl+C.",
+	"clipboard.sent": "Sent ({count} characters).",
+	"clipboard.received": "Received {count} characters.",
+	"clipboard.empty": "There is no text to send.",
+	"clipboard.tooLong": "At most {max} characters can be sent at once.",
+	"clipboard.failed": "The text could not be sent.",
+	"clipboard.readFailed":
+		"The browser did not allow reading the clipboard: paste the text into the box instead.",
 
 	"files.title": "Files",
 	"files.pick": "Choose files to send",
@@ -501,6 +561,12 @@ const de: Messages = {
 	"join.peerLeft":
 		"Die Verbindung zu Ihrem Supporter ist unterbrochen. Warten, bis er wieder verbunden ist…",
 	"join.peerBack": "Ihr Supporter ist wieder verbunden.",
+	"join.native.title": "Für die Fernsteuerung braucht es das Fernwart-Programm",
+	"join.native.text":
+		"Eine Webseite kann weder Ihre Maus bewegen noch für Ihren Supporter tippen. Soll er diesen PC steuern, bitten Sie ihn um eine neue Support-ID und starten Sie auf diesem PC das Fernwart-Modul (vorerst Linux mit X11), mit der neuen ID statt NEUE-ID:",
+	"join.native.command": "npm run fernwart -- join NEUE-ID --url {url} --capture x11",
+	"join.native.more":
+		"Bis dahin erscheint der Zeiger Ihres Supporters als Markierung auf Ihrem freigegebenen Bildschirm. Vertraut Ihr PC dem Zertifikat dieses Servers nicht, nennt Ihnen Ihr Supporter dessen Fingerabdruck für --fingerprint.",
 
 	"console.title": "Support-Konsole",
 	"console.issue": "Support-ID erzeugen",
@@ -520,7 +586,7 @@ const de: Messages = {
 	"console.shareOwn": "Stattdessen meinen Bildschirm zeigen",
 	"console.showing": "Sie zeigen dem Kunden Ihren Bildschirm.",
 	"console.controlNote":
-		"Ein Kunde im Browser kann nicht auf Betriebssystemebene gesteuert werden. Mit erteilter Steuerung erscheinen Ihr Zeiger und Ihre Klicks als Markierungen auf dem Bildschirm des Kunden.",
+		"Ein Kunde im Browser kann nicht auf Betriebssystemebene gesteuert werden: Mit erteilter Steuerung erscheint Ihr Zeiger als Markierung auf seinem Bildschirm, und seine Seite bietet ihm das Fernwart-Modul für echte Steuerung an. Einen Kunden mit dem Modul steuern Sie direkt.",
 	"console.controlGranted":
 		"Steuerung erteilt: bewegen und klicken Sie auf dem Bildschirm, um zu zeigen.",
 	"console.controlDenied": "Der Kunde hat die Steuerung abgelehnt.",
@@ -554,6 +620,60 @@ const de: Messages = {
 	"console.hostsNone": "Noch keine unbeaufsichtigten Rechner eingerichtet.",
 	"console.ask.file": "Der Kunde bietet eine Datei an: {name} ({size}). Annehmen?",
 	"console.hostTitle": "Bildschirm von {name}",
+
+	"control.view": "Ansicht",
+	"control.actualSize": "1:1",
+	"control.actualSizeHint": "Originalgröße (1:1, mit Rollbalken) statt an das Fenster angepasst",
+	"control.fullscreen": "Vollbild",
+	"control.fullscreenLeave": "Vollbild verlassen",
+	"control.readoutLabel": "Bildrate und Eingabe-Umlaufzeit",
+	"control.readout": "{fps} B/s · {latency} ms",
+	"control.tools": "Fernsteuerung",
+	"control.keyboardCapture": "Tastatur übernehmen",
+	"control.keyboardSink": "Tastatureingabe für den entfernten PC",
+	"control.keyboardLocal":
+		"Die Tastatur bleibt an diesem PC. Klicken Sie ins Bild oder auf „Tastatur übernehmen“, um am entfernten PC zu tippen.",
+	"control.keyboardState":
+		"Die Tastatur steuert den entfernten PC. Freigeben mit Strg+Alt+Umschalt, Tab oder einem Klick neben das Bild.",
+	"control.keyboardStateLocked":
+		"Die Tastatur steuert den entfernten PC, auch Systemtasten und Tab. Freigeben mit Strg+Alt+Umschalt; Esc gedrückt halten verlässt das Vollbild.",
+	"control.keyboardHelp":
+		"Mit erteilter Steuerung sendet ein Klick ins Bild den Klick und gibt die Tastatur an den entfernten PC. Strg+Alt+Umschalt gibt sie zurück.",
+	"control.special": "Sondertasten",
+	"control.special.ctrl-alt-del": "Strg+Alt+Entf",
+	"control.special.os": "Windows-/Super-Taste",
+	"control.special.alt-tab": "Alt+Tab",
+	"control.special.alt-f4": "Alt+F4",
+	"control.special.print-screen": "Druck",
+	"control.special.lock": "Bildschirm sperren",
+	"control.special.tab": "Tab",
+	"control.display": "Bildschirm",
+	"control.displayAll": "Alle Bildschirme",
+	"control.displayItem": "{number}: {name} ({width}×{height})",
+	"control.primary": "(Hauptbildschirm)",
+	"control.unavailable.no-grant":
+		"Der entfernte PC hat keine Steuerungserlaubnis gesehen: Ihre Eingaben wirken dort nicht ({message}).",
+	"control.unavailable.unsupported": "Der entfernte PC kann keine Eingaben ausführen: {message}",
+	"control.unavailable.failed": "Die Eingabe ist auf dem entfernten PC fehlgeschlagen: {message}",
+
+	"clipboard.title": "Zwischenablage",
+	"clipboard.console.send": "Meine Zwischenablage an den entfernten PC senden",
+	"clipboard.join.send": "Meine Zwischenablage an meinen Supporter senden",
+	"clipboard.paste": "Oder Text hier einfügen und senden",
+	"clipboard.sendText": "Text senden",
+	"clipboard.console.remote": "Text aus der Zwischenablage des entfernten PCs",
+	"clipboard.join.remote": "Text von Ihrem Supporter",
+	"clipboard.copy": "Kopieren",
+	"clipboard.copied": "In Ihre Zwischenablage kopiert.",
+	"clipboard.copyManually":
+		"Der Browser hat das Kopieren nicht erlaubt: Der Text ist markiert, drücken Sie Strg+C.",
+	"clipboard.sent": "Gesendet ({count} Zeichen).",
+	"clipboard.received": "{count} Zeichen empfangen.",
+	"clipboard.empty": "Es gibt keinen Text zum Senden.",
+	"clipboard.tooLong": "Höchstens {max} Zeichen auf einmal.",
+	"clipboard.failed": "Der Text konnte nicht gesendet werden.",
+	"clipboard.readFailed":
+		"Der Browser hat das Lesen der Zwischenablage nicht erlaubt: Fügen Sie den Text stattdessen in das Feld ein.",
 
 	"files.title": "Dateien",
 	"files.pick": "Dateien zum Senden wählen",

@@ -1,5 +1,5 @@
 import { html } from "hono/html";
-import type { Messages } from "./i18n.ts";
+import type { MessageKey, Messages } from "./i18n.ts";
 
 /*
  * The static structure of each page. Scripts (modules/web/) find their elements by id and only
@@ -58,6 +58,13 @@ export function joinBody(t: Messages) {
 <p id="ind-viewing" class="indicator viewing" hidden>${t["join.viewing"]}</p>
 <p id="ind-control" class="indicator control" hidden>${t["join.controlling"]} <button type="button" id="revoke">${t["join.revoke"]}</button></p>
 </div>
+<section id="native-offer" class="card native-offer" hidden aria-labelledby="native-title">
+<h2 id="native-title">${t["join.native.title"]}</h2>
+<p>${t["join.native.text"]}</p>
+<p class="code-row"><code id="native-command" class="command"></code>
+<button type="button" id="native-copy">${t["console.copy"]}</button></p>
+<p class="hint">${t["join.native.more"]}</p>
+</section>
 <div class="grid">
 <div class="card">
 <p class="sas-label">${t["join.sas"]}: <strong id="sas" class="sas">——————</strong></p>
@@ -71,6 +78,7 @@ export function joinBody(t: Messages) {
 <video id="preview" muted playsinline aria-label="${t["join.sharing"]}"></video>
 <div id="pointer" class="pointer" hidden></div>
 </div>
+${clipboardBody(t, "join")}
 </div>
 ${chatBody(t)}
 ${filesBody(t)}
@@ -113,19 +121,8 @@ ${hostsBody(t)}
 <button type="button" id="refuse" class="danger">${t["console.refuse"]}</button>
 </div>
 </section>
-<div class="grid wide">
-<div class="card screen-card">
-<h2 id="screen-title">${t["console.screen"]}</h2>
-<canvas id="screen" class="screen" tabindex="0" width="640" height="360" aria-label="${t["console.screen"]}"></canvas>
-<div class="row">
-<button type="button" id="request-view">${t["console.requestView"]}</button>
-<button type="button" id="request-control">${t["console.requestControl"]}</button>
-<button type="button" id="share-own">${t["console.shareOwn"]}</button>
-<button type="button" id="end" class="danger">${t["console.end"]}</button>
-</div>
-<p id="control-note" class="hint">${t["console.controlNote"]}</p>
-</div>
-<div class="side">
+${stageBody(t)}
+<div class="side-grid">
 <div class="card">
 <p class="sas-label">${t["console.sas"]}: <strong id="sas" class="sas">——————</strong></p>
 <p id="sas-hint" class="hint">${t["console.sasHint"]}</p>
@@ -138,7 +135,6 @@ ${chatBody(t)}
 </form>
 ${filesBody(t)}
 </div>
-</div>
 </section>
 <section id="ended" class="card narrow" hidden>
 <p id="ended-text" role="alert"></p>
@@ -146,6 +142,81 @@ ${filesBody(t)}
 </section>
 ${accountBody(t)}
 ${consentDialog(t)}`;
+}
+
+/**
+ * The remote screen and the tools to control it (modules/web/remote-control.ts): fit or 1:1,
+ * full screen, keyboard capture with a visible state and a release, special keys, the screen
+ * choice, the readout; the controlling tools show only while the grant stands.
+ */
+function stageBody(t: Messages) {
+	const special = (name: string, key: MessageKey) =>
+		html`<li><button type="button" data-special="${name}">${t[key]}</button></li>`;
+	return html`<section id="stage" class="card stage" aria-labelledby="screen-title">
+<div class="stage-bar">
+<h2 id="screen-title">${t["console.screen"]}</h2>
+<div class="tools" role="group" aria-label="${t["control.view"]}">
+<button type="button" id="fit-toggle" aria-pressed="false" title="${t["control.actualSizeHint"]}">${t["control.actualSize"]}</button>
+<button type="button" id="fullscreen" aria-pressed="false">${t["control.fullscreen"]}</button>
+<output id="readout" class="readout" aria-label="${t["control.readoutLabel"]}"></output>
+</div>
+<div id="control-tools" class="tools" role="group" aria-label="${t["control.tools"]}" hidden>
+<button type="button" id="keyboard-toggle" aria-pressed="false" aria-keyshortcuts="Control+Alt+Shift" title="${t["control.keyboardHelp"]}" disabled>${t["control.keyboardCapture"]}</button>
+<details id="special-keys" class="menu">
+<summary>${t["control.special"]}</summary>
+<ul class="menu-list">
+${special("ctrl-alt-del", "control.special.ctrl-alt-del")}
+${special("os", "control.special.os")}
+${special("alt-tab", "control.special.alt-tab")}
+${special("alt-f4", "control.special.alt-f4")}
+${special("print-screen", "control.special.print-screen")}
+${special("lock", "control.special.lock")}
+${special("tab", "control.special.tab")}
+</ul>
+</details>
+<span id="display-field" class="field" hidden>
+<label for="display-select">${t["control.display"]}</label>
+<select id="display-select" disabled><option value="all">${t["control.displayAll"]}</option></select>
+</span>
+</div>
+</div>
+<p id="keyboard-state" class="keyboard-state" role="status" aria-live="polite" hidden></p>
+<p id="input-unavailable" class="error" role="alert" hidden></p>
+<div id="viewport" class="viewport">
+<div id="picture" class="picture">
+<canvas id="screen" class="screen" width="640" height="360" aria-label="${t["console.screen"]}" aria-describedby="keyboard-help"></canvas>
+<div id="remote-cursor" class="remote-cursor" hidden></div>
+</div>
+<textarea id="keyboard-sink" class="keyboard-sink" tabindex="-1" aria-label="${t["control.keyboardSink"]}" aria-describedby="keyboard-help" autocomplete="off" autocapitalize="off" spellcheck="false"></textarea>
+</div>
+<p id="keyboard-help" class="hint">${t["control.keyboardHelp"]}</p>
+<div class="row">
+<button type="button" id="request-view">${t["console.requestView"]}</button>
+<button type="button" id="request-control">${t["console.requestControl"]}</button>
+<button type="button" id="share-own">${t["console.shareOwn"]}</button>
+<button type="button" id="end" class="danger">${t["console.end"]}</button>
+</div>
+<p id="control-note" class="hint">${t["console.controlNote"]}</p>
+${clipboardBody(t, "console")}
+</section>`;
+}
+
+/**
+ * Clipboard text both ways while control stands (modules/web/clipboard.ts); `side` picks the
+ * wording of the page.
+ */
+function clipboardBody(t: Messages, side: "console" | "join") {
+	return html`<section id="clipboard" class="clipboard" aria-labelledby="clipboard-title" hidden>
+<h3 id="clipboard-title">${t["clipboard.title"]}</h3>
+<button type="button" id="clipboard-send">${t[side === "console" ? "clipboard.console.send" : "clipboard.join.send"]}</button>
+<label for="clipboard-text">${t["clipboard.paste"]}</label>
+<textarea id="clipboard-text" rows="2" maxlength="40960"></textarea>
+<button type="button" id="clipboard-send-text">${t["clipboard.sendText"]}</button>
+<label for="clipboard-remote">${t[side === "console" ? "clipboard.console.remote" : "clipboard.join.remote"]}</label>
+<textarea id="clipboard-remote" rows="2" readonly></textarea>
+<button type="button" id="clipboard-copy" disabled>${t["clipboard.copy"]}</button>
+<p id="clipboard-status" class="hint" role="status" aria-live="polite"></p>
+</section>`;
 }
 
 /** "My account": the own password; collapsed, so it stays out of the way of support work. */

@@ -1,8 +1,9 @@
 /**
  * The supporter console (`/console`): issue a support ID, watch the customer's screen, ask for
- * control (pointer and keys on the input channel, drawn as annotations at a browser customer),
+ * control and control it (remote-control.ts: pointer, wheel, keys, text, special keys, screen
+ * choice; a browser customer only draws the pointer as a marker), clipboard text both ways,
  * chat, files both ways, comments for the protocol, end the session. Or pick an unattended host
- * from the list, prove its password and watch its screen the same way (hosts.ts).
+ * from the list, prove its password and watch and control its screen the same way (hosts.ts).
  */
 import type { ConsentState } from "../../protocol/control.ts";
 import type { ApiClient, CreatedSession } from "../sdk/api.ts";
@@ -10,6 +11,7 @@ import type { HostInfo } from "../sdk/hosts.ts";
 import { SessionClient } from "../sdk/session.ts";
 import { setupAccount } from "./account.ts";
 import { setupChat } from "./chat.ts";
+import { setupClipboard } from "./clipboard.ts";
 import {
 	$,
 	apiJson,
@@ -33,12 +35,10 @@ import {
 	startHostList,
 	withFreshToken,
 } from "./hosts.ts";
+import { setupRemoteControl } from "./remote-control.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
-import { encodeJson, INPUT_STREAM, type InputEvent } from "./wire.ts";
+import { SCREEN_STREAM } from "./wire.ts";
 import { workerClock } from "./worker-clock.ts";
-
-/** Pointer moves are sent at most this often; clicks always. */
-const MOVE_INTERVAL_MS = 40;
 
 setupLogout();
 const api = await authedClient();
@@ -170,9 +170,14 @@ function supporterSession(
 	session.on("state", (state) => {
 		void onState(apiClient, state);
 	});
+	setupClipboard(session, (state) => state?.controller === "supporter");
 	session.on("frame", (frame) => {
-		if (frame.channelName === "screen") drawFrame(frame.payload);
+		// Stream 2 is screen info (the screenInfo event below), not a picture.
+		if (frame.channelName !== "screen" || frame.stream !== SCREEN_STREAM) return;
+		drawFrame(frame.payload);
+		remoteControl.frame();
 	});
+	session.on("screenInfo", (info) => remoteControl.info(info));
 	session.on("control", ({ message }) => {
 		if (message.type === "control.deny") {
 			setStatus(t(host ? "hosts.controlDenied" : "console.controlDenied"));
@@ -335,6 +340,7 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	}
 	const control = state.controller === "supporter";
 	$("screen").classList.toggle("controlled", control);
+	remoteControl.update(control);
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
 	if (!customerHere && state.phase === "waiting") return setStatus("");
 	if (state.admission?.status === "waiting") return setStatus("");
@@ -401,6 +407,7 @@ function onHostState(state: ConsentState): void {
 	if (!host || !hostAuthorized) return;
 	const control = state.controller === "supporter";
 	$("screen").classList.toggle("controlled", control);
+	remoteControl.update(control);
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "host";
 	$<HTMLButtonElement>("request-view").disabled = state.shower === "host";
 	show($("share-own"), false); // a host agent has nobody at it to watch the supporter's screen
@@ -415,44 +422,8 @@ function setStatus(text: string): void {
 
 const canvas = $<HTMLCanvasElement>("screen");
 const drawFrame = screenViewer(canvas);
-
-// ---------------------------------------------------------------------------------------------
-// Control: pointer and keys while the customer's grant stands
-
-let lastMove = 0;
-
-function sendInput(event: InputEvent): void {
-	if (client?.state?.controller !== "supporter") return;
-	client.send("input", INPUT_STREAM, encodeJson(event)).catch(() => undefined);
-}
-
-function pointerAt(event: PointerEvent, kind: "move" | "down" | "up"): void {
-	const box = canvas.getBoundingClientRect();
-	const clamp = (v: number) => Math.min(1, Math.max(0, v));
-	sendInput({
-		t: "pointer",
-		kind,
-		x: clamp((event.clientX - box.left) / box.width),
-		y: clamp((event.clientY - box.top) / box.height),
-		button: Math.min(4, Math.max(0, event.button)),
-	});
-}
-
-canvas.addEventListener("pointermove", (event) => {
-	if (performance.now() - lastMove < MOVE_INTERVAL_MS) return;
-	lastMove = performance.now();
-	pointerAt(event, "move");
-});
-canvas.addEventListener("pointerdown", (event) => pointerAt(event, "down"));
-canvas.addEventListener("pointerup", (event) => pointerAt(event, "up"));
-for (const kind of ["down", "up"] as const) {
-	canvas.addEventListener(`key${kind}`, (event) => {
-		// Tab leaves the canvas, so keyboard users are never trapped in it.
-		if (event.key === "Tab" || client?.state?.controller !== "supporter") return;
-		event.preventDefault();
-		sendInput({ t: "key", kind, key: event.key.slice(0, 32), code: event.code.slice(0, 32) });
-	});
-}
+/** Control of the shown screen while the grant stands: input, screen info, readout. */
+const remoteControl = setupRemoteControl(() => client);
 
 $("request-control").addEventListener("click", () => {
 	void client?.requestControl();

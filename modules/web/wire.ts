@@ -17,8 +17,14 @@ export {
 	INPUT_STREAM,
 	type InputEvent,
 	inputEventSchema,
+	MAX_CLIPBOARD_TEXT,
+	MAX_INPUT_TEXT,
+	MODIFIERS,
 	SCREEN_INFO_STREAM,
 	SCREEN_STREAM,
+	type ScreenInfo,
+	SPECIAL_SEQUENCES,
+	type SpecialSequence,
 } from "../../protocol/input.ts";
 
 /** The chat channel's stream. */
