@@ -4,18 +4,24 @@
  * chat, files both ways (files.ts), SAS.
  *
  * A page cannot move the operating system's pointer, so granted "control" means the
- * supporter's pointer and clicks are drawn as a marker over the preview of what is shared.
+ * supporter's pointer and clicks are drawn as a marker over the preview of what is shared; the
+ * page says so to the console (`input-unavailable`) and offers the native module, which can be
+ * controlled. Clipboard text goes both ways with explicit buttons (clipboard.ts).
  */
 import type { ConsentState } from "../../protocol/control.ts";
 import { ApiError, createApiClient, type Terms } from "../sdk/api.ts";
 import { SessionClient } from "../sdk/session.ts";
 import { setupChat } from "./chat.ts";
+import { setupClipboard } from "./clipboard.ts";
 import { $, browserFetch, describeError, show, t, trackedWebSocket } from "./common.ts";
 import { ask, closeConsent } from "./consent.ts";
 import { setupFiles } from "./files.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
-import { decodeJson, type InputEvent, inputEventSchema } from "./wire.ts";
+import { type InputEvent, SCREEN_STREAM } from "./wire.ts";
 import { workerClock } from "./worker-clock.ts";
+
+/** Said to the console when control is granted here: what this page does with input instead. */
+const INPUT_UNAVAILABLE_MESSAGE = "a browser page shows the pointer as a marker only";
 
 const api = createApiClient({ baseUrl: location.origin, fetch: browserFetch });
 const socket = trackedWebSocket();
@@ -141,6 +147,7 @@ function wire(session: SessionClient): void {
 	session.on("state", updateIndicators);
 	session.on("control", ({ message }) => {
 		if (message.type === "control.request") {
+			offerNativeModule();
 			void ask(t("join.ask.control")).then((yes) =>
 				yes ? session.grantControl() : session.denyControl(),
 			);
@@ -148,12 +155,14 @@ function wire(session: SessionClient): void {
 			void ask(t("join.ask.view")).then((yes) => (yes ? share() : session.denyView()));
 		}
 	});
+	setupClipboard(session, (state) => state?.controller === "supporter");
 	const drawPeer = screenViewer($<HTMLCanvasElement>("peer-screen"));
 	session.on("frame", (frame) => {
-		if (frame.channelName === "screen") drawPeer(frame.payload);
-		if (frame.channelName !== "input") return;
-		const input = decodeJson(inputEventSchema, frame.payload);
-		if (input) showPointer(input);
+		if (frame.channelName === "screen" && frame.stream === SCREEN_STREAM) drawPeer(frame.payload);
+	});
+	// The SDK validates input events and says whether this side's grant stands.
+	session.on("input", ({ event, granted }) => {
+		if (granted) showPointer(event);
 	});
 	session.on("end", ({ by, reason }) =>
 		ended(
@@ -228,6 +237,7 @@ function updateIndicators(state: ConsentState): void {
 	else if (stream && state.shower === null) status.textContent = refusal ?? t("join.shareWaiting");
 	show($("ind-viewing"), state.shower === "customer" && supporterHere && stream !== null);
 	show($("ind-control"), state.controller === "supporter");
+	tellInputUnavailable(state);
 	// After a view switch the supporter shows: their screen appears here instead.
 	show($("peer-view"), state.shower === "supporter");
 	if (state.controller !== "supporter") show($("pointer"), false);
@@ -290,15 +300,62 @@ function stopSharing(): void {
 	if (client?.state) updateIndicators(client.state);
 }
 
-/** The supporter's pointer as a marker over the preview; a click briefly rings. */
+/**
+ * The supporter's pointer as a marker over the preview; a click briefly rings. A wheel turn
+ * moves it too; keys, text, special keys and the screen choice have nothing to show here.
+ */
 function showPointer(input: InputEvent): void {
-	if (input.t !== "pointer" || client?.state?.controller !== "supporter") return;
+	if (input.t !== "pointer" && input.t !== "wheel") return;
+	if (client?.state?.controller !== "supporter") return;
 	const marker = $("pointer");
 	marker.style.left = `${input.x * 100}%`;
 	marker.style.top = `${input.y * 100}%`;
-	marker.classList.toggle("down", input.kind === "down");
+	marker.classList.toggle("down", input.t === "pointer" && input.kind === "down");
 	show(marker);
 }
+
+/** True while the console has been told about the grant in force (reset when it ends). */
+let toldUnavailable = false;
+
+/**
+ * Once per grant, the console learns that this page cannot carry out input (screen info
+ * `input-unavailable`, on the screen channel this page shows on).
+ */
+function tellInputUnavailable(state: ConsentState): void {
+	const granted = state.controller === "supporter" && state.shower === "customer";
+	if (!granted) {
+		toldUnavailable = false;
+		return;
+	}
+	if (toldUnavailable || !client) return;
+	toldUnavailable = true;
+	client
+		.sendScreenInfo({
+			t: "input-unavailable",
+			reason: "unsupported",
+			message: INPUT_UNAVAILABLE_MESSAGE,
+		})
+		.catch(() => undefined); // the session ended meanwhile
+}
+
+/**
+ * The supporter asked for control: the page explains that a browser cannot give it and how to
+ * run the native module instead (for now with a new support ID: this one is used up).
+ */
+function offerNativeModule(): void {
+	const command = t("join.native.command", { url: location.origin });
+	$("native-command").textContent = command;
+	show($("native-offer"));
+}
+
+$("native-copy").addEventListener("click", () => {
+	navigator.clipboard?.writeText($("native-command").textContent ?? "").then(
+		() => {
+			$("native-copy").textContent = t("clipboard.copied");
+		},
+		() => undefined, // no permission: the command stays readable and selectable
+	);
+});
 
 // ---------------------------------------------------------------------------------------------
 // STOP and the end
