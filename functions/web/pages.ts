@@ -155,10 +155,17 @@ function stageBody(t: Messages) {
 	return html`<section id="stage" class="card stage" aria-labelledby="screen-title">
 <div class="stage-bar">
 <h2 id="screen-title">${t["console.screen"]}</h2>
+<div class="tools">
+<button type="button" id="request-view">${t["console.requestView"]}</button>
+<button type="button" id="request-control">${t["console.requestControl"]}</button>
+<button type="button" id="share-own">${t["console.shareOwn"]}</button>
+<button type="button" id="end" class="danger">${t["console.end"]}</button>
+</div>
 <div class="tools" role="group" aria-label="${t["control.view"]}">
 <button type="button" id="fit-toggle" aria-pressed="false" title="${t["control.actualSizeHint"]}">${t["control.actualSize"]}</button>
 <button type="button" id="fullscreen" aria-pressed="false">${t["control.fullscreen"]}</button>
 <output id="readout" class="readout" aria-label="${t["control.readoutLabel"]}"></output>
+</div>
 </div>
 <div id="control-tools" class="tools" role="group" aria-label="${t["control.tools"]}" hidden>
 <button type="button" id="keyboard-toggle" aria-pressed="false" aria-keyshortcuts="Control+Alt+Shift" title="${t["control.keyboardHelp"]}" disabled>${t["control.keyboardCapture"]}</button>
@@ -179,7 +186,6 @@ ${special("tab", "control.special.tab")}
 <select id="display-select" disabled><option value="all">${t["control.displayAll"]}</option></select>
 </span>
 </div>
-</div>
 <p id="keyboard-state" class="keyboard-state" role="status" aria-live="polite" hidden></p>
 <p id="input-unavailable" class="error" role="alert" hidden></p>
 <div id="viewport" class="viewport">
@@ -190,12 +196,6 @@ ${special("tab", "control.special.tab")}
 <textarea id="keyboard-sink" class="keyboard-sink" tabindex="-1" aria-label="${t["control.keyboardSink"]}" aria-describedby="keyboard-help" autocomplete="off" autocapitalize="off" spellcheck="false"></textarea>
 </div>
 <p id="keyboard-help" class="hint">${t["control.keyboardHelp"]}</p>
-<div class="row">
-<button type="button" id="request-view">${t["console.requestView"]}</button>
-<button type="button" id="request-control">${t["console.requestControl"]}</button>
-<button type="button" id="share-own">${t["console.shareOwn"]}</button>
-<button type="button" id="end" class="danger">${t["console.end"]}</button>
-</div>
 <p id="control-note" class="hint">${t["console.controlNote"]}</p>
 ${clipboardBody(t, "console")}
 </section>`;
