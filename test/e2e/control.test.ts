@@ -160,8 +160,9 @@ describe.skipIf(!hasChromium)("the console controls a remote PC", () => {
 		await customer.connect();
 		await customer.whenReady(10_000);
 		if (joined.terms) await customer.acceptTerms();
+		const showing = customer.waitFor("state", (s) => s.shower === "customer");
 		await customer.grantView();
-		await customer.waitFor("state", (s) => s.shower === "customer");
+		await showing;
 		const sendPictures = async (count: number) => {
 			for (let i = 0; i < count; i++) {
 				await customer.send("screen", 1, encoder.encode(`remote desktop, picture ${i}`));
@@ -181,6 +182,29 @@ describe.skipIf(!hasChromium)("the console controls a remote PC", () => {
 				Math.abs((viewport?.height ?? 0) - box.height) < 2,
 		).toBe(true);
 
+		// 1:1: one picture pixel per device pixel, the view scrolls; and back to fit.
+		await supporter.click("#fit-toggle");
+		expect(await supporter.getAttribute("#fit-toggle", "aria-pressed")).toBe("true");
+		const actual = await supporter.$eval("#viewport", (v) => {
+			const canvas = document.getElementById("screen") as HTMLCanvasElement;
+			const box = canvas.getBoundingClientRect();
+			return {
+				scrolls: getComputedStyle(v).overflow,
+				width: box.width * devicePixelRatio,
+				pixels: canvas.width,
+			};
+		});
+		expect(actual).toEqual({ scrolls: "auto", width: actual.pixels, pixels: 960 });
+		await supporter.click("#fit-toggle");
+		expect(await supporter.getAttribute("#fit-toggle", "aria-pressed")).toBe("false");
+		// Full screen holds the picture and its tools, and leaves again.
+		await supporter.click("#fullscreen");
+		await supporter.waitForFunction(() => document.fullscreenElement?.id === "stage");
+		expect(await supporter.textContent("#fullscreen")).toBe("Leave full screen");
+		await supporter.click("#fullscreen");
+		await supporter.waitForFunction(() => document.fullscreenElement === null);
+		expect(await supporter.getAttribute("#fullscreen", "aria-pressed")).toBe("false");
+
 		// Without the grant: no tools, and clicks, keys and wheel send nothing.
 		expect(await supporter.isHidden("#control-tools")).toBe(true);
 		expect(await supporter.isHidden("#clipboard")).toBe(true);
@@ -195,8 +219,9 @@ describe.skipIf(!hasChromium)("the console controls a remote PC", () => {
 		expect(inputs).toEqual([]);
 
 		// The grant.
+		const requested = customer.waitFor("control", (c) => c.message.type === "control.request");
 		await supporter.click("#request-control");
-		await customer.waitFor("control", (c) => c.message.type === "control.request");
+		await requested;
 		await customer.grantControl();
 		await supporter.waitForSelector("#screen.controlled");
 		await supporter.waitForSelector("#control-tools:not([hidden])");
