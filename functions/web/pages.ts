@@ -164,7 +164,7 @@ function stageBody(t: Messages) {
 <div class="tools" role="group" aria-label="${t["control.view"]}">
 <button type="button" id="fit-toggle" aria-pressed="false" title="${t["control.actualSizeHint"]}">${t["control.actualSize"]}</button>
 <button type="button" id="fullscreen" aria-pressed="false">${t["control.fullscreen"]}</button>
-<output id="readout" class="readout" aria-label="${t["control.readoutLabel"]}"></output>
+<output id="readout" class="readout" aria-live="off" aria-label="${t["control.readoutLabel"]}"></output>
 </div>
 </div>
 <div id="control-tools" class="tools" role="group" aria-label="${t["control.tools"]}" hidden>
