@@ -199,11 +199,14 @@ describe.skipIf(!hasChromium)("the console controls a remote PC", () => {
 		expect(await supporter.getAttribute("#fit-toggle", "aria-pressed")).toBe("false");
 		// Full screen holds the picture and its tools, and leaves again.
 		await supporter.click("#fullscreen");
-		await supporter.waitForFunction(() => document.fullscreenElement?.id === "stage");
+		// The page's own state, which follows the fullscreenchange event (not the bare API).
+		await supporter.waitForSelector('#fullscreen[aria-pressed="true"]');
+		expect(await supporter.evaluate(() => document.fullscreenElement?.id)).toBe("stage");
 		expect(await supporter.textContent("#fullscreen")).toBe("Leave full screen");
 		await supporter.click("#fullscreen");
-		await supporter.waitForFunction(() => document.fullscreenElement === null);
-		expect(await supporter.getAttribute("#fullscreen", "aria-pressed")).toBe("false");
+		await supporter.waitForSelector('#fullscreen[aria-pressed="false"]');
+		expect(await supporter.evaluate(() => document.fullscreenElement)).toBeNull();
+		expect(await supporter.textContent("#fullscreen")).toBe("Full screen");
 
 		// Without the grant: no tools, and clicks, keys and wheel send nothing.
 		expect(await supporter.isHidden("#control-tools")).toBe(true);
