@@ -245,9 +245,9 @@ const en = {
 	"hosts.noScreen": "Waiting for the host's screen…",
 	"hosts.sasHint": "Compare it with the code the host agent shows, if someone is at the PC.",
 	"hosts.controlNote":
-		"The host agent grants control by its group's policy (allow, or ask someone at its terminal). Your pointer and keys then reach the agent, but it does not carry them out yet: nothing moves on the PC.",
+		"The host agent grants control by its group's policy (allow, or ask someone at the PC). Your pointer and keys then act on the PC's desktop, and a red bar there shows that you control it. An agent that cannot inject input (no X11 desktop, Wayland) says so here.",
 	"hosts.controlGranted":
-		"Control granted: your pointer and keys reach the host agent, which does not carry them out yet.",
+		"Control granted: your pointer and keys act on the host's desktop.",
 	"hosts.controlDenied":
 		"The host declined control (its group's policy, or nobody at the PC said yes).",
 	"hosts.askFile": "The host offers a file: {name} ({size}). Accept?",
@@ -731,9 +731,9 @@ const de: Messages = {
 	"hosts.sasHint":
 		"Vergleichen Sie ihn mit dem Code, den der Agent auf dem Rechner anzeigt, falls jemand am PC ist.",
 	"hosts.controlNote":
-		"Der Agent auf dem Rechner erteilt die Steuerung nach der Richtlinie seiner Gruppe (erlauben oder jemanden an seinem Terminal fragen). Ihr Zeiger und Ihre Tasten erreichen dann den Agenten, er führt sie aber noch nicht aus: Auf dem PC bewegt sich nichts.",
+		"Der Agent auf dem Rechner erteilt die Steuerung nach der Richtlinie seiner Gruppe (erlauben oder jemanden am PC fragen). Ihr Zeiger und Ihre Tasten wirken dann auf dem Desktop des PCs, und ein roter Balken dort zeigt, dass Sie ihn steuern. Kann der Agent keine Eingaben ausführen (kein X11-Desktop, Wayland), steht das hier.",
 	"hosts.controlGranted":
-		"Steuerung erteilt: Ihr Zeiger und Ihre Tasten erreichen den Agenten auf dem Rechner, der sie noch nicht ausführt.",
+		"Steuerung erteilt: Ihr Zeiger und Ihre Tasten wirken auf dem Desktop des Rechners.",
 	"hosts.controlDenied":
 		"Der Rechner hat die Steuerung abgelehnt (Richtlinie seiner Gruppe, oder niemand am PC hat zugestimmt).",
 	"hosts.askFile": "Der Rechner bietet eine Datei an: {name} ({size}). Annehmen?",

@@ -103,10 +103,10 @@ describe.skipIf(!hasChromium)("unattended hosts in the supporter console", () =>
 		expect(await page.textContent("#screen-title")).toBe("Screen of pc-reception");
 		expect(await page.textContent("#status")).toContain("Password accepted");
 		await screenshot(page, "32-host-live");
-		// A host session speaks of the host agent, not of a customer, and promises no OS control.
+		// A host session speaks of the host agent, not of a customer, and of control on its desktop.
 		expect(await page.textContent("#sas-hint")).toContain("the code the host agent shows");
 		const note = (await page.textContent("#control-note")) ?? "";
-		expect(note).toContain("does not carry them out yet");
+		expect(note).toContain("act on the PC's desktop");
 		// What the supporter sees (innerText leaves out hidden parts such as the admission box,
 		// which never shows in a host session).
 		// biome-ignore lint/performance/useDomNodeTextContent: the rendered, visible text is the point
