@@ -101,6 +101,7 @@ const en = {
 	"console.sasHint": "Ask the customer to read out their code; it must match.",
 	"console.terms": "Waiting for the customer to accept the terms…",
 	"console.noScreen": "Waiting for the customer to share their screen…",
+	"console.waitingCustomer": "Waiting for the customer to type in the support ID…",
 	"console.requestView": "Ask to see the screen",
 	"console.requestControl": "Request control",
 	"console.shareOwn": "Show my screen instead",
@@ -246,8 +247,7 @@ const en = {
 	"hosts.sasHint": "Compare it with the code the host agent shows, if someone is at the PC.",
 	"hosts.controlNote":
 		"The host agent grants control by its group's policy (allow, or ask someone at the PC). Your pointer and keys then act on the PC's desktop, and a red bar there shows that you control it. An agent that cannot inject input (no X11 desktop, Wayland) says so here.",
-	"hosts.controlGranted":
-		"Control granted: your pointer and keys act on the host's desktop.",
+	"hosts.controlGranted": "Control granted: your pointer and keys act on the host's desktop.",
 	"hosts.controlDenied":
 		"The host declined control (its group's policy, or nobody at the PC said yes).",
 	"hosts.askFile": "The host offers a file: {name} ({size}). Accept?",
@@ -581,6 +581,7 @@ const de: Messages = {
 	"console.sasHint": "Lassen Sie sich den Code des Kunden vorlesen; er muss übereinstimmen.",
 	"console.terms": "Warten, bis der Kunde die Nutzungsbedingungen akzeptiert…",
 	"console.noScreen": "Warten, bis der Kunde seinen Bildschirm freigibt…",
+	"console.waitingCustomer": "Warten, bis der Kunde die Support-ID eingibt…",
 	"console.requestView": "Bildschirm anfragen",
 	"console.requestControl": "Steuerung anfragen",
 	"console.shareOwn": "Stattdessen meinen Bildschirm zeigen",

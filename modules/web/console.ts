@@ -66,7 +66,9 @@ const hostList = startHostList((chosen) => {
 $("issue-button").addEventListener("click", () => {
 	void issue();
 });
-$("again").addEventListener("click", () => location.reload());
+// After an ended session the button issues the next ID: a fresh page (no state of the last
+// session survives) that issues at once, the same as pressing "Issue a support ID" there.
+$("again").addEventListener("click", () => location.assign("/console?issue"));
 
 async function issue(): Promise<void> {
 	const error = $("issue-error");
@@ -342,7 +344,12 @@ async function onState(apiClient: ApiClient, state: ConsentState): Promise<void>
 	$("screen").classList.toggle("controlled", control);
 	remoteControl.update(control);
 	$<HTMLButtonElement>("request-control").disabled = control || state.shower !== "customer";
-	if (!customerHere && state.phase === "waiting") return setStatus("");
+	// Asking for a screen that is shown, or of nobody, does nothing: the buttons say so.
+	$<HTMLButtonElement>("request-view").disabled = !customerHere || state.shower === "customer";
+	$<HTMLButtonElement>("share-own").disabled = !customerHere || state.phase !== "active";
+	if (!customerHere && state.phase === "waiting" && !customer.seen) {
+		return setStatus(t("console.waitingCustomer"));
+	}
 	if (state.admission?.status === "waiting") return setStatus("");
 	if (customer.lost) return setStatus(t("console.peerLeft"));
 	const back = customer.back ? `${t("console.peerBack")} ` : "";
@@ -487,4 +494,10 @@ function ended(text: string): void {
 	$("ended-text").textContent = text;
 	show($("ended"));
 	$("again").focus();
+}
+
+// Last, once everything above exists: "Issue a support ID" after an ended session lands here.
+if (new URLSearchParams(location.search).has("issue")) {
+	history.replaceState(null, "", "/console"); // a reload does not issue yet another ID
+	void issue();
 }

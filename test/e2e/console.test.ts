@@ -86,6 +86,13 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 		const code = ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
 		expect(code).toMatch(/^\d{8}$/);
 		expect(await supporter.textContent("#countdown")).toMatch(/Valid for \d+:\d\d/);
+		// Before anyone typed the ID the page says what it waits for, and asks for nothing.
+		await supporter.waitForSelector(
+			'#status:text("Waiting for the customer to type in the support ID")',
+		);
+		expect(await supporter.isDisabled("#request-view")).toBe(true);
+		expect(await supporter.isDisabled("#request-control")).toBe(true);
+		expect(await supporter.isDisabled("#share-own")).toBe(true);
 		await screenshot(supporter, "03-console-id");
 
 		// Customer: German page, type the ID, accept the terms, share the (fake) screen.
@@ -131,6 +138,8 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 			expect(Math.abs((pixel[i] ?? -99) - expected)).toBeLessThanOrEqual(24);
 		}
 		expect(await supporter.textContent("#status")).toContain("Kim Kunde");
+		// The screen is shown: asking to see it again would do nothing.
+		expect(await supporter.isDisabled("#request-view")).toBe(true);
 		await screenshot(customer, "06-customer-sharing");
 		await screenshot(supporter, "07-console-live");
 
@@ -175,6 +184,13 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 		expect(await supporter.textContent("#ended-text")).toContain("STOP");
 		await screenshot(customer, "12-customer-stopped");
 		await screenshot(supporter, "13-console-ended");
+		// "Issue a support ID" after the end issues the next one at once.
+		await supporter.click("#again");
+		await supporter.waitForSelector("#code-box:not([hidden])");
+		const next = ((await supporter.textContent("#code")) ?? "").replace(/\D/g, "");
+		expect(next).toMatch(/^\d{8}$/);
+		expect(next).not.toBe(code);
+		expect(new URL(supporter.url()).search).toBe("");
 
 		// The admin's list of live sessions is empty again.
 		const { accessToken } = await mustLogin(server, ADMIN);
@@ -182,7 +198,8 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 			headers: bearer(accessToken),
 		});
 		expect(live.status).toBe(200);
-		expect(live.body.sessions).toEqual([]);
+		// Only the ID issued after the end is live.
+		expect(live.body.sessions).toHaveLength(1);
 
 		// No page hit a CSP refusal or a script error on the way.
 		// (Chromium's fake media UI probes the camera too, which the pages' policy refuses.)
