@@ -212,6 +212,8 @@ export async function runJoin(argv: string[]): Promise<number> {
 			if (stopping) return;
 			stopping = true;
 			out.say("STOP: ending remote access now.");
+			// Input stops on this PC now, not when the relay's answer comes back.
+			desktop?.control.stopLocally("terminal");
 			void act("stop", "Stopped.", () => session.stop());
 		};
 		keys.onKey((key) => {

@@ -226,11 +226,13 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 				wrotePin = true;
 			} else if (!wrotePin && pinned !== fingerprint) {
 				// First contact, the user gave the admin's new fingerprint, or the announced next
-				// certificate arrived: remember it.
+				// certificate arrived: remember it, and hold every later connection of this process
+				// to it too (a reconnect must not fall back to the CA chain alone).
 				pinServer(options.trustFile, origin, fingerprint);
 				pinned = fingerprint;
 				next = null;
 				wrotePin = true;
+				expected ??= fingerprint;
 			}
 			callback(null, socket);
 			if (expected && Date.now() - checkedAt >= ROLLOVER_CHECK_MS) {

@@ -529,9 +529,17 @@ export class SessionClient {
 		return this.#sendConsent("control.revoke");
 	}
 
-	/** Emergency STOP: the relay revokes view and control at once and ends the session. */
-	stop(): Promise<void> {
-		return this.#sendConsent("stop");
+	/**
+	 * Emergency STOP: the relay revokes view and control at once and ends the session. It goes out
+	 * as soon as it is signed, ahead of frames and messages still waiting in this client's queue
+	 * (a screen frame being sealed must not hold it back).
+	 */
+	async stop(): Promise<void> {
+		const own = this.#requireOwn();
+		const statement = createStatement("stop", this.sessionId, {}, this.serverNow());
+		const signature = await signStatement(own.signingKey, statement);
+		if (this.#finished) throw new Error("the session is over");
+		this.#transmit(this.#encode({ type: "stop", statement, signature }));
 	}
 
 	/**

@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -64,5 +66,63 @@ describe("CLI trust handling", () => {
 		expect(() => createTrustedTransport({ url: "http://a.test", trustFile: file })).toThrow(
 			/https/,
 		);
+	});
+});
+
+describe("a pin made at first contact", () => {
+	it("holds for the rest of the process: a reconnect to another CA-valid certificate is refused", async () => {
+		const dir = tempDir();
+		const cert = (name: string) => {
+			execFileSync(
+				"openssl",
+				[
+					"req",
+					"-x509",
+					"-newkey",
+					"ec",
+					"-pkeyopt",
+					"ec_paramgen_curve:P-256",
+					"-nodes",
+					"-keyout",
+					`${name}.key`,
+					"-out",
+					`${name}.pem`,
+					"-days",
+					"2",
+					"-subj",
+					"/CN=127.0.0.1",
+					"-addext",
+					"subjectAltName=IP:127.0.0.1",
+				],
+				{ cwd: dir, stdio: "ignore" },
+			);
+			return {
+				key: readFileSync(join(dir, `${name}.key`)),
+				cert: readFileSync(join(dir, `${name}.pem`)),
+			};
+		};
+		const a = cert("a");
+		const b = cert("b");
+		// The module trusts both through --ca (think: a corporate CA that also signs a proxy's).
+		const server = createServer(a, (_req, res) => res.end("ok"));
+		await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+		const { port } = server.address() as { port: number };
+		const url = `https://127.0.0.1:${port}`;
+		const transport = createTrustedTransport({
+			url,
+			ca: `${a.cert}${b.cert}`,
+			trustFile: join(dir, "known.json"),
+		});
+		try {
+			expect((await transport.fetch(`${url}/`, { method: "GET", headers: {} })).status).toBe(200);
+			// The connection drops and the other certificate answers the reconnect.
+			server.setSecureContext(b);
+			server.closeAllConnections();
+			await expect(transport.fetch(`${url}/`, { method: "GET", headers: {} })).rejects.toThrow();
+			expect(transport.lastError).toBeInstanceOf(TrustError);
+		} finally {
+			await transport.close();
+			server.close();
+		}
 	});
 });

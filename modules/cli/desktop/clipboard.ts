@@ -27,15 +27,25 @@ export class X11Clipboard {
 		return xclip ? new X11Clipboard(xclip, display) : null;
 	}
 
-	/** The selection's text (UTF-8), or null when it is empty, not text, or too long to send. */
-	read(): Promise<string | null> {
+	/**
+	 * The selection's text (UTF-8); null when it is empty, not text, or too long to send;
+	 * undefined when the look failed (xclip missing, killed or timed out: the owner was slow),
+	 * which says nothing about what is on the clipboard.
+	 */
+	read(): Promise<string | null | undefined> {
 		return new Promise((resolve) => {
 			execFile(
 				this.#xclip,
 				["-selection", "clipboard", "-o", "-t", "UTF8_STRING"],
 				{ env: this.#env, timeout: READ_TIMEOUT_MS, maxBuffer: 4 * MAX_CLIPBOARD_TEXT },
 				(err, stdout) => {
-					if (err || typeof stdout !== "string" || stdout.length > MAX_CLIPBOARD_TEXT) {
+					const e = err as (NodeJS.ErrnoException & { killed?: boolean; signal?: string }) | null;
+					// xclip exits 1 for an empty selection or one without text; anything else failed.
+					if (e && (e.killed || e.signal || typeof e.code !== "number" || e.code !== 1)) {
+						resolve(undefined);
+						return;
+					}
+					if (e || typeof stdout !== "string" || stdout.length > MAX_CLIPBOARD_TEXT) {
 						resolve(null);
 						return;
 					}

@@ -165,7 +165,8 @@ export const EVDEV_BY_CODE: Readonly<Record<string, number>> = (() => {
 
 /** The X keycode of a `KeyboardEvent.code` on an evdev-numbered server, or null. */
 export function x11KeycodeForCode(code: string): number | null {
-	const evdev = EVDEV_BY_CODE[code];
+	// Own keys only: "constructor" or "__proto__" from a peer must not reach Object.prototype.
+	const evdev = Object.hasOwn(EVDEV_BY_CODE, code) ? EVDEV_BY_CODE[code] : undefined;
 	return evdev === undefined ? null : evdev + 8;
 }
 
@@ -219,7 +220,7 @@ export function keysymForChar(ch: string): number | null {
 
 /** The keysym of a `KeyboardEvent.key` value ("a", "Ü", "Enter", "F4"), or null. */
 export function keysymForKey(key: string): number | null {
-	const named = KEYSYM_BY_KEY[key];
+	const named = Object.hasOwn(KEYSYM_BY_KEY, key) ? KEYSYM_BY_KEY[key] : undefined;
 	if (named !== undefined) return named;
 	const chars = Array.from(key);
 	return chars.length === 1 && chars[0] !== undefined ? keysymForChar(chars[0]) : null;

@@ -123,7 +123,9 @@ export class RemoteControl {
 			// Only a module that can be controlled has displays to offer; without X there is no list.
 			if (showing && this.#displays.length > 0) this.#sendInfo(this.#displaysInfo());
 		}
-		this.#setGranted(granted);
+		// After a local STOP no state brings control back: the relay may still be sending states
+		// from before the STOP reached it (it waits behind frames already on the line).
+		this.#setGranted(granted && !this.#stopping);
 	}
 
 	#setGranted(granted: boolean): void {
@@ -175,11 +177,21 @@ export class RemoteControl {
 		);
 	}
 
-	#stop(via: "hotkey" | "button"): void {
+	/**
+	 * Ends remote control on this PC at once and for good, before the relay hears of it: nothing
+	 * more is injected, held keys are released, the bar and the hotkey go. The caller sends the
+	 * signed `stop` (the hotkey and the bar do it below; `join`'s terminal STOP does it itself).
+	 */
+	stopLocally(via: "hotkey" | "button" | "terminal"): void {
 		if (this.#stopping) return;
 		this.#stopping = true;
 		this.#o.out.event("stop.local", { via }, `STOP (${via}): ending remote access now.`);
 		this.#setGranted(false);
+	}
+
+	#stop(via: "hotkey" | "button"): void {
+		if (this.#stopping) return;
+		this.stopLocally(via);
 		void this.#o.session
 			.stop()
 			.catch((err: unknown) =>
@@ -251,6 +263,8 @@ export class RemoteControl {
 			case "text":
 				// A pasted Windows line end is one Return, not two.
 				for (const ch of event.text.replace(/\r\n?/g, "\n")) {
+					// A revoke or STOP that arrives while this text types stops it mid-way.
+					if (!this.#granted || this.#closed) return;
 					const sym = keysymForChar(ch);
 					if (sym !== null) await desktop.typeKeysym(sym);
 				}
@@ -304,7 +318,7 @@ export class RemoteControl {
 		const sym = keysymForKey(event.key);
 		if (sym === null) return;
 		const at = await desktop.keycodeFor(sym);
-		if (!at) return;
+		if (!at || !this.#granted || this.#closed) return; // revoked while the keycode was found
 		const shiftHeld = this.#keys.has(50) || this.#keys.has(62);
 		if (at.shift && !shiftHeld) desktop.key(50, true);
 		desktop.key(at.keycode, true);
@@ -341,6 +355,9 @@ export class RemoteControl {
 			busy = true;
 			try {
 				const text = await clipboard.read();
+				// A failed look (xclip timed out, a slow owner) tells nothing: it must not become
+				// the baseline, or what was copied before the grant would go out next time.
+				if (text === undefined) return;
 				// The first look only learns what is there: what the customer copied before the
 				// grant is not sent; only what is copied while control stands.
 				if (baseline) {
