@@ -817,6 +817,9 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				"fernwart_frames_lagging_dropped_total",
 				"Screen frames dropped because their reader had too much waiting.",
 			);
+			// Still behind: the sender keeps hearing so (every BACKPRESSURE_REPEAT_MS), or it would
+			// go on after BACKPRESSURE_HOLD_MS only to have its frames dropped here.
+			this.backpressure(ws, true);
 			return;
 		}
 		if (waiting > SLOW_READER_BYTES) {
