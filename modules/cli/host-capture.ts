@@ -120,6 +120,16 @@ export function ffmpegArgs(
 		"-framerate",
 		String(fps),
 		...region,
+		...mjpegOutputArgs(maxWidth),
+	];
+}
+
+/**
+ * ffmpeg's output arguments for every capture source (x11grab here, gdigrab and avfoundation in
+ * desktop/plans.ts): scaled to at most `maxWidth` pixels, MJPEG on stdout, one picture per packet.
+ */
+export function mjpegOutputArgs(maxWidth: number): string[] {
+	return [
 		"-vf",
 		`scale='trunc(min(${maxWidth},iw)/2)*2':-2`,
 		"-pix_fmt",

@@ -7,30 +7,11 @@
  * the executor is one `switch` over {@link InjectionStep}.
  */
 import type { InputEvent, SpecialSequence } from "../../../protocol/input.ts";
-import { CAPTURE_MAX_WIDTH } from "../host-capture.ts";
+import { CAPTURE_MAX_WIDTH, mjpegOutputArgs } from "../host-capture.ts";
 import { type Area, pointInArea, WheelAccumulator } from "./keys.ts";
 
 /** The systems with a prepared (untried) path. */
 export type PlannedOs = "win32" | "darwin";
-
-/** ffmpeg output arguments shared with x11grab: MJPEG on stdout, one picture per packet. */
-function mjpegOutput(maxWidth: number): string[] {
-	return [
-		"-vf",
-		`scale='trunc(min(${maxWidth},iw)/2)*2':-2`,
-		"-pix_fmt",
-		"yuvj420p",
-		"-f",
-		"image2pipe",
-		"-c:v",
-		"mjpeg",
-		"-q:v",
-		"5",
-		"-flush_packets",
-		"1",
-		"-",
-	];
-}
 
 /**
  * ffmpeg's arguments to capture the screen on Windows (gdigrab: the whole virtual desktop, or
@@ -52,7 +33,7 @@ export function captureArgs(
 		"0",
 	];
 	const fps = String(options.fps);
-	const out = mjpegOutput(options.maxWidth ?? CAPTURE_MAX_WIDTH);
+	const out = mjpegOutputArgs(options.maxWidth ?? CAPTURE_MAX_WIDTH);
 	if (os === "win32") {
 		const area = options.area;
 		const region = area
