@@ -23,6 +23,11 @@ export interface SessionActorNamespace {
 	get(id: unknown): SessionActorApi;
 }
 
+/** The SessionActor of one session (named by the session id). */
+export function sessionActorStub(ns: SessionActorNamespace, sessionId: string): SessionActorApi {
+	return ns.get(ns.idFromName(sessionId));
+}
+
 /** Header the upgrade route sets (after deleting any copy the client sent). */
 export const PRINCIPAL_HEADER = "x-fernwart-principal";
 

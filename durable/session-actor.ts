@@ -8,8 +8,6 @@ import {
 	type ClientMessage,
 	CONTROL_ERRORS,
 	type ConsentMessage,
-	closeReason,
-	closeReply,
 	type Hello,
 	isConsentMessage,
 	MARK_EVERY_BYTES,
@@ -26,8 +24,9 @@ import type { AuditInput } from "../schema/audit.ts";
 import { recordConsent } from "../schema/consents.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { markSessionEnded } from "../schema/sessions.ts";
-import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
+import { armEarliest } from "./alarm.ts";
+import { type AuditLogNamespace, auditLogStub } from "./audit-log-api.ts";
 import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import { PRINCIPAL_HEADER, type SessionActorApi } from "./session-actor-api.ts";
 import {
@@ -53,6 +52,7 @@ import {
 	takeRequest,
 	type ViolationTally,
 } from "./session-rules.ts";
+import { answerClose, closeQuietly, guarded, isOpen, sendQuietly } from "./sockets.ts";
 
 interface SessionEnv {
 	DB: DbBinding;
@@ -164,25 +164,6 @@ function writeAttachment(ws: WebSocket, attachment: Attachment): void {
 	attachments.set(ws, attachment);
 }
 
-// Sockets this actor has closed. Messages they still had queued are dropped, not processed: a
-// socket closed for violations must not get one more decision through (readyState is checked too,
-// which also covers the time after a hibernation).
-const closedByRelay = new WeakSet<WebSocket>();
-
-function isOpen(ws: WebSocket): boolean {
-	return !closedByRelay.has(ws) && ws.readyState === WebSocket.OPEN;
-}
-
-/** Closes without ever sending the reserved codes 1005, 1006 or 1015, and never throws. */
-function closeQuietly(ws: WebSocket, code: number): void {
-	closedByRelay.add(ws);
-	try {
-		ws.close(code, closeReason(code));
-	} catch {
-		// Already closing or closed: nothing left to tell this socket.
-	}
-}
-
 /**
  * Who was connected when last checked, kept in storage: after a crash or restart the sockets are
  * gone without a close event, and this is what tells the actor whom it lost and since when.
@@ -190,14 +171,6 @@ function closeQuietly(ws: WebSocket, code: number): void {
 interface Alive {
 	at: number;
 	roles: Role[];
-}
-
-function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): void {
-	try {
-		ws.send(data);
-	} catch {
-		// The socket went away between the lookup and the send; its close handler cleans up.
-	}
 }
 
 /** A consent row as `recordConsent` takes it. */
@@ -409,23 +382,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// Answer the peer's Close (RFC 6455 §5.5.1), or `ws` reports 1006 after its timeout and a
-		// WHATWG WebSocket never fires close. A socket this actor closed itself is left alone.
-		const reply = closedByRelay.has(ws) ? null : closeReply(code);
-		if (reply !== null) {
-			closedByRelay.add(ws);
-			try {
-				ws.close(reply, reply === code ? reason : closeReason(reply));
-			} catch {
-				// The runtime answered already or the connection is gone: nothing left to send.
-			}
-		}
-		const who = readAttachment(ws);
+		answerClose(ws, code, reason);
 		trackWebSocket(-1);
-		this.backpressure(ws, false); // a reader that left holds nobody back
-		if (who && this.record) await this.summarize(who, "socket-closed");
-		if (!who || !this.record || code === CLOSE.REPLACED) return;
-		await this.left(ws, who, code);
+		await guarded("SessionActor", "close handling", async () => {
+			const who = readAttachment(ws);
+			this.backpressure(ws, false); // a reader that left holds nobody back
+			if (who && this.record) await this.summarize(who, "socket-closed");
+			if (!who || !this.record || code === CLOSE.REPLACED) return;
+			await this.left(ws, who, code);
+		});
 	}
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
@@ -1104,7 +1069,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				if (isOpen(ws) && readAttachment(ws)) times.push(this.lastSeen(ws) + PEER_TIMEOUT_MS);
 			}
 		}
-		if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
+		await armEarliest(this.ctx.storage, times);
 	}
 
 	/** Kept records (or a pending end of the session row) are retried after OUTBOX_RETRY_MS. */
@@ -1239,7 +1204,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 
 	private async append(inputs: AuditInput[]): Promise<boolean> {
 		try {
-			const log = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
+			const log = auditLogStub(this.env.AUDIT_LOG);
 			const result = await log.append(inputs);
 			if (!result.ok) this.log("audit append refused");
 			return result.ok;
