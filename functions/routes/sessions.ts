@@ -16,6 +16,7 @@ import {
 	VIEW_DIRECTIONS,
 } from "../../schema/sessions.ts";
 import { getSettings } from "../../schema/settings.ts";
+import { getUserById } from "../../schema/users.ts";
 import type { AppEnv, Env, Principal } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { addressPrefix } from "../lib/client-address.ts";
@@ -29,6 +30,7 @@ import { withClientAddress } from "../middleware/client-address.ts";
 import { type Reserved, releaseAttempt, reserveAttempt } from "../middleware/rate-limit.ts";
 import { requireUser } from "../middleware/require-user.ts";
 import { withDb } from "../middleware/with-db.ts";
+import { picturesEnabled, pictureUrl } from "./pictures.ts";
 
 /** The longest a session may run, whatever happens. */
 export const SESSION_MAX_MS = 12 * 60 * 60_000;
@@ -189,6 +191,11 @@ const joinedSchema = z
 		terms: z
 			.object({ text: z.string(), sha256: z.string(), lang: z.enum(["en", ...TERMS_LANGS]) })
 			.nullable(),
+		/**
+		 * Who the customer is about to let in: the supporter's display name and, where the admin
+		 * turned pictures on, the same-origin URL of their picture.
+		 */
+		supporter: z.object({ name: z.string(), pictureUrl: z.string().nullable() }),
 	})
 	.openapi("SessionJoined");
 
@@ -423,7 +430,12 @@ sessions.openapi(
 				? { text: translated.text, sha256: translated.sha256, lang: "de" }
 				: { text: session.termsText, sha256: session.termsSha256, lang: "en" };
 		}
-		return c.json({ sessionId: session.id, ticket, resumeToken: resume, terms }, 200);
+		const user = await getUserById(c.var.db, session.supporterId);
+		const supporter = {
+			name: user?.displayName || "—",
+			pictureUrl: user && picturesEnabled(c.env) ? pictureUrl(user) : null,
+		};
+		return c.json({ sessionId: session.id, ticket, resumeToken: resume, terms, supporter }, 200);
 	},
 );
 

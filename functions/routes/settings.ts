@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { linkAllowListSchema } from "../../protocol/links.ts";
+import type { Db } from "../../schema/db.ts";
 import { getSettings, type SettingKey, setSetting } from "../../schema/settings.ts";
+import type { Env } from "../env.ts";
 import { audit } from "../lib/audit.ts";
 import { sha256Hex } from "../lib/encoding.ts";
 import { BODY_LIMIT_EXTENSION, SETTINGS_MAX_BODY_BYTES } from "../lib/http-limits.ts";
@@ -8,6 +10,7 @@ import { createRouter, errorResponse, jsonResponse } from "../lib/router.ts";
 import { withClientAddress } from "../middleware/client-address.ts";
 import { requireAdmin } from "../middleware/require-user.ts";
 import { mailEnabled } from "./auth.ts";
+import { picturesEnabled } from "./pictures.ts";
 
 const settingsSchema = z
 	.object({
@@ -39,8 +42,19 @@ const settingsView = settingsSchema
 	.extend({
 		/** True only when the admin configured SMTP_URL; nothing is ever mailed otherwise. */
 		mailEnabled: z.boolean(),
+		/** True only when the admin configured their own S3 store (S3_URL); no pictures otherwise. */
+		picturesEnabled: z.boolean(),
 	})
 	.openapi("SettingsView");
+/** The stored settings plus which optional features the admin wired up. */
+async function settingsResponse(db: Db, env: Env) {
+	return {
+		...(await getSettings(db)),
+		mailEnabled: mailEnabled(env),
+		picturesEnabled: picturesEnabled(env),
+	};
+}
+
 const security = [{ bearer: [] }];
 
 /** Server-wide settings, admin only. */
@@ -58,7 +72,7 @@ settings.openapi(
 			403: errorResponse("FORBIDDEN"),
 		},
 	}),
-	async (c) => c.json({ ...(await getSettings(c.var.db)), mailEnabled: mailEnabled(c.env) }, 200),
+	async (c) => c.json(await settingsResponse(c.var.db, c.env), 200),
 );
 
 settings.openapi(
@@ -94,6 +108,6 @@ settings.openapi(
 					: {}),
 			},
 		});
-		return c.json({ ...(await getSettings(c.var.db)), mailEnabled: mailEnabled(c.env) }, 200);
+		return c.json(await settingsResponse(c.var.db, c.env), 200);
 	},
 );

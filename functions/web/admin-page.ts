@@ -226,7 +226,7 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <h3>${t["admin.features"]}</h3>
 <dl class="features">
 <dt>${t["admin.mail"]}</dt><dd><strong id="mail-state"></strong> <span id="mail-hint" class="hint"></span></dd>
-<dt>${t["admin.pictures"]}</dt><dd><strong>${t["admin.off"]}</strong> <span class="hint">${t["admin.picturesHint"]}</span></dd>
+<dt>${t["admin.pictures"]}</dt><dd><strong id="pictures-state"></strong> <span id="pictures-hint" class="hint"></span></dd>
 <dt>${t["admin.links"]}</dt><dd><strong>${t["admin.linksState"]}</strong> <span class="hint">${t["admin.linksHint"]}</span></dd>
 </dl>
 </section>`;

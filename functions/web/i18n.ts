@@ -47,6 +47,7 @@ const en = {
 	"join.termsSubmit": "Accept and continue",
 	"join.termsDecline": "Decline and leave",
 	"join.connecting": "Connecting to your supporter…",
+	"join.supporter": "Your supporter",
 	"join.sas": "Security code",
 	"join.sasHint": "Your supporter sees the same code. If it differs, press STOP.",
 	"join.share": "Share my screen",
@@ -419,7 +420,10 @@ const en = {
 	"admin.mailOff":
 		"Nothing is mailed. Set SMTP_URL to your own mail server and restart to turn it on.",
 	"admin.pictures": "Profile pictures",
-	"admin.picturesHint": "Requires an S3-compatible store of your own; none is configured.",
+	"admin.picturesOn":
+		"Users may upload a picture; it is stored in the admin's own S3-compatible store (S3_URL) and served by this server only.",
+	"admin.picturesOff":
+		"No pictures, and no outside service is asked for one. Set S3_URL to your own S3-compatible store and restart to turn them on.",
 	"admin.links": "Links",
 	"admin.linksState": "Through the warning page",
 	"admin.linksHint":
@@ -523,6 +527,7 @@ const de: Messages = {
 	"join.termsSubmit": "Akzeptieren und fortfahren",
 	"join.termsDecline": "Ablehnen und verlassen",
 	"join.connecting": "Verbindung zu Ihrem Supporter wird aufgebaut…",
+	"join.supporter": "Ihr Supporter",
 	"join.sas": "Sicherheitscode",
 	"join.sasHint": "Ihr Supporter sieht denselben Code. Weicht er ab, drücken Sie STOPP.",
 	"join.share": "Bildschirm freigeben",
@@ -911,7 +916,10 @@ const de: Messages = {
 	"admin.mailOff":
 		"Es wird nichts gemailt. SMTP_URL auf den eigenen Mailserver setzen und neu starten, um es einzuschalten.",
 	"admin.pictures": "Profilbilder",
-	"admin.picturesHint": "Erfordert einen eigenen S3-kompatiblen Speicher; keiner ist eingerichtet.",
+	"admin.picturesOn":
+		"Benutzer können ein Bild hochladen; es liegt im eigenen S3-kompatiblen Speicher des Admins (S3_URL) und wird nur von diesem Server ausgeliefert.",
+	"admin.picturesOff":
+		"Keine Bilder, und kein fremder Dienst wird nach einem gefragt. Zum Einschalten S3_URL auf den eigenen S3-kompatiblen Speicher setzen und neu starten.",
 	"admin.links": "Links",
 	"admin.linksState": "Über die Warnseite",
 	"admin.linksHint":

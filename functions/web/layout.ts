@@ -80,6 +80,7 @@ export function renderPage(options: PageOptions): Html {
 			? html`<nav aria-label="${t["app.name"]}">
 					<a href="/console">${t["nav.console"]}</a>
 					<a href="/admin">${t["nav.admin"]}</a>
+					<img id="me-picture" class="avatar" alt="" hidden>
 					<button type="button" id="logout" class="link" hidden>${t["nav.logout"]}</button>
 				</nav>`
 			: "";

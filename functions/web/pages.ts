@@ -42,6 +42,7 @@ export function joinBody(t: Messages) {
 <button type="submit" class="primary">${t["join.submit"]}</button>
 </form>
 </section>
+<p id="supporter" class="supporter" hidden><img id="supporter-picture" class="avatar" alt="" hidden> ${t["join.supporter"]}: <strong id="supporter-name"></strong></p>
 <section id="step-terms" class="card" hidden aria-labelledby="terms-title">
 <h2 id="terms-title">${t["join.terms"]}</h2>
 <div id="terms-text" class="terms" tabindex="0"></div>

@@ -81,6 +81,8 @@ const joinedSessionSchema = z.object({
 	ticket: z.string().min(1),
 	resumeToken: z.string().min(1),
 	terms: termsSchema.nullable().optional(),
+	/** The supporter's name and picture URL (same origin; absent from an older server). */
+	supporter: z.object({ name: z.string(), pictureUrl: z.string().nullable() }).optional(),
 });
 /** What a customer gets for a valid code: the first ticket and the token for later ones. */
 export type JoinedSession = z.infer<typeof joinedSessionSchema>;

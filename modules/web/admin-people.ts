@@ -20,6 +20,8 @@ interface UserRow {
 	role: string;
 	disabled: boolean;
 	groups: string[];
+	/** Same-origin URL of the user's picture, or null (none, or pictures are off). */
+	pictureUrl: string | null;
 }
 
 type Decision = "allow" | "ask";
@@ -39,7 +41,15 @@ export async function loadUsers(): Promise<void> {
 	for (const user of users) {
 		const row = body.insertRow();
 		cell(row, user.email);
-		cell(row, user.displayName);
+		const name = cell(row, user.displayName);
+		if (user.pictureUrl) {
+			const img = document.createElement("img");
+			img.className = "avatar";
+			img.src = user.pictureUrl;
+			img.alt = "";
+			img.loading = "lazy";
+			name.prepend(img);
+		}
 		cell(row, user.disabled ? `${user.role} (${t("admin.userDisabled")})` : user.role);
 		cell(row, user.groups.join(", ") || "—");
 		row.insertCell().append(

@@ -29,6 +29,7 @@ interface Settings {
 	auditRetentionDays: number;
 	linkAllowList: string[];
 	mailEnabled: boolean;
+	picturesEnabled: boolean;
 }
 
 /** The allow-list textarea: one host per line; blank lines and surrounding spaces dropped. */
@@ -76,6 +77,8 @@ function showSettings(s: Settings): void {
 	$<HTMLTextAreaElement>("link-allow-list").value = s.linkAllowList.join("\n");
 	$("mail-state").textContent = t(s.mailEnabled ? "admin.on" : "admin.off");
 	$("mail-hint").textContent = t(s.mailEnabled ? "admin.mailOn" : "admin.mailOff");
+	$("pictures-state").textContent = t(s.picturesEnabled ? "admin.on" : "admin.off");
+	$("pictures-hint").textContent = t(s.picturesEnabled ? "admin.picturesOn" : "admin.picturesOff");
 }
 
 async function loadSettings(): Promise<void> {

@@ -162,6 +162,7 @@ export function setupLogout(): void {
 	const button = document.getElementById("logout");
 	if (!button || !auth) return;
 	show(button);
+	showOwnPicture();
 	button.addEventListener("click", () => {
 		const auth = loadAuth();
 		saveAuth(null);
@@ -173,6 +174,28 @@ export function setupLogout(): void {
 			body: JSON.stringify({ refreshToken: auth.refreshToken }),
 		}).then(done, done);
 	});
+}
+
+/**
+ * The signed-in user's profile picture in the header, where the admin turned pictures on (their
+ * own S3 store) and the user has one. Served by this server, so the page's CSP stays closed.
+ */
+function showOwnPicture(): void {
+	const img = document.getElementById("me-picture") as HTMLImageElement | null;
+	if (!img) return;
+	apiJson<{ displayName: string; pictureUrl: string | null; features?: { pictures?: boolean } }>(
+		"GET",
+		"/api/v1/me",
+	).then(
+		(me) => {
+			if (!me.features?.pictures || !me.pictureUrl) return;
+			img.src = me.pictureUrl;
+			img.alt = me.displayName;
+			img.title = me.displayName;
+			show(img);
+		},
+		() => {}, // no picture is no reason to bother anyone
+	);
 }
 
 /** A readable message for a failure, in the page's language. */

@@ -56,8 +56,10 @@ $<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
 	// The terms come in the page's language, so a German customer reads (and signs) German terms.
 	const lang = document.documentElement.lang === "de" ? "de" : "en";
 	api.joinSession({ code, displayName, lang }).then(
-		(joined) =>
-			start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(fail),
+		(joined) => {
+			showSupporter(joined.supporter ?? null);
+			start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(fail);
+		},
 		(err: unknown) => {
 			error.textContent =
 				err instanceof ApiError && err.code === "SESSION_NOT_FOUND"
@@ -76,6 +78,18 @@ if (fromLink.length === 8) $<HTMLInputElement>("code").value = fromLink;
 
 // ---------------------------------------------------------------------------------------------
 // Step 2: connect, terms, share
+
+/** Who the customer is letting in: the supporter's name and, where pictures are on, picture. */
+function showSupporter(supporter: { name: string; pictureUrl: string | null } | null): void {
+	if (!supporter) return;
+	$("supporter-name").textContent = supporter.name;
+	const img = $<HTMLImageElement>("supporter-picture");
+	if (supporter.pictureUrl) {
+		img.src = supporter.pictureUrl;
+		show(img);
+	}
+	show($("supporter"));
+}
 
 async function start(sessionId: string, ticket: string, resumeToken: string, terms: Terms | null) {
 	const session = new SessionClient({

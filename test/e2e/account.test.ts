@@ -1,7 +1,14 @@
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, bearer, createUserAs, login, mustLogin } from "../helpers/auth.ts";
-import { hasChromium, launchChromium, logIn, screenshot, watchErrors } from "../helpers/browser.ts";
+import {
+	hasChromium,
+	issueSupportId,
+	launchChromium,
+	logIn,
+	screenshot,
+	watchErrors,
+} from "../helpers/browser.ts";
 import { startS3, type TestS3 } from "../helpers/s3.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 
@@ -115,6 +122,44 @@ describe.skipIf(!hasChromium)("editing users and groups, and the own password, i
 			() => (document.getElementById("picture-preview") as HTMLImageElement).naturalWidth === 1,
 		);
 		await screenshot(page, "53-account-picture");
+		// The picture shows in the header of the staff pages and in the admin's user list, both
+		// served by this server (the pages' CSP allows images from nowhere else).
+		await page.reload();
+		await page.waitForFunction(() => {
+			const img = document.getElementById("me-picture") as HTMLImageElement;
+			return !img.hidden && img.complete && img.naturalWidth === 1;
+		});
+		expect(new URL((await page.getAttribute("#me-picture", "src")) ?? "", server.url).origin).toBe(
+			server.url.origin,
+		);
+		const admin = await context.newPage();
+		await logIn(admin, server.url, ADMIN, "/admin");
+		await admin.waitForFunction((email) => {
+			const row = [...document.querySelectorAll("#users tr")].find((r) =>
+				r.textContent?.includes(email),
+			);
+			const img = row?.querySelector("img.avatar") as HTMLImageElement | null;
+			return img?.complete === true && img.naturalWidth === 1;
+		}, SUPPORTER.email);
+		await admin.waitForSelector('#pictures-state:text("On")');
+		await admin.close();
+		// The customer sees whom they let in: the supporter's name and picture.
+		const console2 = await context.newPage();
+		await logIn(console2, server.url, { email: SUPPORTER.email, password: RESET });
+		const code = await issueSupportId(console2);
+		const customer = await context.newPage();
+		await customer.goto(new URL(`/join#${code}`, server.url).href);
+		await customer.fill("#name", "Kim Kunde");
+		await customer.click("#join-form button[type=submit]");
+		await customer.waitForSelector('#supporter-name:text-is("Uma Umbrella")');
+		await customer.waitForFunction(() => {
+			const img = document.getElementById("supporter-picture") as HTMLImageElement;
+			return !img.hidden && img.complete && img.naturalWidth === 1;
+		});
+		await screenshot(customer, "54-customer-sees-supporter");
+		await customer.close();
+		await console2.close();
+		await page.click("#account summary");
 		await page.click("#picture-remove");
 		await page.waitForSelector('#picture-result:text("Picture removed.")');
 		await page.waitForSelector("#picture-preview", { state: "hidden" });

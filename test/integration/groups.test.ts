@@ -190,25 +190,29 @@ describe("groups and the admin console's settings view", () => {
 		);
 	});
 
-	it("shows mailEnabled read-only in the settings", async () => {
-		const got = await server.json<{ mailEnabled: boolean; auditRetentionDays: number }>(
-			"/api/v1/settings",
-			{ headers: bearer(admin.accessToken) },
-		);
+	it("shows mailEnabled and picturesEnabled read-only in the settings", async () => {
+		const got = await server.json<{
+			mailEnabled: boolean;
+			picturesEnabled: boolean;
+			auditRetentionDays: number;
+		}>("/api/v1/settings", { headers: bearer(admin.accessToken) });
 		expect(got.status).toBe(200);
 		expect(got.body.mailEnabled).toBe(false);
+		expect(got.body.picturesEnabled).toBe(false);
 
 		const patched = await server.json<{ mailEnabled: boolean; auditRetentionDays: number }>(
 			"/api/v1/settings",
 			{ method: "PATCH", body: { auditRetentionDays: 30 }, headers: bearer(admin.accessToken) },
 		);
 		expect(patched.body).toMatchObject({ mailEnabled: false, auditRetentionDays: 30 });
-		const refused = await server.json<ErrorBody>("/api/v1/settings", {
-			method: "PATCH",
-			body: { mailEnabled: true },
-			headers: bearer(admin.accessToken),
-		});
-		expect(refused.status).toBe(400);
+		for (const body of [{ mailEnabled: true }, { picturesEnabled: true }]) {
+			const refused = await server.json<ErrorBody>("/api/v1/settings", {
+				method: "PATCH",
+				body,
+				headers: bearer(admin.accessToken),
+			});
+			expect(refused.status).toBe(400);
+		}
 	});
 
 	it("reports mailEnabled when SMTP_URL is set", async () => {

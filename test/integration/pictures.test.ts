@@ -69,6 +69,23 @@ describe("profile pictures in the admin's S3 store", () => {
 			{ headers: bearer(token) },
 		);
 		expect(list.body.users.find((u) => u.id === userId)?.pictureUrl).toBe(me.body.pictureUrl);
+		// The admin's settings say pictures are on.
+		const settings = await server.json<{ picturesEnabled: boolean }>("/api/v1/settings", {
+			headers: bearer(token),
+		});
+		expect(settings.body.picturesEnabled).toBe(true);
+		// A customer who joins learns whom they let in: name and picture, no login needed.
+		const created = await server.json<{ code: string }>("/api/v1/sessions", {
+			body: {},
+			headers: bearer(token),
+		});
+		const joined = await server.json<{ supporter: { name: string; pictureUrl: string | null } }>(
+			"/api/v1/sessions/join",
+			{ body: { code: created.body.code, displayName: "Ann" } },
+		);
+		expect(joined.status).toBe(200);
+		expect(joined.body.supporter.pictureUrl).toBe(me.body.pictureUrl);
+		expect(joined.body.supporter.name.length).toBeGreaterThan(0);
 	});
 
 	it("refuses what is not a picture, a mislabelled one and one over 256 KiB, and keeps the old one", async () => {

@@ -58,6 +58,11 @@ describe("ad-hoc support sessions", () => {
 		});
 		expect(first.status).toBe(200);
 		expect(first.body.sessionId).toBe(a.body.sessionId);
+		// Whom the customer lets in; no picture without the admin's own S3 store.
+		expect((first.body as unknown as { supporter: unknown }).supporter).toEqual({
+			name: expect.any(String),
+			pictureUrl: null,
+		});
 		const again = await server.json("/api/v1/sessions/join", {
 			body: { code: a.body.code, displayName: "Eve" },
 		});
