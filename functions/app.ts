@@ -10,6 +10,7 @@ import { requireSecrets } from "./middleware/require-secrets.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { auth } from "./routes/auth.ts";
 import { connect } from "./routes/connect.ts";
+import { downloadRoutes } from "./routes/downloads.ts";
 import { groupRoutes } from "./routes/groups.ts";
 import { health } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
@@ -79,6 +80,7 @@ export function createApp() {
 	app.route("/", connect);
 	app.route("/", auditRoutes);
 	app.route("/", reports);
+	app.route("/", downloadRoutes);
 	// The web console's pages set their own CSP; the API's `default-src 'none'` applies elsewhere.
 	app.route("/", pages);
 

@@ -34,6 +34,8 @@ export interface Env {
 	STORAGE?: DbBinding;
 	/** "true" when S3_URL is configured. */
 	STORAGE_ENABLED?: string;
+	/** The Node downloads service: the module files and their signed manifest (MODULES_DIR). */
+	DOWNLOADS?: DbBinding;
 	/** Reverse proxies whose client-address header is believed (lib/client-address.ts). */
 	TRUSTED_PROXIES?: string;
 	CLIENT_IP_HEADER?: string;

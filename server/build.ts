@@ -128,6 +128,8 @@ const appWorker :Workerd.Worker = (
     # with S3_URL set.
     (name = "STORAGE", service = "fernwart-db"),
     (name = "STORAGE_ENABLED", fromEnvironment = "FERNWART_STORAGE_ENABLED"),
+    # The native module's downloads, streamed from MODULES_DIR by the Node service (/downloads/*).
+    (name = "DOWNLOADS", service = "fernwart-db"),
     # Optional: reverse proxies allowed to name the client address (docs/security.md).
     (name = "TRUSTED_PROXIES", fromEnvironment = "FERNWART_TRUSTED_PROXIES"),
     (name = "CLIENT_IP_HEADER", fromEnvironment = "FERNWART_CLIENT_IP_HEADER"),

@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as z from "zod";
 import { parseS3Url } from "./storage-service.ts";
 
@@ -46,6 +47,13 @@ const envSchema = z.object({
 		.string()
 		.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL")
 		.optional(),
+	// The module-signing key (PKCS#8 PEM or JWK, Ed25519); default DATA_DIR/keys/module-signing.pem.
+	MODULE_SIGNING_KEY: z.string().min(1).optional(),
+	// Where `npm run build:modules` writes the module files and the server serves them from.
+	MODULES_DIR: z.string().min(1).optional(),
+	// Authenticode for the Windows module (PEM certificate chain and PEM private key, together).
+	CODE_SIGNING_CERT: z.string().min(1).optional(),
+	CODE_SIGNING_KEY: z.string().min(1).optional(),
 	LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
 	// Reverse proxies whose client-address header is believed (docs/security.md).
 	TRUSTED_PROXIES: z
@@ -76,10 +84,19 @@ export interface Config {
 	smtpUrl: string | undefined;
 	/** The admin's S3-compatible store (profile pictures); pictures are off without it. */
 	s3Url: string | undefined;
+	/** The admin's module-signing key file (MODULE_SIGNING_KEY); else one in the data dir. */
+	moduleSigningKeyPath: string | undefined;
+	/** The module downloads (MODULES_DIR, default dist/modules); need not exist. */
+	modulesDir: string;
+	/** Authenticode certificate chain and key (CODE_SIGNING_CERT/KEY), for build:modules only. */
+	codeSigning: { certPath: string; keyPath: string } | undefined;
 	logLevel: "error" | "warn" | "info" | "debug";
 	trustedProxies: string | undefined;
 	clientIpHeader: string | undefined;
 }
+
+/** Where `npm run build:modules` writes unless MODULES_DIR says otherwise: dist/modules. */
+export const DEFAULT_MODULES_DIR = fileURLToPath(new URL("../dist/modules", import.meta.url));
 
 /** Empty strings count as unset, as they do in most shells' `VAR= cmd`. */
 function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -149,6 +166,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		tls.nextCertPath = resolve(e.TLS_NEXT_CERT);
 	}
 
+	if (Boolean(e.CODE_SIGNING_CERT) !== Boolean(e.CODE_SIGNING_KEY)) {
+		throw new ConfigError(
+			e.CODE_SIGNING_CERT ? "CODE_SIGNING_KEY" : "CODE_SIGNING_CERT",
+			"CODE_SIGNING_CERT and CODE_SIGNING_KEY go together",
+		);
+	}
+	if (e.CODE_SIGNING_CERT && e.CODE_SIGNING_KEY) {
+		requireReadableFile("CODE_SIGNING_CERT", e.CODE_SIGNING_CERT, /CERTIFICATE/);
+		requireReadableFile("CODE_SIGNING_KEY", e.CODE_SIGNING_KEY, /PRIVATE KEY/);
+	}
+	// MODULE_SIGNING_KEY is parsed (and refused with its own message) by ensureModuleSigningKey,
+	// which prepareData runs before any port opens.
+
 	return {
 		port: e.PORT,
 		host: e.HOST,
@@ -161,6 +191,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		adminPassword: e.FERNWART_ADMIN_PASSWORD,
 		smtpUrl: e.SMTP_URL,
 		s3Url: e.S3_URL,
+		moduleSigningKeyPath: e.MODULE_SIGNING_KEY ? resolve(e.MODULE_SIGNING_KEY) : undefined,
+		modulesDir: e.MODULES_DIR ? resolve(e.MODULES_DIR) : DEFAULT_MODULES_DIR,
+		codeSigning:
+			e.CODE_SIGNING_CERT && e.CODE_SIGNING_KEY
+				? { certPath: resolve(e.CODE_SIGNING_CERT), keyPath: resolve(e.CODE_SIGNING_KEY) }
+				: undefined,
 		logLevel: e.LOG_LEVEL,
 		trustedProxies: e.TRUSTED_PROXIES,
 		clientIpHeader: e.CLIENT_IP_HEADER,

@@ -26,11 +26,19 @@ async function main(): Promise<void> {
 			shutdown.stopNow(`lost the lock on ${config.dataDir} (${err.message})`, 1),
 		),
 	);
-	const { client, dbToken } = await startOrExit(() => prepareData(config));
+	const { client, dbToken, moduleKey } = await startOrExit(() => prepareData(config));
 	// Loopback only: the service has no TLS and must never be reachable from the network.
 	const listener = await startOrExit(() =>
 		listenBackend(
-			createBackendFetch(client, dbToken, { smtpUrl: config.smtpUrl, s3Url: config.s3Url }),
+			createBackendFetch(client, dbToken, {
+				smtpUrl: config.smtpUrl,
+				s3Url: config.s3Url,
+				downloads: {
+					dir: config.modulesDir,
+					publicKey: moduleKey.publicKey,
+					fingerprint: moduleKey.fingerprint,
+				},
+			}),
 			{ port },
 		),
 	);

@@ -5,6 +5,7 @@ import type { Client } from "@libsql/client";
 import { Hono } from "hono";
 import { sqlBatchSchema, sqlStatementSchema } from "../schema/sql-wire.ts";
 import { clientExecutor } from "./db.ts";
+import { createDownloadsService, type DownloadsTarget } from "./downloads-service.ts";
 import { log } from "./log.ts";
 import { createMailService } from "./mail-service.ts";
 import { tokenMatches } from "./secrets.ts";
@@ -57,22 +58,29 @@ export function createDbService(client: Client, token: string): Hono {
 }
 
 /**
- * The Node side of the worker's `DB`, `MAIL` and `STORAGE` bindings as one fetch handler: `/mail/*`
- * goes to the mail service when `SMTP_URL` is set, `/storage/*` to the storage service when
- * `S3_URL` is set, everything else to the DB service. All demand the shared token. These are the
+ * The Node side of the worker's `DB`, `MAIL`, `STORAGE` and `DOWNLOADS` bindings as one fetch
+ * handler: `/mail/*` goes to the mail service when `SMTP_URL` is set, `/storage/*` to the storage
+ * service when `S3_URL` is set, `/downloads/*` to the module downloads (read-only files from
+ * MODULES_DIR), everything else to the DB service. All demand the shared token. These are the
  * only outbound connections of the server: to the admin's SMTP server and S3 store, and nowhere
  * else (the worker's own outbound is closed, docs/architecture.md "Egress").
  */
 export function createBackendFetch(
 	client: Client,
 	token: string,
-	targets: { smtpUrl?: string | undefined; s3Url?: string | undefined },
+	targets: {
+		smtpUrl?: string | undefined;
+		s3Url?: string | undefined;
+		downloads?: DownloadsTarget | undefined;
+	},
 ): (request: Request) => Promise<Response> {
 	const db = createDbService(client, token);
 	const mail = targets.smtpUrl ? createMailService(targets.smtpUrl, token) : null;
 	const storage = targets.s3Url ? createStorageService(targets.s3Url, token) : null;
+	const downloads = targets.downloads ? createDownloadsService(targets.downloads, token) : null;
 	return async (request) => {
 		const path = new URL(request.url).pathname;
+		if (downloads && path.startsWith("/downloads/")) return downloads.fetch(request);
 		if (mail && path.startsWith("/mail/")) return mail.fetch(request);
 		if (storage && path.startsWith("/storage/")) return storage.fetch(request);
 		return db.fetch(request);

@@ -6,6 +6,7 @@ import { applyMigrations, nodeDb, openClient } from "./db.ts";
 import { ensureFirstAdmin } from "./first-admin.ts";
 import { type AuthKeys, ensureAuthKeys } from "./keys.ts";
 import { log } from "./log.ts";
+import { ensureModuleSigningKey, type ModuleSigningKey } from "./module-signing.ts";
 import { ensureDbToken } from "./secrets.ts";
 import { ensureTls, type TlsMaterial } from "./tls.ts";
 
@@ -15,6 +16,8 @@ export interface PreparedData {
 	dbToken: string;
 	/** Token-signing and TOTP-sealing keys (DATA_DIR/keys/auth.env, an EnvironmentFile for workerd). */
 	authKeys: AuthKeys;
+	/** Signs the module manifest (MODULE_SIGNING_KEY, or DATA_DIR/keys/module-signing.pem). */
+	moduleKey: ModuleSigningKey;
 }
 
 /**
@@ -30,6 +33,8 @@ export async function prepareData(config: Config): Promise<PreparedData> {
 	// The secrets first: a malformed one stops the start before anything else is created.
 	const dbToken = ensureDbToken(config.dataDir);
 	const authKeys = ensureAuthKeys(config.dataDir);
+	const moduleKey = await ensureModuleSigningKey(config);
+	log.info("launcher", `module-signing key fingerprint: ${moduleKey.fingerprint}`);
 	const tls = await ensureTls(config);
 	if (tls.created)
 		log.info("launcher", `created a self-signed certificate in ${config.tls.certPath}`);
@@ -50,7 +55,7 @@ export async function prepareData(config: Config): Promise<PreparedData> {
 			process.stdout.write(`\n  First admin password (shown once): ${admin.generatedPassword}\n\n`);
 		}
 	}
-	return { client, tls, dbToken, authKeys };
+	return { client, tls, dbToken, authKeys, moduleKey };
 }
 
 /**

@@ -82,7 +82,15 @@ export function writeLauncherConfig(config: Config): string {
  */
 export async function startRuntime(config: Config, data: PreparedData): Promise<Runtime> {
 	const backend: BackendListener = await listenBackend(
-		createBackendFetch(data.client, data.dbToken, { smtpUrl: config.smtpUrl, s3Url: config.s3Url }),
+		createBackendFetch(data.client, data.dbToken, {
+			smtpUrl: config.smtpUrl,
+			s3Url: config.s3Url,
+			downloads: {
+				dir: config.modulesDir,
+				publicKey: data.moduleKey.publicKey,
+				fingerprint: data.moduleKey.fingerprint,
+			},
+		}),
 		{ socketPath: join(config.dataDir, "db.sock") },
 	);
 	const configPath = writeLauncherConfig(config);

@@ -58,6 +58,9 @@ export const ERRORS = {
 	INVALID_PICTURE: { status: 400, message: "The picture must be a PNG, JPEG or WebP image." },
 	STORAGE_UNAVAILABLE: { status: 503, message: "The picture store is not reachable." },
 	/** Unknown, expired and used support IDs all get this one answer. */
+	// Module downloads (routes/downloads.ts).
+	NO_MODULES: { status: 404, message: "No module has been built on this server." },
+	MODULES_UNAVAILABLE: { status: 503, message: "The module downloads are not reachable." },
 	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
 	SESSION_ENDED: { status: 410, message: "The session has ended." },
 	/** The supporter's live sessions reached the setting `maxLiveSessionsPerSupporter`. */

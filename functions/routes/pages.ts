@@ -80,7 +80,11 @@ export async function notFoundPage(c: Context<AppEnv>): Promise<Response | null>
 	return new Response(res.body, { status: 404, headers: res.headers });
 }
 
-async function page(
+/**
+ * A page in the visitor's language under the pages' CSP; `body` gets the dictionary. Exported
+ * for route modules that serve a page of their own (routes/downloads.ts).
+ */
+export async function page(
 	c: Context<AppEnv>,
 	path: string,
 	titleKey: MessageKey,

@@ -432,6 +432,21 @@ const en = {
 	"admin.linkAllowListHint":
 		"Hosts such as support.example.org, or *.example.org for all its subdomains (not example.org itself); international names in their xn-- form; at most 100. Links to them still show the warning page, marked as allowed by you.",
 
+	"download.title": "Download the module",
+	"download.intro":
+		"The native module for Windows and Linux: one program for the customer module and the host agent. Every file is listed in a manifest signed with this server's module-signing key; the module checks the signature and the SHA-256 before it updates itself.",
+	"download.version": "Version",
+	"download.built": "built",
+	"download.file": "File",
+	"download.platform": "Platform",
+	"download.size": "Size",
+	"download.manifestHint": "the signed list of these files (Ed25519).",
+	"download.none": "No module has been built on this server yet (npm run build:modules).",
+	"download.keyTitle": "Module-signing key",
+	"download.keyIntro":
+		"Compare this fingerprint with the one your administrator gave you. A module pins it at its first update and refuses manifests signed by any other key.",
+	"download.publicKey": "Public key (Ed25519, base64url):",
+	"download.update": "Update an installed module, pinning this key:",
 	"link.title": "You are leaving this server",
 	"link.intro":
 		"A link from a support session leads to another website. Check where it goes before you continue.",
@@ -928,6 +943,21 @@ const de: Messages = {
 	"admin.linkAllowListHint":
 		"Hosts wie support.example.org, oder *.example.org für alle Subdomains (nicht example.org selbst); internationale Namen in ihrer xn--Form; höchstens 100. Links dorthin zeigen weiterhin die Warnseite, als von Ihnen freigegeben markiert.",
 
+	"download.title": "Modul herunterladen",
+	"download.intro":
+		"Das native Modul für Windows und Linux: ein Programm für das Kundenmodul und den Host-Agenten. Jede Datei steht in einem Manifest, das mit dem Modul-Signaturschlüssel dieses Servers signiert ist; das Modul prüft Signatur und SHA-256, bevor es sich aktualisiert.",
+	"download.version": "Version",
+	"download.built": "erstellt",
+	"download.file": "Datei",
+	"download.platform": "Plattform",
+	"download.size": "Größe",
+	"download.manifestHint": "die signierte Liste dieser Dateien (Ed25519).",
+	"download.none": "Auf diesem Server wurde noch kein Modul erstellt (npm run build:modules).",
+	"download.keyTitle": "Modul-Signaturschlüssel",
+	"download.keyIntro":
+		"Vergleichen Sie diesen Fingerabdruck mit dem, den Ihnen Ihre Administration genannt hat. Ein Modul merkt ihn sich bei seiner ersten Aktualisierung und lehnt Manifeste ab, die mit einem anderen Schlüssel signiert sind.",
+	"download.publicKey": "Öffentlicher Schlüssel (Ed25519, base64url):",
+	"download.update": "Ein installiertes Modul aktualisieren und dabei diesen Schlüssel festlegen:",
 	"link.title": "Sie verlassen diesen Server",
 	"link.intro":
 		"Ein Link aus einer Support-Sitzung führt zu einer anderen Website. Prüfen Sie das Ziel, bevor Sie fortfahren.",
