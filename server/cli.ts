@@ -41,6 +41,7 @@ Modules (clients of a server over HTTPS):
   host enroll URL TOKEN     host agent: enrol this machine (npm run fernwart -- host --help)
   host run                  host agent: stay online for unattended sessions
   connect HOST              supporter: open a session with an unattended host
+  update                    update the packaged module from its server (signed manifest)
 
 Audit protocol (offline, reads only the file):
   audit verify FILE         verify an exported protocol
@@ -524,7 +525,7 @@ function requireExistingData(config: Config): void {
 	}
 }
 
-const KNOWN_COMMANDS = new Set(["user", "host", "support", "join", "connect", "audit"]);
+const KNOWN_COMMANDS = new Set(["user", "host", "support", "join", "connect", "update", "audit"]);
 
 if (import.meta.main) {
 	const command = process.argv[2];
@@ -539,7 +540,13 @@ if (import.meta.main) {
 	// The module commands are clients of a server over HTTPS: no data dir, no config, no database.
 	// `host list|disable|enable` are admin commands on the data dir; `host enroll|run` the agent's.
 	const agentHost = command === "host" && !isAdminHostCommand(process.argv[3]);
-	if (command === "support" || command === "join" || agentHost || command === "connect") {
+	if (
+		command === "support" ||
+		command === "join" ||
+		agentHost ||
+		command === "connect" ||
+		command === "update"
+	) {
 		const { runModuleCommand } = await import("../modules/cli/index.ts");
 		process.exit(await runModuleCommand(process.argv.slice(2)));
 	}

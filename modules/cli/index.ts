@@ -8,9 +8,10 @@ import { runConnect } from "./connect.ts";
 import { runHost } from "./host.ts";
 import { runJoin } from "./join.ts";
 import { runSupport } from "./support.ts";
+import { runUpdateCommand } from "./update.ts";
 
 /** The commands this module adds to the `fernwart` CLI. */
-export const MODULE_COMMANDS = ["support", "join", "host", "connect"] as const;
+export const MODULE_COMMANDS = ["support", "join", "host", "connect", "update"] as const;
 
 /** True if `command` is one of {@link MODULE_COMMANDS}. */
 export function isModuleCommand(command: string | undefined): boolean {
@@ -28,6 +29,7 @@ export async function runModuleCommand(argv: string[]): Promise<number> {
 		if (command === "join") return await runJoin(rest);
 		if (command === "host") return await runHost(rest);
 		if (command === "connect") return await runConnect(rest);
+		if (command === "update") return await runUpdateCommand(rest);
 		throw new CliError(`unknown command ${command}`, 2);
 	} catch (err) {
 		const cli = err instanceof CliError ? err : new CliError((err as Error).message);

@@ -131,6 +131,8 @@ export interface TrustedTransport {
 	origin: string;
 	fetch: FetchLike;
 	webSocket: WebSocketFactory;
+	/** A GET whose whole answer (a streamed body) is wanted, e.g. a module download. */
+	fetchStream(url: string, init?: { headers?: Record<string, string> }): Promise<Response>;
 	/** The certificate fingerprint the server presented, once a connection was made. */
 	readonly seenFingerprint: string | null;
 	/** Why the last TLS connection was refused, if it was. */
@@ -246,6 +248,8 @@ export function createTrustedTransport(options: TrustOptions): TrustedTransport 
 	return {
 		origin,
 		fetch: (input, init) => undiciFetch(input, { ...init, dispatcher: agent }),
+		fetchStream: (input, init) =>
+			undiciFetch(input, { ...init, dispatcher: agent }) as unknown as Promise<Response>,
 		webSocket: (socketUrl: string): WebSocketLike =>
 			new UndiciWebSocket(socketUrl, { dispatcher: agent }),
 		get seenFingerprint() {
