@@ -28,6 +28,7 @@ describe("admin CLI: usage", () => {
 			"host enroll",
 			"host run",
 			"connect HOST",
+			"update",
 			"audit verify",
 		])
 			expect(help.stdout).toContain(command);

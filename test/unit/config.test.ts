@@ -49,6 +49,11 @@ describe("loadConfig", () => {
 		const noBucket = errorOf({ S3_URL: "https://key:very-secret@store.example.test/" });
 		expect(noBucket.variable).toBe("S3_URL");
 		expect(noBucket.message).not.toContain("very-secret");
+		// Authenticode needs both halves; a missing file is named at start, not during a build.
+		expect(errorOf({ CODE_SIGNING_CERT: "/nowhere.pem" }).variable).toBe("CODE_SIGNING_KEY");
+		expect(
+			errorOf({ CODE_SIGNING_CERT: "/nowhere.pem", CODE_SIGNING_KEY: "/nowhere.key" }).variable,
+		).toBe("CODE_SIGNING_CERT");
 	});
 
 	it("accepts the admin's own certificate files and a libSQL server URL", () => {

@@ -1,4 +1,7 @@
 import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
 	compareModuleVersions,
@@ -9,7 +12,12 @@ import {
 	signedModuleManifestSchema,
 	verifyModuleManifest,
 } from "../../protocol/module-manifest.ts";
-import { signModuleManifest } from "../../server/module-signing.ts";
+import { ConfigError } from "../../server/config.ts";
+import {
+	ensureModuleSigningKey,
+	MODULE_SIGNING_KEY_FILE,
+	signModuleManifest,
+} from "../../server/module-signing.ts";
 
 function newKey() {
 	const { privateKey, publicKey } = generateKeyPairSync("ed25519");
@@ -107,5 +115,46 @@ describe("module manifest", () => {
 		}
 		expect(compareModuleVersions("1.2.3", "1.2.3")).toBe(0);
 		expect(() => compareModuleVersions("1.2", "1.2.3")).toThrow(TypeError);
+	});
+});
+
+describe("module-signing key", () => {
+	it("is made once in the data dir with mode 0600 and loaded again unchanged", async () => {
+		const dataDir = mkdtempSync(join(tmpdir(), "fernwart-modkey-"));
+		const first = await ensureModuleSigningKey({ dataDir });
+		expect(first.source).toBe("data-dir");
+		expect(statSync(join(dataDir, MODULE_SIGNING_KEY_FILE)).mode & 0o777).toBe(0o600);
+		const again = await ensureModuleSigningKey({ dataDir });
+		expect(again.publicKey).toBe(first.publicKey);
+		expect(again.fingerprint).toBe(await moduleKeyFingerprint(first.publicKey));
+	});
+
+	it("takes the admin's Ed25519 key as PEM or JWK and refuses any other kind", async () => {
+		const dir = mkdtempSync(join(tmpdir(), "fernwart-modkey-"));
+		const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+		const raw = Buffer.from(String(publicKey.export({ format: "jwk" }).x), "base64url");
+		writeFileSync(join(dir, "key.pem"), privateKey.export({ format: "pem", type: "pkcs8" }));
+		writeFileSync(join(dir, "key.jwk"), JSON.stringify(privateKey.export({ format: "jwk" })));
+		for (const name of ["key.pem", "key.jwk"]) {
+			const key = await ensureModuleSigningKey({
+				dataDir: dir,
+				moduleSigningKeyPath: join(dir, name),
+			});
+			expect(key.source).toBe("admin");
+			expect(key.publicKey).toBe(raw.toString("base64url"));
+		}
+		const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey;
+		writeFileSync(join(dir, "rsa.pem"), rsa.export({ format: "pem", type: "pkcs8" }));
+		const refused = await ensureModuleSigningKey({
+			dataDir: dir,
+			moduleSigningKeyPath: join(dir, "rsa.pem"),
+		}).catch((e: unknown) => e);
+		expect(refused).toBeInstanceOf(ConfigError);
+		expect((refused as ConfigError).variable).toBe("MODULE_SIGNING_KEY");
+		const missing = await ensureModuleSigningKey({
+			dataDir: dir,
+			moduleSigningKeyPath: join(dir, "nowhere.pem"),
+		}).catch((e: unknown) => e);
+		expect((missing as ConfigError).variable).toBe("MODULE_SIGNING_KEY");
 	});
 });
