@@ -5,6 +5,7 @@ import { log } from "./log.ts";
 import { handleShutdown, loadConfigOrExit, prepareData } from "./prepare.ts";
 import { removeRunFile, writeRunFile } from "./run-file.ts";
 import { type Runtime, startRuntime } from "./runtime.ts";
+import { FDS_PER_HOST, workerdFileLimit } from "./workerd.ts";
 
 /**
  * `npm start`: the embedded default and the production path in one. It locks the data dir,
@@ -66,6 +67,15 @@ async function main(): Promise<void> {
 		"launcher",
 		`Fernwart listening on ${announced(config, runtime.port)} (PID ${process.pid})`,
 	);
+	// Descriptors bound how many hosts can be online at once: say so while it can still be fixed.
+	const files = workerdFileLimit();
+	if (files !== null) {
+		const hosts = Math.floor(files / FDS_PER_HOST);
+		const line = `workerd may open ${files} files: about ${hosts} online hosts`;
+		if (files < 16_384)
+			log.warn("launcher", `${line}; raise LimitNOFILE (systemd) or ulimit -Hn for more`);
+		else log.info("launcher", line);
+	}
 }
 
 /** Whether HOST means every interface rather than one address. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -13,6 +13,40 @@ export const WORKERD_PATH: string = createRequire(import.meta.url)("workerd").de
  * holding the port. Debian ships it in an essential package; elsewhere workerd runs without it.
  */
 const SETPRIV = "/usr/bin/setpriv";
+
+/**
+ * Descriptors workerd holds per online host: its actor's three SQLite files and the socket,
+ * measured. workerd never raises its own limit of open files; it inherits the launcher's, which
+ * Node raised from the soft to the hard limit at start (Node's PlatformInit does this on POSIX).
+ */
+export const FDS_PER_HOST = 5;
+
+/**
+ * This process's limit of open files, from `/proc/self/limits` (Linux; `text` for tests), as
+ * `{soft, hard}` with "unlimited" as Infinity; null where the file does not exist or says nothing.
+ */
+export function openFilesLimit(text?: string): { soft: number; hard: number } | null {
+	let source = text;
+	if (source === undefined) {
+		try {
+			source = readFileSync("/proc/self/limits", "utf8");
+		} catch {
+			return null;
+		}
+	}
+	const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(source);
+	if (!match) return null;
+	const value = (v: string | undefined) =>
+		v === "unlimited" ? Number.POSITIVE_INFINITY : Number(v);
+	const soft = value(match[1]);
+	const hard = value(match[2]);
+	return Number.isNaN(soft) || Number.isNaN(hard) ? null : { soft, hard };
+}
+
+/** The open-files limit workerd inherits from this process, or null where it cannot be read. */
+export function workerdFileLimit(): number | null {
+	return openFilesLimit()?.soft ?? null;
+}
 
 /** How long workerd may take to open its socket before the start counts as failed. */
 const LISTEN_TIMEOUT_MS = 30_000;
@@ -67,9 +101,9 @@ export async function spawnWorkerd(opts: WorkerdSpawnOptions): Promise<WorkerdPr
 		"--control-fd",
 		"3",
 	];
-	const [file, argv] = existsSync(SETPRIV)
-		? [SETPRIV, ["--pdeathsig", "TERM", "--", WORKERD_PATH, ...args]]
-		: [WORKERD_PATH, args];
+	let command: string[] = [WORKERD_PATH, ...args];
+	if (existsSync(SETPRIV)) command = [SETPRIV, "--pdeathsig", "TERM", "--", ...command];
+	const [file, ...argv] = command as [string, ...string[]];
 	const child = spawn(file, argv, {
 		env: opts.env,
 		stdio: ["ignore", "pipe", "pipe", "pipe"],

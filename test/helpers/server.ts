@@ -35,6 +35,8 @@ export interface StartOptions {
 	keepData?: boolean;
 	/** Start exactly as an admin does, `npm start` (without the build: the setup built it). */
 	viaNpm?: boolean;
+	/** A command the launcher runs under, e.g. `["prlimit", "--nofile=1024:4096", "--"]`. */
+	wrap?: string[];
 }
 
 /** A fresh temporary data dir. */
@@ -48,9 +50,13 @@ export function makeDataDir(): string {
  */
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
 	const dataDir = opts.dataDir ?? makeDataDir();
-	const [command, args] = opts.viaNpm
+	const [launcher, launcherArgs] = opts.viaNpm
 		? ["npm", ["start", "--silent", "--", "--no-build"]]
 		: [process.execPath, [join(ROOT, "server/main.ts"), "--no-build"]];
+	const [command, ...args] = [...(opts.wrap ?? []), launcher, ...launcherArgs] as [
+		string,
+		...string[],
+	];
 	const child = spawn(command, args, {
 		cwd: ROOT,
 		env: {
