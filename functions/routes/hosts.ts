@@ -8,6 +8,7 @@ import {
 } from "../../protocol/host.ts";
 import { importVerifyKey } from "../../protocol/signature.ts";
 import type { Db } from "../../schema/db.ts";
+import { sessionMailsProtocol } from "../../schema/groups.ts";
 import {
 	consumeEnrollment,
 	deleteHost,
@@ -547,6 +548,10 @@ hostRoutes.openapi(
 		endUnusedRelays(c, stored.ended);
 		if (!stored.ok) throw new AppError("TOO_MANY_SESSIONS", { limit });
 		const session = c.env.SESSION_ACTOR.get(c.env.SESSION_ACTOR.idFromName(row.id));
+		const mailProtocol = await sessionMailsProtocol(db, {
+			supporterId: principal.id,
+			hostGroupId: host.groupId,
+		});
 		await session.open({
 			id: row.id,
 			kind: "host",
@@ -557,6 +562,7 @@ hostRoutes.openapi(
 			expiresAt: row.expiresAt.getTime(),
 			hostId: id,
 			hostKey: host.publicKey,
+			mailProtocol,
 		});
 		await audit(c.env, {
 			type: "session.issued",
