@@ -12,8 +12,8 @@ import {
 	mustLogin,
 	type Session,
 } from "../helpers/auth.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { auditChain, openPair, waitForAuditTypes } from "../helpers/sessions.ts";
+import { makeDataDir, startServer, type TestServer } from "../helpers/server.ts";
+import { auditChain, auditTypes, openPair, waitForAuditTypes } from "../helpers/sessions.ts";
 import { type MimePart, mimeParts, type ReceivedMail, startSmtp } from "../helpers/smtp.ts";
 
 const PASSWORD = "a long enough password 1";
@@ -294,4 +294,93 @@ describe("the protocol by e-mail, through the admin's own SMTP server", () => {
 		});
 		expect(late.body.error.code).toBe("SESSION_ENDED");
 	});
+});
+
+describe("the protocol mail when the SMTP server is down", () => {
+	it("is retried after a failure, across a restart of the server, and sent once per recipient", async () => {
+		let smtp = await startSmtp();
+		const port = smtp.port;
+		const env = { SMTP_URL: `smtp://127.0.0.1:${port}/?from=fernwart@example.test` };
+		const dataDir = makeDataDir();
+		let first: TestServer | null = await startServer({ dataDir, keepData: true, env });
+		let second: TestServer | null = null;
+		try {
+			const admin = await mustLogin(first, ADMIN);
+			const group = await first.json<GroupView>("/api/v1/groups", {
+				body: { name: "Mailers" },
+				headers: bearer(admin.accessToken),
+			});
+			await first.json(`/api/v1/groups/${group.body.id}`, {
+				method: "PATCH",
+				body: { mailProtocol: true },
+				headers: bearer(admin.accessToken),
+			});
+			await createUserAs(first, admin.accessToken, {
+				email: "rita.retry@example.test",
+				password: PASSWORD,
+				groups: ["Mailers"],
+			});
+			const rita = await mustLogin(first, { email: "rita.retry@example.test", password: PASSWORD });
+			const pair = await openPair(first, rita.accessToken);
+			const asked = await first.fetch(`/api/v1/sessions/${pair.sessionId}/protocol-copy`, {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify({
+					resumeToken: pair.joined.resumeToken,
+					email: CUSTOMER_EMAIL,
+					agree: true,
+				}),
+			});
+			expect(asked.status).toBe(204);
+
+			// The mail server is gone when the session ends: the first try fails, nothing is lost.
+			await smtp.close();
+			const ended = await first.fetch(`/api/v1/sessions/${pair.sessionId}`, {
+				method: "DELETE",
+				headers: bearer(rita.accessToken),
+			});
+			expect(ended.status).toBe(204);
+			await expect
+				.poll(() => first?.output() ?? "", { timeout: 20_000, interval: 200 })
+				.toContain("protocol mail to the supporter failed");
+			expect(auditTypes(first, pair.sessionId)).not.toContain("session.protocol_mailed");
+			const firstOutput = first.output();
+			await first.stop();
+			first = null;
+
+			// Back up, on the same port and the same data dir: the kept job's next try delivers.
+			smtp = await startSmtp(port);
+			second = await startServer({ dataDir, env });
+			const server = second;
+			await expect
+				.poll(() => mailsFor(smtp.mails, pair.sessionId).length, {
+					timeout: 90_000,
+					interval: 500,
+				})
+				.toBe(2);
+			await expect
+				.poll(
+					() =>
+						auditTypes(server, pair.sessionId).filter((t) => t === "session.protocol_mailed")
+							.length,
+					{ timeout: 20_000 },
+				)
+				.toBe(2);
+			const mails = mailsFor(smtp.mails, pair.sessionId);
+			expect(mails.map((m) => m.to).sort()).toEqual([
+				[CUSTOMER_EMAIL],
+				["rita.retry@example.test"],
+			]);
+			expect(auditTypes(server, pair.sessionId)).not.toContain("session.protocol_mail_failed");
+			// Neither address ever reaches a log line.
+			for (const output of [firstOutput, server.output()]) {
+				expect(output).not.toContain(CUSTOMER_EMAIL);
+				expect(output).not.toContain("rita.retry@example.test");
+			}
+		} finally {
+			await first?.stop();
+			await second?.stop();
+			await smtp.close();
+		}
+	}, 180_000);
 });
