@@ -35,7 +35,8 @@ export function isMailEnabled(env: Pick<ProtocolMailEnv, "MAIL" | "MAIL_ENABLED"
 
 /** A customer's request for a copy: where to and in which language. Personal data. */
 export const protocolCopySchema = z.strictObject({
-	address: z.email().max(254),
+	// The HTML form's rule, as the route checks it.
+	address: z.email({ pattern: z.regexes.html5Email }).max(254),
 	lang: z.enum(MAIL_LANGS),
 });
 export type ProtocolCopy = z.infer<typeof protocolCopySchema>;
@@ -78,6 +79,13 @@ export interface SummaryPeople {
 	peerName: string | null;
 }
 
+/**
+ * The largest excerpt that is attached, in characters (the mail service's own limit). A larger one
+ * (tens of thousands of events) is left out and the body says how to export it instead, so a
+ * mail that could never be accepted is not retried.
+ */
+export const MAX_EXCERPT_CHARS = 8 * 1024 * 1024;
+
 /** At most this many events are spelt out in the body; the attachment always has them all. */
 export const SUMMARY_MAX_EVENTS = 500;
 
@@ -97,13 +105,15 @@ const TEXT = {
 		events: "Events (times in UTC)",
 		more: (n: number) => `… and ${n} more events, see the attachment.`,
 		signed: "signed",
+		tooLarge: (id: string) =>
+			`The signed excerpt is too large to attach. Export it on the server with GET /api/v1/audit/export?sessionId=${id} and check it with \`npm run fernwart -- audit verify FILE\`.`,
 		attachment: (file: string) =>
 			`The attachment ${file} is the signed excerpt of the server's audit protocol for this session. Anyone can check it offline, e.g. with \`npm run fernwart -- audit verify ${file}\` on a Fernwart installation; a changed byte makes the check fail.`,
 		roles: { supporter: "supporter", customer: "customer", host: "host" } as Record<string, string>,
 		reasons: {
 			stopped: "STOP",
-			ended: "ended by the supporter or an admin",
-			expired: "expired or idle",
+			ended: "by the supporter or an admin",
+			expired: "time limit reached or nobody connected",
 			revoked: "access revoked",
 			refused: "customer refused",
 		} as Record<string, string>,
@@ -123,13 +133,15 @@ const TEXT = {
 		events: "Ereignisse (Zeiten in UTC)",
 		more: (n: number) => `… und ${n} weitere Ereignisse, siehe Anhang.`,
 		signed: "signiert",
+		tooLarge: (id: string) =>
+			`Der signierte Auszug ist zu groß für einen Anhang. Exportieren Sie ihn auf dem Server mit GET /api/v1/audit/export?sessionId=${id} und prüfen Sie ihn mit \`npm run fernwart -- audit verify DATEI\`.`,
 		attachment: (file: string) =>
 			`Der Anhang ${file} ist der signierte Auszug aus dem Audit-Protokoll des Servers für diese Sitzung. Jeder kann ihn offline prüfen, z. B. mit \`npm run fernwart -- audit verify ${file}\` auf einer Fernwart-Installation; ein geändertes Byte lässt die Prüfung fehlschlagen.`,
 		roles: { supporter: "Supporter", customer: "Kunde", host: "Rechner" } as Record<string, string>,
 		reasons: {
 			stopped: "STOP",
-			ended: "vom Supporter oder einem Admin beendet",
-			expired: "abgelaufen oder verwaist",
+			ended: "durch den Supporter oder einen Admin",
+			expired: "Zeitlimit erreicht oder niemand verbunden",
 			revoked: "Zugriff entzogen",
 			refused: "Kunde abgewiesen",
 		} as Record<string, string>,
@@ -253,13 +265,14 @@ function duration(ms: number): string {
 /**
  * The readable summary of one session in one language: who, when, how it ended, then every
  * event with its time (consents marked as signed), at most {@link SUMMARY_MAX_EVENTS} of them.
- * Pure; `events` are the session's own lines of the excerpt, `file` the attachment's name.
+ * Pure; `events` are the session's own lines of the excerpt, `file` the attachment's name, or
+ * null when the excerpt was too large to attach.
  */
 export function summaryText(
 	people: SummaryPeople,
 	events: EventLine[],
 	lang: MailLang,
-	file: string,
+	file: string | null,
 ): string {
 	const t = TEXT[lang];
 	const first = events[0];
@@ -279,12 +292,13 @@ export function summaryText(
 		const text = describe(e, lang);
 		if (text === null) return [];
 		const signed = e.data && typeof e.data.signature === "string" ? ` [${t.signed}]` : "";
-		return [`${utc(e.ts).slice(11)}  ${text}${signed}`];
+		const line = `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+		return [`${utc(e.ts).slice(11)}  ${line}${signed}`];
 	});
 	lines.push(...described.slice(0, SUMMARY_MAX_EVENTS));
 	if (described.length > SUMMARY_MAX_EVENTS)
 		lines.push(t.more(described.length - SUMMARY_MAX_EVENTS));
-	lines.push("", t.attachment(file));
+	lines.push("", file ? t.attachment(file) : t.tooLarge(people.sessionId));
 	return lines.join("\n");
 }
 
@@ -305,7 +319,7 @@ export function subjectLine(langs: readonly MailLang[], sessionId: string): stri
  */
 export async function sendProtocolMail(
 	env: ProtocolMailEnv,
-	mail: { to: string; subject: string; text: string; file: string; excerpt: string },
+	mail: { to: string; subject: string; text: string; file: string | null; excerpt: string },
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
 	if (!isMailEnabled(env)) return { ok: false, reason: "mail not configured" };
 	try {
@@ -316,9 +330,13 @@ export async function sendProtocolMail(
 				to: mail.to,
 				subject: mail.subject,
 				text: mail.text,
-				attachments: [
-					{ filename: mail.file, contentType: "application/x-ndjson", content: mail.excerpt },
-				],
+				...(mail.file
+					? {
+							attachments: [
+								{ filename: mail.file, contentType: "application/x-ndjson", content: mail.excerpt },
+							],
+						}
+					: {}),
 			}),
 		});
 		// The body is drained so the connection can be reused; it is not read further.

@@ -34,6 +34,7 @@ import {
 	excerptFileName,
 	isMailEnabled,
 	MAIL_LANGS,
+	MAX_EXCERPT_CHARS,
 	type MailLang,
 	type ProtocolCopy,
 	type ProtocolMailEnv,
@@ -1169,7 +1170,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			const excerpt = await buildExcerpt(this.env, db, record.id);
 			const events = sessionEvents(excerpt, record.id);
 			const people = await this.summaryPeople(db);
-			const file = excerptFileName(record.id);
+			const file = excerpt.length <= MAX_EXCERPT_CHARS ? excerptFileName(record.id) : null;
 			for (const to of owed) {
 				const address =
 					to === "supporter" ? people.supporter?.email : (await this.storedCopy())?.address;

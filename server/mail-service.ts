@@ -4,7 +4,10 @@ import * as z from "zod";
 import { log } from "./log.ts";
 import { tokenMatches } from "./secrets.ts";
 
-/** The largest attachment the worker may hand over (a session's audit excerpt), in characters. */
+/**
+ * The largest attachment the worker may hand over (a session's audit excerpt), in characters;
+ * durable/protocol-mail.ts MAX_EXCERPT_CHARS keeps to it.
+ */
 export const MAX_ATTACHMENT_CHARS = 8 * 1024 * 1024;
 
 /**

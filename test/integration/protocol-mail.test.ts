@@ -183,7 +183,7 @@ describe("the protocol by e-mail, through the admin's own SMTP server", () => {
 		expect(text).toContain("Customer: Ann");
 		expect(text).toContain("Screen view granted (the customer shows) [signed]");
 		expect(text).toContain("Comment: Printer driver reinstalled");
-		expect(text).toContain("Session ended (ended by the supporter or an admin)");
+		expect(text).toContain("Session ended (by the supporter or an admin)");
 		expect(text).toContain("Bildschirmansicht erlaubt (Kunde zeigt) [signiert]");
 		expect(text).toContain("Kommentar: Printer driver reinstalled");
 		expect(attachment.headers["content-type"]).toMatch(/^application\/x-ndjson/);

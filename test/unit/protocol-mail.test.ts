@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
 	excerptFileName,
+	MAX_EXCERPT_CHARS,
 	SUMMARY_MAX_EVENTS,
 	sessionEvents,
 	subjectLine,
 	summaryText,
 } from "../../durable/protocol-mail.ts";
 import { type EventLine, exportLine } from "../../protocol/audit-export.ts";
+import { MAX_ATTACHMENT_CHARS } from "../../server/mail-service.ts";
 
 const HASH = "0".repeat(64);
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
@@ -62,6 +64,7 @@ describe("the protocol mail's summary", () => {
 		expect(text).toContain("Comment: Printer fixed");
 		expect(text).toContain("3 disallowed messages of the supporter dropped");
 		expect(text).toContain("Session ended (STOP)");
+		expect(text).toContain("09:00:02  Customer joined");
 		expect(text).toContain("audit verify f.ndjson");
 		// The key exchange and the single violation rows are left to the attachment.
 		expect(text).not.toContain("hello");
@@ -89,6 +92,13 @@ describe("the protocol mail's summary", () => {
 		const text = summaryText(people, many, "en", "f.ndjson");
 		expect(text.match(/Comment: note/g)).toHaveLength(SUMMARY_MAX_EVENTS);
 		expect(text).toContain("… and 7 more events, see the attachment.");
+	});
+
+	it("says how to export an excerpt too large for the mail service to attach", () => {
+		expect(MAX_EXCERPT_CHARS).toBe(MAX_ATTACHMENT_CHARS);
+		const text = summaryText(people, events, "en", null);
+		expect(text).toContain("too large to attach");
+		expect(text).toContain("GET /api/v1/audit/export?sessionId=sess-1");
 	});
 
 	it("reads only the session's own event lines from an excerpt", () => {
