@@ -548,6 +548,7 @@ sessions.openapi(
 			404: errorResponse("SESSION_NOT_FOUND"),
 			409: errorResponse("PROTOCOL_MAIL_OFF"),
 			410: errorResponse("SESSION_ENDED"),
+			503: errorResponse("DB_UNAVAILABLE: the request could not be written to the protocol"),
 		},
 	}),
 	async (c) => {
