@@ -26,7 +26,7 @@ import {
 	listCheckpoints,
 } from "../schema/checkpoints.ts";
 import type { Db } from "../schema/db.ts";
-import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
+import { type AuditLogNamespace, auditLogStub } from "./audit-log-api.ts";
 
 /** Events per database read while an export streams. */
 const EXPORT_PAGE = 1000;
@@ -60,7 +60,7 @@ export async function planExport(
 	db: Db,
 	q: { from?: number; to?: number; sessionId?: string },
 ): Promise<ExportPlan> {
-	const signed = await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME)).checkpoint();
+	const signed = await auditLogStub(env.AUDIT_LOG).checkpoint();
 	if (!signed.ok) throw new ExportUnavailableError();
 	const head = signed.checkpoint;
 	if (!head) return { anchor: null, end: null };

@@ -44,3 +44,8 @@ export interface AuditLogNamespace {
 
 /** One protocol per server: every append goes to this one instance, which serialises them. */
 export const AUDIT_LOG_NAME = "default";
+
+/** The protocol's one AuditLog instance (AUDIT_LOG_NAME). */
+export function auditLogStub(ns: AuditLogNamespace): AuditLogApi {
+	return ns.get(ns.idFromName(AUDIT_LOG_NAME));
+}

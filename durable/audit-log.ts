@@ -10,6 +10,7 @@ import {
 } from "../schema/checkpoints.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { getSettings } from "../schema/settings.ts";
+import { bringForward } from "./alarm.ts";
 import type {
 	AppendResult,
 	AuditLogApi,
@@ -211,8 +212,7 @@ export class AuditLog extends DurableObject<AuditLogEnv> implements AuditLogApi 
 				? this.unsignedSince + CHECKPOINT_EVERY_MS
 				: Number.POSITIVE_INFINITY;
 		const at = Math.min(checkpointAt, retentionAt);
-		const current = await this.ctx.storage.getAlarm();
-		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+		await bringForward(this.ctx.storage, at);
 	}
 
 	private log(message: string): void {

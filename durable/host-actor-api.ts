@@ -26,6 +26,11 @@ export interface HostActorNamespace {
 	get(id: unknown): HostActorApi;
 }
 
+/** The HostActor of one enrolled host (named by the host id). */
+export function hostActorStub(ns: HostActorNamespace, hostId: string): HostActorApi {
+	return ns.get(ns.idFromName(hostId));
+}
+
 /** A challenge nonce is good for this long. */
 export const CHALLENGE_TTL_MS = 60_000;
 

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
-import { CLOSE, closeReason, closeReply } from "../protocol/control.ts";
+import { CLOSE } from "../protocol/control.ts";
 import { toBase64url } from "../protocol/encoding.ts";
 import {
 	hostPresenceMessageSchema,
@@ -11,14 +11,15 @@ import {
 } from "../protocol/host.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
 import { setHostPresence } from "../schema/hosts.ts";
-import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
+// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
+import { armEarliest } from "./alarm.ts";
+import { type AuditLogNamespace, auditLogStub } from "./audit-log-api.ts";
 import {
 	CHALLENGE_TTL_MS,
 	HOST_PRINCIPAL_HEADER,
 	type HostActorApi,
 	type SessionNotice,
 } from "./host-actor-api.ts";
-// A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
 import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import {
 	initialPresenceAudit,
@@ -30,6 +31,7 @@ import {
 	presenceReconcile,
 	presenceReconcileAt,
 } from "./presence-audit.ts";
+import { answerClose, closeQuietly, guarded, sendQuietly } from "./sockets.ts";
 
 interface HostEnv {
 	DB: DbBinding;
@@ -74,14 +76,6 @@ function initialPresence(): Presence {
 		lastBeatAt: null,
 		lastSeenWrittenAt: 0,
 	};
-}
-
-function closeQuietly(ws: WebSocket, code: number): void {
-	try {
-		ws.close(code, closeReason(code));
-	} catch {
-		// Already closing or closed: nothing left to tell this socket.
-	}
 }
 
 /**
@@ -230,30 +224,20 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 			lastBeatAt: now,
 			lastSeenWrittenAt: writeDue ? now : this.state.lastSeenWrittenAt,
 		};
-		await this.save();
-		await this.armAlarm();
-		try {
-			ws.send(JSON.stringify({ type: "heartbeat.ack", at: now }));
-		} catch {
-			// Closed meanwhile; the close handler marks the host offline.
-		}
-		if (writeDue) await this.writePresence({ lastSeenAt: new Date(now) });
+		await guarded("HostActor", "heartbeat", async () => {
+			await this.save();
+			await this.armAlarm();
+			sendQuietly(ws, JSON.stringify({ type: "heartbeat.ack", at: now }));
+			if (writeDue) await this.writePresence({ lastSeenAt: new Date(now) });
+		});
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// Answer the peer's Close (RFC 6455 §5.5.1) with its code; without it `ws` reports 1006
-		// after a timeout and a WHATWG WebSocket never fires close.
-		const reply = closeReply(code);
-		if (reply !== null) {
-			try {
-				ws.close(reply, reply === code ? reason : closeReason(reply));
-			} catch {
-				// Closed by this actor already, or the connection is gone: nothing to answer.
-			}
-		}
+		answerClose(ws, code, reason);
 		trackWebSocket(-1);
 		const others = this.ctx.getWebSockets().filter((s) => s !== ws);
-		if (others.length === 0) await this.goOffline("closed");
+		if (others.length === 0)
+			await guarded("HostActor", "close handling", () => this.goOffline("closed"));
 	}
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
@@ -344,7 +328,7 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 		const hostId = this.state.hostId;
 		if (!hostId) return;
 		try {
-			const log = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
+			const log = auditLogStub(this.env.AUDIT_LOG);
 			const result = await log.append([
 				{
 					type: note.type,
@@ -374,8 +358,7 @@ export class HostActor extends DurableObject<HostEnv> implements HostActorApi {
 			? presenceReconcileAt(this.state.audit, this.state.online)
 			: null;
 		if (reconcileAt !== null) times.push(reconcileAt);
-		if (times.length === 0) await this.ctx.storage.deleteAlarm();
-		else await this.ctx.storage.setAlarm(Math.min(...times));
+		await armEarliest(this.ctx.storage, times);
 	}
 
 	private async save(): Promise<void> {

@@ -43,3 +43,8 @@ export interface RateLimiterNamespace {
 	idFromName(name: string): unknown;
 	get(id: unknown): RateLimiterApi;
 }
+
+/** The RateLimiter instance of one shard (named `shard-N`). */
+export function rateLimiterStub(ns: RateLimiterNamespace, shard: number): RateLimiterApi {
+	return ns.get(ns.idFromName(`shard-${shard}`));
+}

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { bringForward } from "./alarm.ts";
 import { type Counter, expiryOf, isIdle, releaseIn, reserveIn } from "./rate-limit-rules.ts";
 import type { LimitPolicy, RateLimiterApi, Reservation } from "./rate-limiter-api.ts";
 
@@ -106,8 +107,7 @@ export class RateLimiter extends DurableObject implements RateLimiterApi {
 
 	/** One alarm for the earliest expiry; a later alarm is brought forward, never pushed back. */
 	private async armAlarm(at: number): Promise<void> {
-		const current = await this.ctx.storage.getAlarm();
-		if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+		await bringForward(this.ctx.storage, at);
 	}
 
 	/** Runs one statement synchronously (the table is created on first use) and returns its rows. */

@@ -32,6 +32,11 @@ export interface SessionActorNamespace {
 /** The outcome of a customer's request for a protocol copy (SessionActor.requestProtocolCopy). */
 export type ProtocolCopyResult = "ok" | "off" | "ended" | "unavailable" | "not_found";
 
+/** The SessionActor of one session (named by the session id). */
+export function sessionActorStub(ns: SessionActorNamespace, sessionId: string): SessionActorApi {
+	return ns.get(ns.idFromName(sessionId));
+}
+
 /** Header the upgrade route sets (after deleting any copy the client sent). */
 export const PRINCIPAL_HEADER = "x-fernwart-principal";
 

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
+import { toHex } from "../protocol/audit-chain.ts";
 import { verifyKeyCommitment } from "../protocol/commitment.ts";
 import {
 	BACKPRESSURE_REPEAT_MS,
@@ -7,10 +8,9 @@ import {
 	type ClientMessage,
 	CONTROL_ERRORS,
 	type ConsentMessage,
-	closeReason,
-	closeReply,
 	type Hello,
 	isConsentMessage,
+	MARK_EVERY_BYTES,
 	MAX_CONTROL_FRAME_BYTES,
 	parseControlFrame,
 	type Role,
@@ -26,8 +26,9 @@ import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db
 import { getHost } from "../schema/hosts.ts";
 import { getSession, markSessionEnded } from "../schema/sessions.ts";
 import { getUserById } from "../schema/users.ts";
-import { AUDIT_LOG_NAME, type AuditLogNamespace } from "./audit-log-api.ts";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
+import { armEarliest } from "./alarm.ts";
+import { type AuditLogNamespace, auditLogStub } from "./audit-log-api.ts";
 import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import {
 	buildExcerpt,
@@ -73,6 +74,7 @@ import {
 	type ViolationTally,
 	wasJoined,
 } from "./session-rules.ts";
+import { answerClose, closeQuietly, guarded, isOpen, sendQuietly } from "./sockets.ts";
 
 interface SessionEnv extends ProtocolMailEnv {
 	DB: DbBinding;
@@ -112,10 +114,28 @@ export const BACKPRESSURE_OFF_BYTES = 256 * 1024;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
 /**
- * What each socket was sent and has not acknowledged yet (flow control, docs/protocol.md §3.5).
- * In memory only: an actor that hibernated had nothing in flight worth counting.
+ * Flow control per socket (docs/protocol.md §3.5): how much it was sent, how much of that the
+ * module proved it read (the position of the newest mark it echoed), and the marks not echoed
+ * yet with the position each was sent at. At most SLOW_READER_BYTES / MARK_EVERY_BYTES + 1 marks
+ * wait: past that the reader is closed. In memory only: an actor that hibernated had nothing in
+ * flight worth counting, and an echo of a mark it forgot counts nothing.
  */
-const unacked = new WeakMap<WebSocket, number>();
+interface Flow {
+	sent: number;
+	read: number;
+	marks: { id: string; at: number }[];
+}
+const flows = new WeakMap<WebSocket, Flow>();
+
+function flowOf(ws: WebSocket): Flow {
+	let flow = flows.get(ws);
+	if (!flow) {
+		flow = { sent: 0, read: 0, marks: [] };
+		flows.set(ws, flow);
+	}
+	return flow;
+}
+
 /** Readers behind by more than BACKPRESSURE_ON_BYTES: when their senders were last told. */
 const backpressureSent = new WeakMap<WebSocket, number>();
 
@@ -188,25 +208,6 @@ function writeAttachment(ws: WebSocket, attachment: Attachment): void {
 	attachments.set(ws, attachment);
 }
 
-// Sockets this actor has closed. Messages they still had queued are dropped, not processed: a
-// socket closed for violations must not get one more decision through (readyState is checked too,
-// which also covers the time after a hibernation).
-const closedByRelay = new WeakSet<WebSocket>();
-
-function isOpen(ws: WebSocket): boolean {
-	return !closedByRelay.has(ws) && ws.readyState === WebSocket.OPEN;
-}
-
-/** Closes without ever sending the reserved codes 1005, 1006 or 1015, and never throws. */
-function closeQuietly(ws: WebSocket, code: number): void {
-	closedByRelay.add(ws);
-	try {
-		ws.close(code, closeReason(code));
-	} catch {
-		// Already closing or closed: nothing left to tell this socket.
-	}
-}
-
 /**
  * Who was connected when last checked, kept in storage: after a crash or restart the sockets are
  * gone without a close event, and this is what tells the actor whom it lost and since when.
@@ -214,14 +215,6 @@ function closeQuietly(ws: WebSocket, code: number): void {
 interface Alive {
 	at: number;
 	roles: Role[];
-}
-
-function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): void {
-	try {
-		ws.send(data);
-	} catch {
-		// The socket went away between the lookup and the send; its close handler cleans up.
-	}
 }
 
 /** A consent row as `recordConsent` takes it. */
@@ -467,23 +460,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-		// Answer the peer's Close (RFC 6455 §5.5.1), or `ws` reports 1006 after its timeout and a
-		// WHATWG WebSocket never fires close. A socket this actor closed itself is left alone.
-		const reply = closedByRelay.has(ws) ? null : closeReply(code);
-		if (reply !== null) {
-			closedByRelay.add(ws);
-			try {
-				ws.close(reply, reply === code ? reason : closeReason(reply));
-			} catch {
-				// The runtime answered already or the connection is gone: nothing left to send.
-			}
-		}
-		const who = readAttachment(ws);
+		answerClose(ws, code, reason);
 		trackWebSocket(-1);
-		this.backpressure(ws, false); // a reader that left holds nobody back
-		if (who && this.record) await this.summarize(who, "socket-closed");
-		if (!who || !this.record || code === CLOSE.REPLACED) return;
-		await this.left(ws, who, code);
+		await guarded("SessionActor", "close handling", async () => {
+			const who = readAttachment(ws);
+			this.backpressure(ws, false); // a reader that left holds nobody back
+			if (who && this.record) await this.summarize(who, "socket-closed");
+			if (!who || !this.record || code === CLOSE.REPLACED) return;
+			await this.left(ws, who, code);
+		});
 	}
 
 	override async webSocketError(ws: WebSocket): Promise<void> {
@@ -557,9 +542,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		const msg = parsed.value;
 		if (msg.type === "ack") {
-			const waiting = Math.max(0, (unacked.get(ws) ?? 0) - msg.bytes);
-			unacked.set(ws, waiting);
-			if (waiting < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
+			// Only a mark this socket was sent counts; anything else (a guess, a mark from before
+			// the actor hibernated) proves nothing and changes nothing.
+			const flow = flows.get(ws);
+			const index = flow?.marks.findIndex((m) => m.id === msg.mark) ?? -1;
+			if (!flow || index < 0) return;
+			flow.read = Math.max(flow.read, flow.marks[index]?.at ?? 0);
+			flow.marks.splice(0, index + 1);
+			if (flow.sent - flow.read < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
 			return;
 		}
 		if (msg.type === "stop") return this.onStop(ws, from, msg);
@@ -886,13 +876,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	 * Sends to one socket unless too much already waits for its reader (flow control,
 	 * docs/protocol.md §3.5). workerd queues every send in memory until the peer's TCP window
 	 * takes it, without limit, and its `bufferedAmount` stays 0 for these sockets (measured), so
-	 * the relay counts what it sent against what the module acknowledged (`ack`). A replaceable
-	 * (screen) frame is dropped for a lagging reader; anything else past SLOW_READER_BYTES closes
-	 * the reader, which resumes on a fresh socket.
+	 * the relay counts what it sent against what the module proved it read: every
+	 * MARK_EVERY_BYTES it sends a `mark` with a random id, which the module echoes in an `ack` once
+	 * it has read that far. A replaceable (screen) frame is dropped for a lagging reader; anything
+	 * else past SLOW_READER_BYTES closes the reader, which resumes on a fresh socket.
 	 */
 	private deliver(ws: WebSocket, data: string | ArrayBuffer, replaceable = false): void {
 		if (!isOpen(ws)) return;
-		const waiting = unacked.get(ws) ?? 0;
+		const flow = flowOf(ws);
+		const waiting = flow.sent - flow.read;
 		if (replaceable && waiting > SCREEN_LAG_BYTES) {
 			incrementCounter(
 				"fernwart_frames_lagging_dropped_total",
@@ -909,10 +901,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			if (who) this.track(this.left(ws, who, CLOSE.SLOW_READER));
 			return;
 		}
-		const now = waiting + (typeof data === "string" ? data.length : data.byteLength);
-		unacked.set(ws, now);
+		flow.sent += typeof data === "string" ? data.length : data.byteLength;
 		sendQuietly(ws, data);
-		if (now > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);
+		const lastMark = flow.marks.at(-1)?.at ?? flow.read;
+		if (flow.sent - lastMark >= MARK_EVERY_BYTES) {
+			const id = toHex(crypto.getRandomValues(new Uint8Array(8)));
+			flow.marks.push({ id, at: flow.sent });
+			sendQuietly(ws, JSON.stringify({ type: "mark", id }));
+		}
+		if (flow.sent - flow.read > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);
 	}
 
 	/**
@@ -1299,7 +1296,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				if (isOpen(ws) && readAttachment(ws)) times.push(this.lastSeen(ws) + PEER_TIMEOUT_MS);
 			}
 		}
-		if (times.length > 0) await this.ctx.storage.setAlarm(Math.min(...times));
+		await armEarliest(this.ctx.storage, times);
 	}
 
 	/** Kept records (or a pending end of the session row) are retried after OUTBOX_RETRY_MS. */
@@ -1434,7 +1431,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 
 	private async append(inputs: AuditInput[]): Promise<boolean> {
 		try {
-			const log = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
+			const log = auditLogStub(this.env.AUDIT_LOG);
 			const result = await log.append(inputs);
 			if (!result.ok) this.log("audit append refused");
 			return result.ok;

@@ -1,10 +1,10 @@
-import { AUDIT_LOG_NAME, type AuditLogNamespace } from "../../durable/audit-log-api.ts";
+import { type AuditLogNamespace, auditLogStub } from "../../durable/audit-log-api.ts";
 import type { AuditInput } from "../../schema/audit.ts";
 import { AppError } from "./errors.ts";
 
 /** The AuditLog instance every append goes through. */
 export function auditLog(env: { AUDIT_LOG: AuditLogNamespace }) {
-	return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(AUDIT_LOG_NAME));
+	return auditLogStub(env.AUDIT_LOG);
 }
 
 /**

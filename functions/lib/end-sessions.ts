@@ -1,3 +1,4 @@
+import { sessionActorStub } from "../../durable/session-actor-api.ts";
 import type { Db } from "../../schema/db.ts";
 import { type LiveSessionScope, listLiveSessionIds } from "../../schema/sessions.ts";
 import type { Env } from "../env.ts";
@@ -19,7 +20,7 @@ export async function endSessions(
 ): Promise<number> {
 	const ids = await listLiveSessionIds(db, scope, new Date());
 	const ended = await Promise.all(
-		ids.map((id) => env.SESSION_ACTOR.get(env.SESSION_ACTOR.idFromName(id)).end("revoked", by)),
+		ids.map((id) => sessionActorStub(env.SESSION_ACTOR, id).end("revoked", by)),
 	);
 	return ended.filter(Boolean).length;
 }

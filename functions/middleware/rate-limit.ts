@@ -1,4 +1,8 @@
-import type { LimitPolicy, RateLimiterApi } from "../../durable/rate-limiter-api.ts";
+import {
+	type LimitPolicy,
+	type RateLimiterApi,
+	rateLimiterStub,
+} from "../../durable/rate-limiter-api.ts";
 import type { Env } from "../env.ts";
 import { AppError } from "../lib/errors.ts";
 
@@ -51,7 +55,7 @@ export function shardOf(key: string): number {
 
 /** The instance that counts `key`. */
 function limiter(env: Env, key: string): RateLimiterApi {
-	return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`shard-${shardOf(key)}`));
+	return rateLimiterStub(env.RATE_LIMITER, shardOf(key));
 }
 
 /**

@@ -1,7 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { HOST_ACTOR_TICKET_PREFIX, HOST_PRINCIPAL_HEADER } from "../../durable/host-actor-api.ts";
-import { PRINCIPAL_HEADER } from "../../durable/session-actor-api.ts";
+import {
+	HOST_ACTOR_TICKET_PREFIX,
+	HOST_PRINCIPAL_HEADER,
+	hostActorStub,
+} from "../../durable/host-actor-api.ts";
+import { PRINCIPAL_HEADER, sessionActorStub } from "../../durable/session-actor-api.ts";
 import type { Db } from "../../schema/db.ts";
 import { getSession } from "../../schema/sessions.ts";
 import { getUserById } from "../../schema/users.ts";
@@ -107,7 +111,7 @@ connect.openapi(
 			exp: claims.exp,
 			ip: c.var.ip,
 		};
-		const stub = c.env.SESSION_ACTOR.get(c.env.SESSION_ACTOR.idFromName(id));
+		const stub = sessionActorStub(c.env.SESSION_ACTOR, id);
 		return forwardUpgrade(c, stub, PRINCIPAL_HEADER, principal, "SESSION_NOT_FOUND");
 	},
 );
@@ -129,7 +133,7 @@ connect.openapi(
 		);
 		if (!(await hostMayConnect(dbFor(c.env), id))) throw new AppError("INVALID_TICKET");
 		const principal = { hostId: id, jti: claims.jti, exp: claims.exp, ip: c.var.ip };
-		const stub = c.env.HOST_ACTOR.get(c.env.HOST_ACTOR.idFromName(id));
+		const stub = hostActorStub(c.env.HOST_ACTOR, id);
 		return forwardUpgrade(c, stub, HOST_PRINCIPAL_HEADER, principal, "HOST_NOT_FOUND");
 	},
 );

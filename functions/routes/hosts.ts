@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { HOST_ACTOR_TICKET_PREFIX } from "../../durable/host-actor-api.ts";
+import { HOST_ACTOR_TICKET_PREFIX, hostActorStub } from "../../durable/host-actor-api.ts";
+import { sessionActorStub } from "../../durable/session-actor-api.ts";
 import {
 	DEFAULT_UNATTENDED_POLICY,
 	nonceSchema,
@@ -137,7 +138,7 @@ function toHostView(h: HostWithGroup) {
 }
 
 function hostActor(env: Env, hostId: string) {
-	return env.HOST_ACTOR.get(env.HOST_ACTOR.idFromName(hostId));
+	return hostActorStub(env.HOST_ACTOR, hostId);
 }
 
 /** True if the principal may see hosts of this group: admins all, supporters their own groups. */
@@ -547,7 +548,7 @@ hostRoutes.openapi(
 		const stored = await insertSessionWithin(db, row, limit);
 		endUnusedRelays(c, stored.ended);
 		if (!stored.ok) throw new AppError("TOO_MANY_SESSIONS", { limit });
-		const session = c.env.SESSION_ACTOR.get(c.env.SESSION_ACTOR.idFromName(row.id));
+		const session = sessionActorStub(c.env.SESSION_ACTOR, row.id);
 		const mailProtocol = await sessionMailsProtocol(db, {
 			supporterId: principal.id,
 			hostGroupId: host.groupId,

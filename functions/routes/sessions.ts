@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { sessionActorStub } from "../../durable/session-actor-api.ts";
 import { consentStateSchema } from "../../protocol/control.ts";
 import { sessionMailsProtocol } from "../../schema/groups.ts";
 import {
@@ -82,7 +83,7 @@ async function codeHash(env: Env, code: string): Promise<string> {
 }
 
 function actorFor(env: Env, sessionId: string) {
-	return env.SESSION_ACTOR.get(env.SESSION_ACTOR.idFromName(sessionId));
+	return sessionActorStub(env.SESSION_ACTOR, sessionId);
 }
 
 /**
