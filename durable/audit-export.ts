@@ -83,7 +83,7 @@ export async function signedHeader(
 	env: { JWT_PRIVATE_KEY: string; FERNWART_VERSION: string },
 	db: Db,
 	plan: ExportPlan,
-	scope: HeaderLine["scope"] & { url: string },
+	scope: HeaderLine["scope"] & { url: string | null },
 ): Promise<HeaderLine> {
 	const point = (c: AuditCheckpoint | null) =>
 		c ? { seq: c.seq, hash: c.hash } : { seq: 0, hash: GENESIS_HASH };

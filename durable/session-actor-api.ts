@@ -1,4 +1,5 @@
 import type { ConsentState } from "../protocol/control.ts";
+import type { ProtocolCopy } from "./protocol-mail.ts";
 import type { SessionRecord } from "./session-rules.ts";
 
 /**
@@ -15,6 +16,11 @@ export interface SessionActorApi {
 		joinedAt: number;
 	}): Promise<void>;
 	takeOver(input: { by: string; name: string; ip: string | null }): Promise<boolean>;
+	protocolCopyOffered(): Promise<boolean>;
+	requestProtocolCopy(input: {
+		copy: ProtocolCopy;
+		ip: string | null;
+	}): Promise<ProtocolCopyResult>;
 	fetch(request: Request): Promise<Response>;
 }
 
@@ -22,6 +28,9 @@ export interface SessionActorNamespace {
 	idFromName(name: string): unknown;
 	get(id: unknown): SessionActorApi;
 }
+
+/** The outcome of a customer's request for a protocol copy (SessionActor.requestProtocolCopy). */
+export type ProtocolCopyResult = "ok" | "off" | "ended" | "unavailable" | "not_found";
 
 /** The SessionActor of one session (named by the session id). */
 export function sessionActorStub(ns: SessionActorNamespace, sessionId: string): SessionActorApi {

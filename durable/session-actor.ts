@@ -23,12 +23,33 @@ import { verifyStatement } from "../protocol/signature.ts";
 import type { AuditInput } from "../schema/audit.ts";
 import { recordConsent } from "../schema/consents.ts";
 import { bindingExecutor, createDb, type Db, type DbBinding } from "../schema/db.ts";
-import { markSessionEnded } from "../schema/sessions.ts";
+import { getHost } from "../schema/hosts.ts";
+import { getSession, markSessionEnded } from "../schema/sessions.ts";
+import { getUserById } from "../schema/users.ts";
 // A pure in-process registry without I/O; the one import from functions/ (see docs/architecture.md).
 import { armEarliest } from "./alarm.ts";
 import { type AuditLogNamespace, auditLogStub } from "./audit-log-api.ts";
 import { incrementCounter, trackWebSocket } from "./metrics.ts";
-import { PRINCIPAL_HEADER, type SessionActorApi } from "./session-actor-api.ts";
+import {
+	buildExcerpt,
+	excerptFileName,
+	isMailEnabled,
+	MAIL_LANGS,
+	MAX_EXCERPT_CHARS,
+	type MailLang,
+	type ProtocolCopy,
+	type ProtocolMailEnv,
+	protocolCopySchema,
+	sendProtocolMail,
+	sessionEvents,
+	subjectLine,
+	summaryText,
+} from "./protocol-mail.ts";
+import {
+	PRINCIPAL_HEADER,
+	type ProtocolCopyResult,
+	type SessionActorApi,
+} from "./session-actor-api.ts";
 import {
 	type AuditNote,
 	bump,
@@ -51,10 +72,11 @@ import {
 	takeOver,
 	takeRequest,
 	type ViolationTally,
+	wasJoined,
 } from "./session-rules.ts";
 import { answerClose, closeQuietly, guarded, isOpen, sendQuietly } from "./sockets.ts";
 
-interface SessionEnv {
+interface SessionEnv extends ProtocolMailEnv {
 	DB: DbBinding;
 	DB_TOKEN: string;
 	AUDIT_LOG: AuditLogNamespace;
@@ -116,6 +138,28 @@ function flowOf(ws: WebSocket): Flow {
 
 /** Readers behind by more than BACKPRESSURE_ON_BYTES: when their senders were last told. */
 const backpressureSent = new WeakMap<WebSocket, number>();
+
+/** How often a protocol mail is tried before it is given up (and that is written to the protocol). */
+export const PROTOCOL_MAIL_ATTEMPTS = 5;
+/** The wait before the second try; it doubles with each further one (30 s … 4 min). */
+const PROTOCOL_MAIL_RETRY_MS = 30_000;
+
+/** A recipient's protocol mail: not wanted, due, handed to the SMTP server, or given up. */
+type MailState = "none" | "pending" | "sent" | "failed";
+
+/**
+ * The protocol mail of an ended session (storage key `protocolMail`), written once when the
+ * session ends. The per-recipient state is the "mailed" marker: a recipient marked `sent` is
+ * never mailed again, whatever restarts or repeated ends follow.
+ */
+interface MailJob {
+	v: 1;
+	/** When the next try is due (ms). */
+	due: number;
+	attempts: number;
+	supporter: MailState;
+	customer: MailState;
+}
 
 /** Storage key prefixes: one violation tally per principal, one kept record per key. */
 const TALLY_PREFIX = "violations:";
@@ -308,6 +352,40 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		return true;
 	}
 
+	/** Whether the customer may ask for a copy of the protocol: the group mails it, SMTP is set. */
+	async protocolCopyOffered(): Promise<boolean> {
+		return !!this.record?.mailProtocol && isMailEnabled(this.env);
+	}
+
+	/**
+	 * The customer asks for a copy of the protocol by e-mail (the route checked its resume token
+	 * and the input). The request is written to the protocol first (without the address, which is
+	 * personal data); the address is kept in actor storage only until the mail is sent or given
+	 * up. A later request replaces an earlier one. `off` when the session does not mail its
+	 * protocol or SMTP is not configured, `ended` after the end, `unavailable` when the protocol
+	 * cannot be written.
+	 */
+	async requestProtocolCopy(input: {
+		copy: ProtocolCopy;
+		ip: string | null;
+	}): Promise<ProtocolCopyResult> {
+		const record = this.record;
+		if (!record) return "not_found";
+		if (!record.mailProtocol || !isMailEnabled(this.env)) return "off";
+		if (this.live.phase === "ended") return "ended";
+		const copy = protocolCopySchema.parse(input.copy);
+		const written = await this.audit(
+			[{ type: "session.protocol_requested", data: { lang: copy.lang } }],
+			{ role: "customer", principalId: `customer:${record.id}`, ip: input.ip },
+		);
+		if (!written) return "unavailable";
+		// The session may have ended while the row was written: its mail job is fixed by then.
+		const now: LiveState = this.live;
+		if (now.phase === "ended") return "ended";
+		await this.ctx.storage.put("protocolCopy", copy);
+		return "ok";
+	}
+
 	/** The consent state, for the session route; null for an unknown session. */
 	async snapshot() {
 		return this.record ? publicState(this.record, this.live, this.connectedRoles()) : null;
@@ -399,6 +477,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 
 	override async alarm(): Promise<void> {
 		await this.flushOutbox();
+		await this.runProtocolMail();
 		if (this.record && this.live.phase !== "ended") {
 			await this.checkPeers();
 			const now = Date.now();
@@ -724,6 +803,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			),
 		);
 		await this.markEnded("stopped");
+		await this.queueProtocolMail();
 	}
 
 	/**
@@ -761,6 +841,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			),
 		);
 		await this.markEnded("refused");
+		await this.queueProtocolMail();
 	}
 
 	// --- binary frames ------------------------------------------------------------------------
@@ -1031,6 +1112,144 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		await this.summarizeAll();
 		await this.audit([{ type: "session.ended", data: { reason, by } }], null, { keep: true });
 		await this.markEnded(reason);
+		await this.queueProtocolMail();
+	}
+
+	// --- the protocol by e-mail ---------------------------------------------------------------
+
+	/**
+	 * Called once the session has ended (every end path): when its group mails protocols and
+	 * SMTP is configured, writes the mail job and wakes the alarm, which sends it. The job is
+	 * written once; a second end finds it and leaves it alone. A customer's address that will not
+	 * be used is deleted here.
+	 */
+	private async queueProtocolMail(): Promise<void> {
+		try {
+			const record = this.record as SessionRecord;
+			if (await this.ctx.storage.get("protocolMail")) return;
+			const copy = await this.ctx.storage.get("protocolCopy");
+			const mails = !!record.mailProtocol && isMailEnabled(this.env);
+			if (!mails || !wasJoined(record, this.live)) {
+				if (copy) await this.ctx.storage.delete("protocolCopy");
+				return;
+			}
+			const job: MailJob = {
+				v: 1,
+				due: Date.now(),
+				attempts: 0,
+				supporter: "pending",
+				customer: copy ? "pending" : "none",
+			};
+			await this.ctx.storage.put("protocolMail", job);
+			await this.armAlarm();
+		} catch (err) {
+			this.log(`protocol mail not queued: ${(err as Error).name}`);
+		}
+	}
+
+	/**
+	 * Sends what the mail job still owes, from the alarm. Waits while records of the session are
+	 * still kept (the excerpt must end with `session.ended`); the outbox retry comes back here.
+	 * Each recipient is marked `sent` as soon as the SMTP server took its mail, so a restart
+	 * sends nobody a second copy. A failure is logged by class and status only, never with the
+	 * address or the content, and tried again up to PROTOCOL_MAIL_ATTEMPTS times in all.
+	 */
+	private async runProtocolMail(): Promise<void> {
+		const record = this.record;
+		const job = await this.ctx.storage.get<MailJob>("protocolMail");
+		if (!record || !job || Date.now() < job.due) return;
+		const owed = (["supporter", "customer"] as const).filter((r) => job[r] === "pending");
+		if (owed.length === 0) return;
+		if ((await this.hasKept()) || (await this.ctx.storage.get("pendingEnd"))) return;
+		const next: MailJob = { ...job };
+		try {
+			const db = this.database();
+			const excerpt = await buildExcerpt(this.env, db, record.id);
+			const events = sessionEvents(excerpt, record.id);
+			const people = await this.summaryPeople(db);
+			const file = excerpt.length <= MAX_EXCERPT_CHARS ? excerptFileName(record.id) : null;
+			for (const to of owed) {
+				const address =
+					to === "supporter" ? people.supporter?.email : (await this.storedCopy())?.address;
+				const langs: readonly MailLang[] =
+					to === "supporter" ? MAIL_LANGS : [(await this.storedCopy())?.lang ?? "en"];
+				if (!address) {
+					this.log(`protocol mail to the ${to}: no address`);
+					next[to] = "failed";
+					continue;
+				}
+				const text = langs
+					.map((l) => summaryText(people, events, l, file))
+					.join("\n\n----------------------------------------\n\n");
+				const sent = await sendProtocolMail(this.env, {
+					to: address,
+					subject: subjectLine(langs, record.id),
+					text,
+					file,
+					excerpt,
+				});
+				if (!sent.ok) {
+					this.log(`protocol mail to the ${to} failed: ${sent.reason}`);
+					continue;
+				}
+				next[to] = "sent";
+				// The marker first: from here on this recipient is never mailed again.
+				await this.ctx.storage.put("protocolMail", next);
+				if (to === "customer") await this.ctx.storage.delete("protocolCopy");
+				await this.audit([{ type: "session.protocol_mailed", data: { to } }], null, {
+					keep: true,
+				});
+			}
+		} catch (err) {
+			this.log(`protocol mail failed: ${(err as Error).name}`);
+		}
+		await this.afterMailTry(job, next);
+	}
+
+	/**
+	 * Counts the try (`before` is the job as it was, `after` with this try's results); re-arms
+	 * while tries are left, else gives up. A recipient that will not get its mail is written to
+	 * the protocol once, and the customer's address is deleted then.
+	 */
+	private async afterMailTry(before: MailJob, after: MailJob): Promise<void> {
+		const recipients = ["supporter", "customer"] as const;
+		const next: MailJob = { ...after, attempts: before.attempts + 1 };
+		const owed = recipients.filter((r) => next[r] === "pending");
+		if (owed.length > 0 && next.attempts >= PROTOCOL_MAIL_ATTEMPTS)
+			for (const r of owed) next[r] = "failed";
+		else if (owed.length > 0)
+			next.due = Date.now() + PROTOCOL_MAIL_RETRY_MS * 2 ** (next.attempts - 1);
+		await this.ctx.storage.put("protocolMail", next);
+		if (next.customer === "failed") await this.ctx.storage.delete("protocolCopy");
+		for (const to of recipients.filter((r) => before[r] === "pending" && next[r] === "failed")) {
+			await this.audit(
+				[{ type: "session.protocol_mail_failed", data: { to, attempts: next.attempts } }],
+				null,
+				{ keep: true },
+			);
+		}
+	}
+
+	/** The customer's stored request, if any (parsed: storage is read like any other input). */
+	private async storedCopy(): Promise<ProtocolCopy | null> {
+		const parsed = protocolCopySchema.safeParse(await this.ctx.storage.get("protocolCopy"));
+		return parsed.success ? parsed.data : null;
+	}
+
+	/** Who took part, for the summary: the supporter's account, the customer's or host's name. */
+	private async summaryPeople(db: Db) {
+		const record = this.record as SessionRecord;
+		const [user, row, host] = await Promise.all([
+			getUserById(db, record.supporterId),
+			getSession(db, record.id),
+			record.hostId ? getHost(db, record.hostId) : Promise.resolve(null),
+		]);
+		return {
+			sessionId: record.id,
+			kind: record.kind,
+			supporter: user ? { name: user.displayName || user.email, email: user.email } : null,
+			peerName: host?.name ?? row?.customerName ?? this.live.admission?.name ?? null,
+		};
 	}
 
 	private async markEnded(reason: string): Promise<boolean> {
@@ -1059,6 +1278,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		const times: number[] = [];
 		const retryAt = await this.ctx.storage.get<number>("retryAt");
 		if (retryAt !== undefined) times.push(retryAt);
+		// A due protocol mail; while records are kept, the retry above comes first and sends it.
+		const mail = await this.ctx.storage.get<MailJob>("protocolMail");
+		if (
+			mail &&
+			retryAt === undefined &&
+			(mail.supporter === "pending" || mail.customer === "pending")
+		)
+			times.push(mail.due);
 		if (record && this.live.phase !== "ended") {
 			const grace = record.idleGraceMs ?? IDLE_GRACE_MS;
 			times.push(record.expiresAt);

@@ -44,6 +44,11 @@ export interface SessionRecord {
 	 * admission existed, which keep the old behaviour.
 	 */
 	admission?: boolean;
+	/**
+	 * The session's group mails its protocol when it ends (schema/groups.ts `mailProtocol`),
+	 * fixed at issue. Absent in older records: nothing is mailed.
+	 */
+	mailProtocol?: boolean;
 }
 
 export interface FileEntry {
@@ -106,6 +111,14 @@ export function initialState(): LiveState {
 export function otherRole(record: SessionRecord, role: Role): Role {
 	if (role !== "supporter") return "supporter";
 	return record.kind === "host" ? "host" : "customer";
+}
+
+/**
+ * Whether anyone besides the supporter took part: the host connected, or a customer used the
+ * support ID. A session nobody joined (an ID that expired unused) has no protocol worth mailing.
+ */
+export function wasJoined(record: SessionRecord, live: LiveState): boolean {
+	return live.seen.includes(peerRole(record)) || !!live.admission;
 }
 
 /** The role a session's non-supporter participant has. */

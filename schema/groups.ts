@@ -10,6 +10,12 @@ export const groups = sqliteTable(
 		id: text("id").primaryKey(),
 		name: text("name").notNull(),
 		createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+		/**
+		 * Policy: after each session of the group its protocol (summary and signed excerpt) is
+		 * mailed to the supporter, and to the customer who asked for a copy. Off by default; it
+		 * has no effect without SMTP_URL. durable/protocol-mail.ts sends it.
+		 */
+		mailProtocol: integer("mail_protocol", { mode: "boolean" }).notNull().default(false),
 	},
 	(t) => [uniqueIndex("groups_name_idx").on(t.name)],
 );
@@ -90,6 +96,7 @@ export interface GroupSummary {
 	id: string;
 	name: string;
 	createdAt: Date;
+	mailProtocol: boolean;
 	members: number;
 	hosts: number;
 }
@@ -106,6 +113,7 @@ export async function listGroupSummaries(db: Db, ids: string[] | null): Promise<
 			id: groups.id,
 			name: groups.name,
 			createdAt: groups.createdAt,
+			mailProtocol: groups.mailProtocol,
 			members: count(groupMembers.userId),
 			hosts: sql<number>`(select count(*) from hosts where hosts.group_id = ${groups.id})`,
 		})
@@ -117,9 +125,9 @@ export async function listGroupSummaries(db: Db, ids: string[] | null): Promise<
 	return rows.map((r) => ({ ...r, hosts: Number(r.hosts) }));
 }
 
-/** Creates a group; null when the name is taken. */
+/** Creates a group (every policy off); null when the name is taken. */
 export async function createGroup(db: Db, name: string): Promise<Group | null> {
-	const row = { id: crypto.randomUUID(), name, createdAt: new Date() };
+	const row = { id: crypto.randomUUID(), name, createdAt: new Date(), mailProtocol: false };
 	const inserted = await db.insert(groups).values(row).onConflictDoNothing().returning();
 	return inserted[0] ?? null;
 }
@@ -149,6 +157,47 @@ export async function renameGroup(
 		// A concurrent rename to the same name lost the race on the unique index.
 		return "taken";
 	}
+}
+
+/** Group policy the admin may change (`PATCH /api/v1/groups/{id}`). */
+export type GroupPolicy = Pick<Group, "mailProtocol">;
+
+/** Sets a group's policy fields; null when there is no such group. */
+export async function setGroupPolicy(
+	db: Db,
+	id: string,
+	policy: Partial<GroupPolicy>,
+): Promise<Group | null> {
+	if (Object.keys(policy).length === 0) return getGroup(db, id);
+	const [row] = await db.update(groups).set(policy).where(eq(groups.id, id)).returning();
+	return row ?? null;
+}
+
+/**
+ * Whether a session's protocol is mailed: for a host session the host's group decides; for an
+ * ad-hoc session (which belongs to no group of its own) any group of its supporter that has
+ * `mailProtocol` on. Fixed when the session is issued, like its terms, so the customer is
+ * offered a copy only when one will be sent.
+ */
+export async function sessionMailsProtocol(
+	db: Db,
+	session: { supporterId: string; hostGroupId: string | null },
+): Promise<boolean> {
+	if (session.hostGroupId !== null) {
+		const [row] = await db
+			.select({ on: groups.mailProtocol })
+			.from(groups)
+			.where(eq(groups.id, session.hostGroupId))
+			.limit(1);
+		return row?.on === true;
+	}
+	const [row] = await db
+		.select({ id: groups.id })
+		.from(groupMembers)
+		.innerJoin(groups, eq(groups.id, groupMembers.groupId))
+		.where(and(eq(groupMembers.userId, session.supporterId), eq(groups.mailProtocol, true)))
+		.limit(1);
+	return row !== undefined;
 }
 
 /**

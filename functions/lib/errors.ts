@@ -63,6 +63,15 @@ export const ERRORS = {
 	MODULES_UNAVAILABLE: { status: 503, message: "The module downloads are not reachable." },
 	SESSION_NOT_FOUND: { status: 404, message: "No session with this ID." },
 	SESSION_ENDED: { status: 410, message: "The session has ended." },
+	/** A protocol copy was asked for with something that is not an e-mail address. */
+	INVALID_EMAIL: { status: 400, message: "This is not a valid e-mail address." },
+	/** A protocol copy needs the customer's explicit agreement (`agree: true`). */
+	AGREEMENT_REQUIRED: {
+		status: 400,
+		message: "Agree to receive the protocol by e-mail, or leave the address out.",
+	},
+	/** The session's group does not mail protocols, or the server has no SMTP configured. */
+	PROTOCOL_MAIL_OFF: { status: 409, message: "This session's protocol is not sent by e-mail." },
 	/** The supporter's live sessions reached the setting `maxLiveSessionsPerSupporter`. */
 	TOO_MANY_SESSIONS: {
 		status: 409,

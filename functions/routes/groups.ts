@@ -5,6 +5,7 @@ import {
 	getGroup,
 	listGroupSummaries,
 	renameGroup,
+	setGroupPolicy,
 } from "../../schema/groups.ts";
 import { getUserGroupIds } from "../../schema/hosts.ts";
 import { audit } from "../lib/audit.ts";
@@ -20,6 +21,10 @@ const groupView = z
 		id: z.string(),
 		name: z.string(),
 		createdAt: z.number(),
+		mailProtocol: z.boolean().openapi({
+			description:
+				"After each session of the group, mail its protocol (a summary and the signed excerpt) to the supporter, and to a customer who asked for a copy. Needs SMTP_URL.",
+		}),
 		members: z.number(),
 		hosts: z.number(),
 	})
@@ -30,10 +35,16 @@ const createBody = z
 	.strict()
 	.openapi("CreateGroup");
 
-const renameBody = z
-	.object({ name: z.string().trim().min(1).max(100) })
+const updateBody = z
+	.object({
+		name: z.string().trim().min(1).max(100).optional(),
+		mailProtocol: z.boolean().optional(),
+	})
 	.strict()
-	.openapi("RenameGroup");
+	.refine((b) => b.name !== undefined || b.mailProtocol !== undefined, {
+		message: "nothing to change",
+	})
+	.openapi("UpdateGroup");
 
 const idParams = z.object({ id: z.uuid() });
 
@@ -95,6 +106,7 @@ groupRoutes.openapi(
 				id: group.id,
 				name: group.name,
 				createdAt: group.createdAt.getTime(),
+				mailProtocol: group.mailProtocol,
 				members: 0,
 				hosts: 0,
 			},
@@ -112,10 +124,12 @@ groupRoutes.openapi(
 		middleware: [withClientAddress, requireAdmin] as const,
 		request: {
 			params: idParams,
-			body: { content: { "application/json": { schema: renameBody } }, required: true },
+			body: { content: { "application/json": { schema: updateBody } }, required: true },
 		},
+		description:
+			"Renames the group and/or changes its policy (`mailProtocol`, off by default). Each change is audited.",
 		responses: {
-			200: jsonResponse(groupView, "The renamed group."),
+			200: jsonResponse(groupView, "The group as it is now."),
 			403: errorResponse("FORBIDDEN"),
 			404: errorResponse("GROUP_NOT_FOUND"),
 			409: errorResponse("GROUP_NAME_TAKEN"),
@@ -123,20 +137,32 @@ groupRoutes.openapi(
 	}),
 	async (c) => {
 		const { id } = c.req.valid("param");
-		const { name } = c.req.valid("json");
+		const { name, mailProtocol } = c.req.valid("json");
 		const { db, principal } = c.var;
 		const before = await getGroup(db, id);
 		if (!before) throw new AppError("GROUP_NOT_FOUND");
-		const renamed = await renameGroup(db, id, name);
-		if (renamed === "taken") throw new AppError("GROUP_NAME_TAKEN");
-		if (!renamed) throw new AppError("GROUP_NOT_FOUND");
-		await audit(c.env, {
-			type: "group.renamed",
-			actor: principal.id,
-			subject: id,
-			ip: c.var.ip,
-			data: { from: before.name, to: renamed.name },
-		});
+		if (name !== undefined && name !== before.name) {
+			const renamed = await renameGroup(db, id, name);
+			if (renamed === "taken") throw new AppError("GROUP_NAME_TAKEN");
+			if (!renamed) throw new AppError("GROUP_NOT_FOUND");
+			await audit(c.env, {
+				type: "group.renamed",
+				actor: principal.id,
+				subject: id,
+				ip: c.var.ip,
+				data: { from: before.name, to: renamed.name },
+			});
+		}
+		if (mailProtocol !== undefined && mailProtocol !== before.mailProtocol) {
+			if (!(await setGroupPolicy(db, id, { mailProtocol }))) throw new AppError("GROUP_NOT_FOUND");
+			await audit(c.env, {
+				type: "group.policy_updated",
+				actor: principal.id,
+				subject: id,
+				ip: c.var.ip,
+				data: { mailProtocol },
+			});
+		}
 		const [summary] = await listGroupSummaries(db, [id]);
 		if (!summary) throw new AppError("GROUP_NOT_FOUND");
 		return c.json({ ...summary, createdAt: summary.createdAt.getTime() }, 200);

@@ -9,6 +9,7 @@ import {
 } from "../../protocol/host.ts";
 import { importVerifyKey } from "../../protocol/signature.ts";
 import type { Db } from "../../schema/db.ts";
+import { sessionMailsProtocol } from "../../schema/groups.ts";
 import {
 	consumeEnrollment,
 	deleteHost,
@@ -548,6 +549,10 @@ hostRoutes.openapi(
 		endUnusedRelays(c, stored.ended);
 		if (!stored.ok) throw new AppError("TOO_MANY_SESSIONS", { limit });
 		const session = sessionActorStub(c.env.SESSION_ACTOR, row.id);
+		const mailProtocol = await sessionMailsProtocol(db, {
+			supporterId: principal.id,
+			hostGroupId: host.groupId,
+		});
 		await session.open({
 			id: row.id,
 			kind: "host",
@@ -558,6 +563,7 @@ hostRoutes.openapi(
 			expiresAt: row.expiresAt.getTime(),
 			hostId: id,
 			hostKey: host.publicKey,
+			mailProtocol,
 		});
 		await audit(c.env, {
 			type: "session.issued",

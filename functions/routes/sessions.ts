@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { sessionActorStub } from "../../durable/session-actor-api.ts";
 import { consentStateSchema } from "../../protocol/control.ts";
+import { sessionMailsProtocol } from "../../schema/groups.ts";
 import {
 	consumeCode,
 	getSession,
@@ -116,6 +117,24 @@ async function requireOwnSession(
 	return session;
 }
 
+/**
+ * The session whose customer holds this resume token (compared in constant time); anything else,
+ * a missing token included, is SESSION_NOT_FOUND.
+ */
+async function requireCustomer(
+	c: { var: { db: Parameters<typeof getSession>[0] } },
+	id: string,
+	resumeToken: string | undefined,
+): Promise<SupportSession> {
+	const session = await getSession(c.var.db, id);
+	const given = new TextEncoder().encode(await sha256Hex(resumeToken ?? ""));
+	const stored = new TextEncoder().encode(session?.resumeHash ?? "");
+	if (!session || !resumeToken || !constantTimeEqual(given, stored)) {
+		throw new AppError("SESSION_NOT_FOUND");
+	}
+	return session;
+}
+
 /** Like {@link requireOwnSession}, and the supporter must still be entitled to the seat. */
 async function requireSupporterSeat(
 	c: { var: { db: Parameters<typeof getSession>[0] } },
@@ -196,8 +215,27 @@ const joinedSchema = z
 		 * turned pictures on, the same-origin URL of their picture.
 		 */
 		supporter: z.object({ name: z.string(), pictureUrl: z.string().nullable() }),
+		protocolCopy: z.boolean().openapi({
+			description:
+				"Whether the customer may ask for a copy of the protocol by e-mail (`POST /api/v1/sessions/{id}/protocol-copy`): the session's group mails protocols and the server has SMTP.",
+		}),
 	})
 	.openapi("SessionJoined");
+
+const protocolCopyBody = z
+	.object({
+		resumeToken: z.string().min(20).max(100),
+		/** Checked in the handler, so that a wrong address gets its own error code. */
+		email: z.string().max(320),
+		/** The customer's explicit agreement to be mailed the protocol; `true` or nothing is sent. */
+		agree: z.boolean(),
+		lang: z.enum(["en", ...TERMS_LANGS]).optional(),
+	})
+	.strict()
+	.openapi("ProtocolCopyRequest");
+
+/** What counts as an e-mail address here: the HTML form's rule, at most 254 characters. */
+const emailAddress = z.email({ pattern: z.regexes.html5Email }).max(254);
 
 const ticketBody = z
 	.object({
@@ -297,6 +335,10 @@ sessions.openapi(
 			session = row;
 		}
 		const s = session as SupportSession;
+		const mailProtocol = await sessionMailsProtocol(db, {
+			supporterId: s.supporterId,
+			hostGroupId: null,
+		});
 		await actorFor(c.env, s.id).open({
 			id: s.id,
 			kind: "adhoc",
@@ -309,6 +351,7 @@ sessions.openapi(
 			codeExpiresAt: s.codeExpiresAt.getTime(),
 			idleGraceMs: settings.sessionIdleSeconds * 1000,
 			admission: settings.requireAdmission,
+			mailProtocol,
 		});
 		await audit(c.env, {
 			type: "session.issued",
@@ -435,7 +478,14 @@ sessions.openapi(
 			name: user?.displayName || "—",
 			pictureUrl: user && picturesEnabled(c.env) ? pictureUrl(user) : null,
 		};
-		return c.json({ sessionId: session.id, ticket, resumeToken: resume, terms, supporter }, 200);
+		// Tells the page only whether to offer the copy; nothing about the group.
+		const protocolCopy = await actorFor(c.env, session.id)
+			.protocolCopyOffered()
+			.catch(() => false);
+		return c.json(
+			{ sessionId: session.id, ticket, resumeToken: resume, terms, supporter, protocolCopy },
+			200,
+		);
 	},
 );
 
@@ -486,12 +536,7 @@ sessions.openapi(
 			});
 			return c.json({ ticket }, 200);
 		}
-		const session = await getSession(c.var.db, id);
-		const given = new TextEncoder().encode(await sha256Hex(body.resumeToken ?? ""));
-		const stored = new TextEncoder().encode(session?.resumeHash ?? "");
-		if (!session || !body.resumeToken || !constantTimeEqual(given, stored)) {
-			throw new AppError("SESSION_NOT_FOUND");
-		}
+		const session = await requireCustomer(c, id, body.resumeToken);
 		if (session.endedAt) throw new AppError("SESSION_ENDED");
 		const ticket = await signTicket(c.env.JWT_PRIVATE_KEY, {
 			sub: `customer:${session.id}`,
@@ -499,6 +544,46 @@ sessions.openapi(
 			role: "customer",
 		});
 		return c.json({ ticket }, 200);
+	},
+);
+
+sessions.openapi(
+	createRoute({
+		method: "post",
+		path: "/api/v1/sessions/{id}/protocol-copy",
+		tags: ["sessions"],
+		description:
+			"The customer (with its resume token) asks for a copy of the session's protocol by e-mail: a readable summary and the signed excerpt, sent when the session ends. Needs `agree: true`. The request is written to the protocol without the address; the address is kept only until the mail is sent. A later request replaces an earlier one.",
+		request: {
+			params: sessionIdParam,
+			body: { content: { "application/json": { schema: protocolCopyBody } }, required: true },
+		},
+		responses: {
+			204: { description: "The copy will be sent when the session ends." },
+			400: errorResponse("INVALID_EMAIL, AGREEMENT_REQUIRED or INVALID_REQUEST"),
+			404: errorResponse("SESSION_NOT_FOUND"),
+			409: errorResponse("PROTOCOL_MAIL_OFF"),
+			410: errorResponse("SESSION_ENDED"),
+			503: errorResponse("DB_UNAVAILABLE: the request could not be written to the protocol"),
+		},
+	}),
+	async (c) => {
+		const { id } = c.req.valid("param");
+		const body = c.req.valid("json");
+		const session = await requireCustomer(c, id, body.resumeToken);
+		const email = emailAddress.safeParse(body.email.trim());
+		if (!email.success) throw new AppError("INVALID_EMAIL");
+		if (!body.agree) throw new AppError("AGREEMENT_REQUIRED");
+		if (session.endedAt) throw new AppError("SESSION_ENDED");
+		const result = await actorFor(c.env, session.id).requestProtocolCopy({
+			copy: { address: email.data, lang: body.lang ?? "en" },
+			ip: c.var.ip,
+		});
+		if (result === "off") throw new AppError("PROTOCOL_MAIL_OFF");
+		if (result === "ended") throw new AppError("SESSION_ENDED");
+		if (result === "not_found") throw new AppError("SESSION_NOT_FOUND");
+		if (result === "unavailable") throw new AppError("DB_UNAVAILABLE");
+		return c.body(null, 204);
 	},
 );
 

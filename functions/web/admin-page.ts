@@ -74,7 +74,7 @@ export function adminBody(t: Messages) {
 </dialog>
 <section class="card" aria-labelledby="groups-title">
 <h2 id="groups-title" tabindex="-1">${t["admin.groups"]}</h2>
-<table id="groups"><thead><tr><th scope="col">${t["admin.groupName"]}</th><th scope="col">${t["admin.groupMembers"]}</th><th scope="col">${t["admin.groupHosts"]}</th><th scope="col"><span class="visually-hidden">${t["admin.actions"]}</span></th></tr></thead><tbody></tbody></table>
+<table id="groups"><thead><tr><th scope="col">${t["admin.groupName"]}</th><th scope="col">${t["admin.groupMembers"]}</th><th scope="col">${t["admin.groupHosts"]}</th><th scope="col">${t["admin.groupMailProtocol"]}</th><th scope="col"><span class="visually-hidden">${t["admin.actions"]}</span></th></tr></thead><tbody></tbody></table>
 <p id="groups-none" class="hint" hidden>${t["admin.groupsNone"]}</p>
 <div class="grid">
 <form id="group-form">
@@ -102,10 +102,12 @@ ${policySelect(t, "policy-files", t["admin.policy.files"])}
 <h2 id="group-dialog-title"></h2>
 <label for="group-edit-name">${t["admin.groupName"]}</label>
 <input id="group-edit-name" required maxlength="100" autocomplete="off">
+<label class="check"><input type="checkbox" id="group-edit-mail"> ${t["admin.groupMailProtocolEdit"]}</label>
+<p class="hint">${t["admin.groupMailProtocolHint"]}</p>
 <p id="group-delete-hint" class="hint"></p>
 <p id="group-edit-error" class="error" role="alert" hidden></p>
 <div class="row">
-<button type="submit" class="primary" value="save">${t["admin.groupRename"]}</button>
+<button type="submit" class="primary" value="save">${t["admin.groupSave"]}</button>
 <button type="button" id="group-delete" class="danger">${t["admin.groupDelete"]}</button>
 <button type="button" id="group-edit-cancel">${t["admin.cancel"]}</button>
 </div>

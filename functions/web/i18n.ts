@@ -89,6 +89,17 @@ const en = {
 	"join.native.more":
 		"Until then your supporter's pointer appears as a marker on your shared screen. If your PC does not trust this server's certificate, your supporter gives you its fingerprint for --fingerprint.",
 
+	"join.copy.title": "A copy of the protocol by e-mail (optional)",
+	"join.copy.text":
+		"When the session ends, this server can mail you its protocol: a summary and the signed record of what happened, which anyone can check. Leave this empty if you do not want it.",
+	"join.copy.email": "Your e-mail address",
+	"join.copy.agree":
+		"I agree that the protocol of this session is mailed to this address. The address is used for this mail only and deleted once it is sent.",
+	"join.copy.submit": "Send me a copy",
+	"join.copy.requested": "A copy goes to {email} when the session ends.",
+	"join.copy.invalidEmail": "Please enter a valid e-mail address.",
+	"join.copy.agreeMissing": "Please tick the box to agree, or leave the address empty.",
+	"join.copy.ended": "The session has ended; a copy can no longer be asked for.",
 	"console.title": "Support console",
 	"console.issue": "Issue a support ID",
 	"console.code": "Support ID",
@@ -315,6 +326,13 @@ const en = {
 	"admin.groupEdit": "Edit…",
 	"admin.groupEditOf": "Group {name}",
 	"admin.groupRename": "Rename",
+	"admin.groupSave": "Save",
+	"admin.groupSaved": "Group {name} saved.",
+	"admin.groupMailProtocol": "Protocol by e-mail",
+	"admin.groupMailProtocolEdit":
+		"Mail each session's protocol to the supporter (and to customers who ask)",
+	"admin.groupMailProtocolHint":
+		"A summary and the signed excerpt go out when a session ends, through the server's own SMTP server (SMTP_URL); without it nothing is sent.",
 	"admin.groupRenamed": "Group {name} renamed.",
 	"admin.groupDelete": "Delete group",
 	"admin.groupDeleted": "Group {name} deleted.",
@@ -416,7 +434,8 @@ const en = {
 		"Older whole sessions are cut off at a signed checkpoint, so the rest stays verifiable.",
 	"admin.features": "Server features",
 	"admin.mail": "E-mail",
-	"admin.mailOn": "Password-reset mails go through the admin's own SMTP server (SMTP_URL).",
+	"admin.mailOn":
+		"Password-reset mails, and the session protocols of groups that have them on, go through the admin's own SMTP server (SMTP_URL).",
 	"admin.mailOff":
 		"Nothing is mailed. Set SMTP_URL to your own mail server and restart to turn it on.",
 	"admin.pictures": "Profile pictures",
@@ -588,6 +607,18 @@ const de: Messages = {
 	"join.native.more":
 		"Bis dahin erscheint der Zeiger Ihres Supporters als Markierung auf Ihrem freigegebenen Bildschirm. Vertraut Ihr PC dem Zertifikat dieses Servers nicht, nennt Ihnen Ihr Supporter dessen Fingerabdruck für --fingerprint.",
 
+	"join.copy.title": "Eine Kopie des Protokolls per E-Mail (freiwillig)",
+	"join.copy.text":
+		"Wenn die Sitzung endet, kann Ihnen dieser Server ihr Protokoll mailen: eine Zusammenfassung und den signierten Nachweis des Ablaufs, den jeder prüfen kann. Lassen Sie das Feld leer, wenn Sie das nicht möchten.",
+	"join.copy.email": "Ihre E-Mail-Adresse",
+	"join.copy.agree":
+		"Ich bin einverstanden, dass das Protokoll dieser Sitzung an diese Adresse gemailt wird. Die Adresse wird nur dafür verwendet und nach dem Versand gelöscht.",
+	"join.copy.submit": "Kopie anfordern",
+	"join.copy.requested": "Eine Kopie geht an {email}, wenn die Sitzung endet.",
+	"join.copy.invalidEmail": "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+	"join.copy.agreeMissing":
+		"Bitte kreuzen Sie das Einverständnis an oder lassen Sie die Adresse leer.",
+	"join.copy.ended": "Die Sitzung ist beendet; eine Kopie kann nicht mehr angefordert werden.",
 	"console.title": "Support-Konsole",
 	"console.issue": "Support-ID erzeugen",
 	"console.code": "Support-ID",
@@ -824,6 +855,13 @@ const de: Messages = {
 	"admin.groupEdit": "Bearbeiten…",
 	"admin.groupEditOf": "Gruppe {name}",
 	"admin.groupRename": "Umbenennen",
+	"admin.groupSave": "Speichern",
+	"admin.groupSaved": "Gruppe {name} gespeichert.",
+	"admin.groupMailProtocol": "Protokoll per E-Mail",
+	"admin.groupMailProtocolEdit":
+		"Das Protokoll jeder Sitzung an den Supporter mailen (und an Kunden, die darum bitten)",
+	"admin.groupMailProtocolHint":
+		"Zusammenfassung und signierter Auszug gehen beim Ende einer Sitzung über den eigenen SMTP-Server (SMTP_URL) hinaus; ohne ihn wird nichts gesendet.",
 	"admin.groupRenamed": "Gruppe {name} umbenannt.",
 	"admin.groupDelete": "Gruppe löschen",
 	"admin.groupDeleted": "Gruppe {name} gelöscht.",
@@ -927,7 +965,7 @@ const de: Messages = {
 	"admin.features": "Serverfunktionen",
 	"admin.mail": "E-Mail",
 	"admin.mailOn":
-		"Mails zum Zurücksetzen des Passworts gehen über den eigenen SMTP-Server (SMTP_URL).",
+		"Mails zum Zurücksetzen des Passworts und die Sitzungsprotokolle der Gruppen, die sie eingeschaltet haben, gehen über den eigenen SMTP-Server (SMTP_URL).",
 	"admin.mailOff":
 		"Es wird nichts gemailt. SMTP_URL auf den eigenen Mailserver setzen und neu starten, um es einzuschalten.",
 	"admin.pictures": "Profilbilder",

@@ -88,6 +88,18 @@ ${filesBody(t)}
 <h2 id="peer-title">${t["join.peerScreen"]}</h2>
 <canvas id="peer-screen" class="screen" width="640" height="360" aria-label="${t["join.peerScreen"]}"></canvas>
 </section>
+<section id="protocol-copy" class="card narrow" hidden aria-labelledby="copy-title">
+<h2 id="copy-title">${t["join.copy.title"]}</h2>
+<p class="hint">${t["join.copy.text"]}</p>
+<form id="copy-form" novalidate>
+<label for="copy-email">${t["join.copy.email"]}</label>
+<input id="copy-email" name="email" type="email" autocomplete="email" maxlength="254">
+<label class="check"><input type="checkbox" id="copy-agree"> ${t["join.copy.agree"]}</label>
+<p id="copy-error" class="error" role="alert" hidden></p>
+<p id="copy-done" class="status" role="status" aria-live="polite" hidden></p>
+<button type="submit" id="copy-submit">${t["join.copy.submit"]}</button>
+</form>
+</section>
 </section>
 <section id="step-ended" class="card narrow" hidden>
 <p id="ended-text" role="alert"></p>

@@ -83,6 +83,8 @@ const joinedSessionSchema = z.object({
 	terms: termsSchema.nullable().optional(),
 	/** The supporter's name and picture URL (same origin; absent from an older server). */
 	supporter: z.object({ name: z.string(), pictureUrl: z.string().nullable() }).optional(),
+	/** The customer may ask for a copy of the protocol by e-mail; absent from older servers. */
+	protocolCopy: z.boolean().optional(),
 });
 /** What a customer gets for a valid code: the first ticket and the token for later ones. */
 export type JoinedSession = z.infer<typeof joinedSessionSchema>;
@@ -140,6 +142,15 @@ export interface ApiClient {
 		displayName: string;
 		lang?: "en" | "de";
 	}): Promise<JoinedSession>;
+	/**
+	 * The customer asks for a copy of the protocol by e-mail when the session ends (only when the
+	 * join answer's `protocolCopy` is true). `agree` must be the customer's own explicit yes.
+	 * Throws ApiError `INVALID_EMAIL`, `AGREEMENT_REQUIRED`, `PROTOCOL_MAIL_OFF` or `SESSION_ENDED`.
+	 */
+	requestProtocolCopy(
+		sessionId: string,
+		input: { resumeToken: string; email: string; agree: boolean; lang?: "en" | "de" },
+	): Promise<void>;
 	/** A fresh single-use WebSocket ticket, for the first connect or a resume. */
 	ticket(sessionId: string, credentials?: TicketCredentials): Promise<string>;
 	/** The session as the server sees it (supporter, admin). */
@@ -276,6 +287,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 		},
 		joinSession(input) {
 			return must("POST", "/api/v1/sessions/join", joinedSessionSchema, input);
+		},
+		async requestProtocolCopy(sessionId, input) {
+			await call("POST", `${sessionPath(sessionId)}/protocol-copy`, input);
 		},
 		async ticket(sessionId, credentials) {
 			const path = `${sessionPath(sessionId)}/tickets`;

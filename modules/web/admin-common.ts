@@ -9,6 +9,8 @@ export interface GroupRow {
 	id: string;
 	name: string;
 	createdAt: number;
+	/** The group's sessions' protocols are mailed when they end. */
+	mailProtocol: boolean;
 	members: number;
 	hosts: number;
 }

@@ -112,13 +112,15 @@ function editUser(user: UserRow): void {
 	dialog.showModal();
 }
 
-/** The group dialog: rename, or delete (refused while hosts belong to it). */
+/** The group dialog: rename and policy, or delete (refused while hosts belong to it). */
 function editGroup(group: GroupRow): void {
 	const dialog = $<HTMLDialogElement>("group-dialog");
 	$("group-dialog-title").textContent = t("admin.groupEditOf", { name: group.name });
 	$("group-delete-hint").textContent = t("admin.groupDeleteHint");
 	const input = $<HTMLInputElement>("group-edit-name");
 	input.value = group.name;
+	const mail = $<HTMLInputElement>("group-edit-mail");
+	mail.checked = group.mailProtocol;
 	const error = $("group-edit-error");
 	show(error, false);
 	const refused = (err: unknown) => {
@@ -132,10 +134,18 @@ function editGroup(group: GroupRow): void {
 	$<HTMLFormElement>("group-edit-form").onsubmit = (event) => {
 		event.preventDefault();
 		const name = input.value.trim();
-		apiJson("PATCH", path, { name })
+		// Only what changed, so each change is audited once.
+		const changes: Record<string, unknown> = {};
+		if (name !== group.name) changes.name = name;
+		if (mail.checked !== group.mailProtocol) changes.mailProtocol = mail.checked;
+		if (Object.keys(changes).length === 0) {
+			dialog.close();
+			return;
+		}
+		apiJson("PATCH", path, changes)
 			.then(() => {
 				dialog.close();
-				$("group-result").textContent = t("admin.groupRenamed", { name });
+				$("group-result").textContent = t("admin.groupSaved", { name });
 				return Promise.all([reloadGroups(), loadUsers()]);
 			})
 			.catch(refused);
@@ -203,6 +213,7 @@ function renderGroups(): void {
 		cell(row, group.name);
 		cell(row, String(group.members));
 		cell(row, String(group.hosts));
+		cell(row, group.mailProtocol ? t("admin.on") : t("admin.off"));
 		row
 			.insertCell()
 			.append(

@@ -58,7 +58,10 @@ $<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
 	api.joinSession({ code, displayName, lang }).then(
 		(joined) => {
 			showSupporter(joined.supporter ?? null);
-			start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(fail);
+			if (joined.protocolCopy) offerProtocolCopy(joined.sessionId, joined.resumeToken, lang);
+			return start(joined.sessionId, joined.ticket, joined.resumeToken, joined.terms ?? null).catch(
+				fail,
+			);
 		},
 		(err: unknown) => {
 			error.textContent =
@@ -75,6 +78,50 @@ $<HTMLFormElement>("join-form").addEventListener("submit", (event) => {
 // The ID may be in the link the supporter sent (`/join#12345678`): it never reaches the server.
 const fromLink = location.hash.replace(/\D/g, "");
 if (fromLink.length === 8) $<HTMLInputElement>("code").value = fromLink;
+
+/**
+ * The optional copy of the protocol by e-mail, offered only when the join answer says the
+ * session's protocol is mailed. Nothing is sent without an address and the ticked agreement;
+ * the server checks both again and keeps the address only until the mail is out.
+ */
+function offerProtocolCopy(sessionId: string, resumeToken: string, lang: "en" | "de") {
+	const form = $<HTMLFormElement>("copy-form");
+	const error = $("copy-error");
+	const done = $("copy-done");
+	show($("protocol-copy"));
+	form.addEventListener("submit", (event) => {
+		event.preventDefault();
+		show(error, false);
+		const input = $<HTMLInputElement>("copy-email");
+		const email = input.value.trim();
+		const agree = $<HTMLInputElement>("copy-agree").checked;
+		const say = (key: string) => {
+			error.textContent = t(key);
+			show(error);
+		};
+		if (!email || !input.checkValidity()) return say("join.copy.invalidEmail");
+		if (!agree) return say("join.copy.agreeMissing");
+		const submit = $<HTMLButtonElement>("copy-submit");
+		submit.disabled = true;
+		api.requestProtocolCopy(sessionId, { resumeToken, email, agree, lang }).then(
+			() => {
+				done.textContent = t("join.copy.requested", { email });
+				show(done);
+			},
+			(err: unknown) => {
+				submit.disabled = false;
+				const code = err instanceof ApiError ? err.code : "";
+				if (code === "INVALID_EMAIL") say("join.copy.invalidEmail");
+				else if (code === "AGREEMENT_REQUIRED") say("join.copy.agreeMissing");
+				else if (code === "SESSION_ENDED") say("join.copy.ended");
+				else {
+					error.textContent = describeError(err);
+					show(error);
+				}
+			},
+		);
+	});
+}
 
 // ---------------------------------------------------------------------------------------------
 // Step 2: connect, terms, share

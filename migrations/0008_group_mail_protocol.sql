@@ -1,0 +1,1 @@
+ALTER TABLE `groups` ADD `mail_protocol` integer DEFAULT false NOT NULL;
