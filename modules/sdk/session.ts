@@ -52,6 +52,7 @@ import {
 import { importVerifyKey, verifyEphemeral, verifyStatement } from "../../protocol/signature.ts";
 import {
 	decodeVideoFeedback,
+	encodeVideoFeedback,
 	parseVideoChunk,
 	VIDEO_FEEDBACK_STREAM,
 	VIDEO_STREAM,
@@ -673,6 +674,20 @@ export class SessionClient {
 		const parsed = screenInfoSchema.safeParse(info);
 		if (!parsed.success) return Promise.reject(new RangeError("not valid screen info"));
 		return this.send("screen", SCREEN_INFO_STREAM, encodeJson(parsed.data));
+	}
+
+	/**
+	 * Video feedback to the showing side (docs/protocol.md §2.3), on the screen channel's stream
+	 * 4: the relay forwards it only while the peer shows. Rejects a message the schema refuses.
+	 */
+	sendVideoFeedback(feedback: VideoFeedback): Promise<bigint> {
+		let bytes: Uint8Array;
+		try {
+			bytes = encodeVideoFeedback(feedback);
+		} catch {
+			return Promise.reject(new RangeError("not valid video feedback"));
+		}
+		return this.send("screen", VIDEO_FEEDBACK_STREAM, bytes);
 	}
 
 	// -------------------------------------------------------------------------------------------
