@@ -120,6 +120,22 @@ export function canEncodeVideo(): boolean {
 	return typeof VideoEncoder !== "undefined" && typeof VideoFrame !== "undefined";
 }
 
+const RGB_FORMATS: ReadonlySet<string> = new Set(["RGBA", "RGBX", "BGRA", "BGRX"]);
+
+/**
+ * Whether a frame can go to the encoder as it is. VP8 carries no colour description, and the
+ * wire's convention (protocol §2.3) is BT.709 limited range, which is what Chromium's decoder
+ * assumes for VP8 and what its encoder makes of RGB frames (measured). YUV frames in another
+ * colour space would be encoded as they are, plane by plane, and shown with shifted colours
+ * (Chromium's fake capture, I420 BT.601: green came out at a third less): those are converted.
+ * Frames without a readable format (`format` null) go as they are.
+ */
+function isBt709Ready(frame: VideoFrame): boolean {
+	if (frame.format === null || RGB_FORMATS.has(frame.format)) return true;
+	const { matrix, fullRange } = frame.colorSpace;
+	return matrix === "bt709" && fullRange === false;
+}
+
 function even(value: number): number {
 	return Math.max(2, Math.floor(value / 2) * 2);
 }
@@ -357,8 +373,12 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		marker.dataset.videoScale = String(scale);
 	};
 
-	/** Encodes one frame (not closed here) if the link, the encoder and the frame rate allow. */
-	const encode = (frame: VideoFrame, now: number, still = false): void => {
+	/**
+	 * Encodes one frame (not closed here) if the link, the encoder and the frame rate allow. A
+	 * frame in another colour space than BT.709 limited range is converted to RGBA first (see
+	 * {@link isBt709Ready}).
+	 */
+	const encode = async (frame: VideoFrame, now: number, still = false): Promise<void> => {
 		if (!codec || failed || !allowed()) return;
 		const behind = session.peerLagging || backlog() >= MAX_BACKLOG_BYTES;
 		adapt(now, behind);
@@ -373,21 +393,25 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		if (encoder.encodeQueueSize >= MAX_ENCODE_QUEUE && !keyDue) return;
 		const timestamp = Math.max(lastTimestamp + 1, epochMicros());
 		lastTimestamp = timestamp;
-		let stamped: VideoFrame | null = null;
-		try {
-			stamped = new VideoFrame(frame, { timestamp });
-			encoder.encode(stamped, { keyFrame: keyDue });
-		} catch {
-			fail();
-			return;
-		} finally {
-			stamped?.close();
-		}
 		lastEncodedAt = now;
 		if (keyDue) {
 			lastKeyAt = now;
 			forceKey = false;
 			keyRequested = false;
+		}
+		let source: VideoFrame | null = null;
+		try {
+			source = isBt709Ready(frame)
+				? new VideoFrame(frame, { timestamp })
+				: await toRgba(frame, timestamp);
+			if (stopped || encoder?.state !== "configured") return;
+			encoder.encode(source, { keyFrame: keyDue });
+		} catch {
+			// The frame went away meanwhile (the capture ended) or did not convert: skipped. A key
+			// chunk that was due stays due. Encoder failures arrive through its error callback.
+			if (keyDue) forceKey = true;
+		} finally {
+			source?.close();
 		}
 	};
 
@@ -395,8 +419,25 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 	function encodeStill(): void {
 		const now = performance.now();
 		if (!last || stopped || now - lastFrameAt < STILL_FRAME_MS) return;
-		encode(last, now, true);
+		const still = last.clone(); // `last` may be replaced while this one converts
+		void encode(still, now, true).finally(() => still.close());
 		if (keyRequested && !stopped) setTimeout(encodeStill, KEYFRAME_REQUEST_MIN_MS);
+	}
+
+	let rgba: Uint8Array<ArrayBuffer> | null = null;
+	/** The frame as RGBA: the encoder then converts it to BT.709 itself. */
+	async function toRgba(frame: VideoFrame, timestamp: number): Promise<VideoFrame> {
+		const rect = frame.visibleRect;
+		const width = rect?.width ?? frame.displayWidth;
+		const height = rect?.height ?? frame.displayHeight;
+		if (rgba?.byteLength !== width * height * 4) rgba = new Uint8Array(width * height * 4);
+		await frame.copyTo(rgba, { format: "RGBA" });
+		return new VideoFrame(rgba, {
+			format: "RGBA",
+			codedWidth: width,
+			codedHeight: height,
+			timestamp,
+		});
 	}
 
 	const keep = (frame: VideoFrame): void => {
@@ -440,7 +481,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 				frame.close();
 				break;
 			}
-			encode(frame, performance.now());
+			await encode(frame, performance.now());
 			keep(frame);
 		}
 	}
@@ -461,7 +502,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 					}
 					context.drawImage(video, 0, 0);
 					const frame = new VideoFrame(canvas, { timestamp: epochMicros() });
-					encode(frame, performance.now());
+					await encode(frame, performance.now());
 					keep(frame);
 				}
 				await clock.next(1000 / fps - (performance.now() - started));
@@ -521,6 +562,14 @@ export interface VideoViewer {
 	/** True while decoded video (not pictures) is being drawn. */
 	readonly receiving: boolean;
 }
+
+/** The colour space of VP8 chunks on the wire (protocol §2.3). */
+const VP8_COLOR_SPACE: VideoColorSpaceInit = {
+	primaries: "bt709",
+	transfer: "bt709",
+	matrix: "bt709",
+	fullRange: false,
+};
 
 /** How often the viewer sends a receiver report. */
 const REPORT_INTERVAL_MS = 1000;
@@ -685,6 +734,8 @@ export function videoViewer(
 				codedHeight: chunk.height,
 				optimizeForLatency: true,
 				hardwareAcceleration: "no-preference",
+				// VP8 describes no colour space: the wire's is BT.709 limited (protocol §2.3).
+				...(chunk.codec === "vp8" ? { colorSpace: VP8_COLOR_SPACE } : {}),
 			});
 		} catch {
 			onDecoderError(); // a codec string or size this decoder refuses outright
