@@ -227,6 +227,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		} catch {
 			supported = false; // a codec string this browser cannot even parse
 		}
+		if (supportCache.size >= 64) supportCache.clear(); // a viewer inventing codec strings
 		supportCache.set(key, supported);
 		return supported;
 	};
@@ -236,8 +237,31 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		last?.displayHeight || video.videoHeight || 1080,
 	];
 
-	/** The viewer's codecs arrived (or changed): the first one this browser encodes wins. */
+	/** A `codecs` list waiting while the previous one is checked (only the newest counts). */
+	let pendingCodecs: string[] | null = null;
+	let choosing = false;
+
+	/**
+	 * The viewer's codecs arrived (or changed): the first one this browser encodes wins. One list
+	 * is checked at a time and only the newest waits, so a viewer that floods `codecs` costs at
+	 * most one check in flight.
+	 */
 	const choose = async (decode: string[]): Promise<void> => {
+		pendingCodecs = decode;
+		if (choosing) return;
+		choosing = true;
+		try {
+			while (pendingCodecs && !stopped) {
+				const list = pendingCodecs;
+				pendingCodecs = null;
+				await apply(list);
+			}
+		} finally {
+			choosing = false;
+		}
+	};
+
+	const apply = async (decode: string[]): Promise<void> => {
 		const [width, height] = sourceSize();
 		const offered: string[] = [];
 		for (const name of decode) if (await encodes(name, width, height)) offered.push(name);
@@ -256,7 +280,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		else if (feedback.t === "keyframe") {
 			keyRequested = true;
 			// A static screen delivers no new frame to make the key chunk from.
-			setTimeout(encodeStill, STILL_FRAME_MS);
+			stillSoon(STILL_FRAME_MS);
 		} else if (feedback.t === "report") {
 			lossReported += feedback.lost;
 			viewerSlow = feedback.decodeMs > 800 / fps;
@@ -415,13 +439,20 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		}
 	};
 
+	let stillTimer: ReturnType<typeof setTimeout> | null = null;
+	/** Arms the one timer of {@link encodeStill} (requests while it waits add nothing). */
+	function stillSoon(ms: number): void {
+		if (stillTimer === null && !stopped) stillTimer = setTimeout(encodeStill, ms);
+	}
+
 	/** A requested key chunk on a screen that delivers no frames: made from the last frame. */
 	function encodeStill(): void {
+		stillTimer = null;
 		const now = performance.now();
 		if (!last || stopped || now - lastFrameAt < STILL_FRAME_MS) return;
 		const still = last.clone(); // `last` may be replaced while this one converts
 		void encode(still, now, true).finally(() => still.close());
-		if (keyRequested && !stopped) setTimeout(encodeStill, KEYFRAME_REQUEST_MIN_MS);
+		if (keyRequested) stillSoon(KEYFRAME_REQUEST_MIN_MS);
 	}
 
 	let rgba: Uint8Array<ArrayBuffer> | null = null;
@@ -517,6 +548,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 		stopped = true;
 		looping = false;
 		hub.listeners.delete(onFeedback);
+		if (stillTimer !== null) clearTimeout(stillTimer);
 		void reader?.cancel().catch(() => undefined);
 		reader = null;
 		clone?.stop();
@@ -689,6 +721,11 @@ export function videoViewer(
 				canvas.height = frame.displayHeight;
 			}
 			context.drawImage(frame, 0, 0, canvas.width, canvas.height);
+		} catch {
+			// A picture the canvas cannot take (a size no canvas allocates): dropped, not thrown
+			// out of the decoder's callback.
+			count("videoDrawErrors");
+			return;
 		} finally {
 			frame.close();
 		}

@@ -6,7 +6,18 @@
  * pixels can be checked where the pattern is known.
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { Agent, WebSocket as UndiciWebSocket, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiClient, type FetchLike } from "../../modules/sdk/api.ts";
+import {
+	encodeVideoChunk,
+	SessionClient,
+	VIDEO_FEEDBACK_STREAM,
+	VIDEO_STREAM,
+	type VideoChunk,
+	type VideoFeedback,
+	type WebSocketLike,
+} from "../../modules/sdk/index.ts";
 import { ADMIN, bearer, createUserAs, mustLogin } from "../helpers/auth.ts";
 import {
 	hasChromium,
@@ -127,6 +138,8 @@ describe.skipIf(!hasChromium)("the screen as video", () => {
 	let browser: Browser;
 	let staff: BrowserContext;
 	let customerContext: BrowserContext;
+	let agent: Agent;
+	let fetch: FetchLike;
 	const errors: string[][] = [];
 
 	beforeAll(async () => {
@@ -151,12 +164,15 @@ describe.skipIf(!hasChromium)("the screen as video", () => {
 			locale: "en-US",
 			viewport: { width: 1280, height: 900 },
 		});
+		agent = new Agent({ connect: { ca: server.ca } });
+		fetch = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
 	});
 
 	afterAll(async () => {
 		const seen = errors.flat().filter((e) => !e.includes("camera is not allowed"));
 		if (seen.length) console.log(`page errors:\n${seen.join("\n")}`);
 		await browser?.close();
+		await agent?.close();
 		await server?.stop();
 	});
 
@@ -252,5 +268,102 @@ describe.skipIf(!hasChromium)("the screen as video", () => {
 		await expectPattern(supporter);
 		await customer.close();
 		await supporter.close();
+	});
+	it("drops a dishonest shower's malformed and undecodable chunks, asks for key frames and stays alive", async () => {
+		const supporter = await staff.newPage();
+		errors.push(watchErrors(supporter));
+		await logIn(supporter, server.url, SUPPORTER);
+		const code = await issueSupportId(supporter);
+		// The showing side: the SDK, sending what no honest module sends.
+		const api = createApiClient({ baseUrl: server.url.origin, fetch });
+		const joined = await api.joinSession({ code, displayName: "Mallory" });
+		const customer = new SessionClient({
+			role: "customer",
+			sessionId: joined.sessionId,
+			baseUrl: server.url.origin,
+			webSocket: (url) => new UndiciWebSocket(url, { dispatcher: agent }) as WebSocketLike,
+			ticket: joined.ticket,
+			renewTicket: () => api.ticket(joined.sessionId, { resumeToken: joined.resumeToken }),
+			...(joined.terms ? { termsSha256: joined.terms.sha256 } : {}),
+		});
+		const feedback: VideoFeedback[] = [];
+		customer.on("videoFeedback", (f) => feedback.push(f));
+		await customer.connect();
+		await customer.whenReady(10_000);
+		if (joined.terms) await customer.acceptTerms();
+		const codecs = customer.waitFor("videoFeedback", (f) => f.t === "codecs", 15_000);
+		await customer.grantView();
+		// The console says what it decodes as soon as it views, and asks for a key chunk.
+		expect(await codecs).toEqual({ t: "codecs", decode: expect.arrayContaining(["vp8"]) });
+
+		const send = (payload: Uint8Array) => customer.send("screen", VIDEO_STREAM, payload);
+		const keyframesBefore = feedback.filter((f) => f.t === "keyframe").length;
+		await send(new Uint8Array([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])); // unknown flag
+		await send(new Uint8Array(5)); // shorter than a header
+		// A well-formed key chunk whose bytes are no VP8 frame: the decoder fails on it.
+		await send(
+			encodeVideoChunk(
+				{ key: true, index: 0, timestampUs: 1, codec: "vp8", width: 64, height: 48 },
+				new Uint8Array(64).fill(0xab),
+			),
+		);
+		await send(encodeVideoChunk({ key: false, index: 1, timestampUs: 2 }, new Uint8Array([1])));
+		await supporter.waitForFunction(() => {
+			const data = document.getElementById("screen")?.dataset;
+			return Number(data?.videoRejected ?? 0) >= 2 && Number(data?.videoDecoderErrors ?? 0) >= 1;
+		});
+		// It asked for a key chunk again (at most every 500 ms), and a picture still shows.
+		const deadline = Date.now() + 15_000;
+		while (feedback.filter((f) => f.t === "keyframe").length <= keyframesBefore) {
+			if (Date.now() > deadline) throw new Error("no key frame request after the bad chunks");
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		await customer.send("screen", 1, new TextEncoder().encode("still here"));
+		await supporter.waitForFunction(
+			() => document.getElementById("screen")?.dataset.snapshot === "still here",
+		);
+		expect((await dataset(supporter)).videoFrames).toBeUndefined();
+		customer.close();
+		await supporter.close();
+		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
+	});
+
+	it("a customer page ignores a dishonest viewer's malformed feedback and streams to an SDK viewer", async () => {
+		const supporterApi = createApiClient({ baseUrl: server.url.origin, fetch });
+		await supporterApi.login(SUPPORTER);
+		const created = await supporterApi.createSession({ view: "customer" });
+		const supporter = new SessionClient({
+			role: "supporter",
+			sessionId: created.sessionId,
+			baseUrl: server.url.origin,
+			webSocket: (url) => new UndiciWebSocket(url, { dispatcher: agent }) as WebSocketLike,
+			renewTicket: () => supporterApi.ticket(created.sessionId),
+		});
+		const chunks: VideoChunk[] = [];
+		supporter.on("videoChunk", (chunk) => chunks.push(chunk));
+		await supporter.connect();
+		const customer = await customerContext.newPage();
+		errors.push(watchErrors(customer));
+		await customer.addInitScript(sharePattern, PATTERN);
+		await joinAndAcceptTerms(customer, server.url, created.code);
+		await customer.waitForSelector("#share:not([disabled])");
+		await customer.click("#share");
+		if (supporter.state?.shower !== "customer")
+			await supporter.waitFor("state", (s) => s.shower === "customer", 15_000);
+		const raw = (text: string) =>
+			supporter.send("screen", VIDEO_FEEDBACK_STREAM, new TextEncoder().encode(text));
+		await raw("{");
+		await raw('{"t":"codecs","decode":["vp 8"]}');
+		await raw('{"t":"keyframe","now":true}');
+		await raw(JSON.stringify({ t: "codecs", decode: ["x".repeat(64), "vp8"] }));
+		if (!chunks.some((c) => c.key)) await supporter.waitFor("videoChunk", (c) => c.key, 30_000);
+		const key = chunks.find((c) => c.key);
+		expect(key).toMatchObject({ codec: "vp8", width: PATTERN.width, height: PATTERN.height });
+		expect(
+			await customer.$eval("#preview", (v) => (v as HTMLVideoElement).dataset.videoCodec),
+		).toBe("vp8");
+		supporter.close();
+		await customer.close();
+		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
 	});
 });
