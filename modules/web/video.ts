@@ -305,7 +305,7 @@ export function startVideoSender(options: VideoSenderOptions): VideoSender {
 
 	const output = (chunk: EncodedVideoChunk, metadata?: EncodedVideoChunkMetadata): void => {
 		const name = config?.codec;
-		if (!name || stopped) return;
+		if (!name || stopped || chunk.byteLength === 0) return; // nothing to send for an empty one
 		const data = new Uint8Array(chunk.byteLength);
 		chunk.copyTo(data);
 		const key = chunk.type === "key";

@@ -362,6 +362,14 @@ describe.skipIf(!hasChromium)("the screen as video", () => {
 		expect(
 			await customer.$eval("#preview", (v) => (v as HTMLVideoElement).dataset.videoCodec),
 		).toBe("vp8");
+		// A viewer that decodes only VP9, then only H.264, gets those (H.264 as Annex B).
+		for (const codec of ["vp09.00.10.08", "avc1.640028"]) {
+			const next = supporter.waitFor("videoChunk", (c) => c.key && c.codec === codec, 30_000);
+			await raw(JSON.stringify({ t: "codecs", decode: [codec] }));
+			const first = await next;
+			expect(first).toMatchObject({ width: PATTERN.width, height: PATTERN.height });
+			if (codec.startsWith("avc1")) expect([...first.data.subarray(0, 3)]).toEqual([0, 0, 0]);
+		}
 		supporter.close();
 		await customer.close();
 		expect(errors.flat().filter((e) => !e.includes("camera is not allowed"))).toEqual([]);
