@@ -9,6 +9,7 @@ import type {
 	Takeover,
 } from "../protocol/control.ts";
 import { CHANNELS, type FrameHeader, HEADER_BYTES, TAG_BYTES } from "../protocol/frame.ts";
+import { MAX_VIDEO_FEEDBACK_FRAME_BYTES, VIDEO_FEEDBACK_STREAM } from "../protocol/video.ts";
 
 /**
  * The consent rules of a support session as pure functions (DESIGN §4, §5): which control
@@ -539,7 +540,17 @@ export function mayForward(
 	}
 	switch (header.channel) {
 		case CHANNELS.screen:
-			return live.shower === from ? { ok: true } : { ok: false, reason: "no-view-grant" };
+			if (live.shower === from) return { ok: true };
+			// The viewer's video feedback (key frame requests, codecs, reports) is the one flow
+			// against the screen's direction: one stream and small frames only, so the backward
+			// direction can never carry a picture the shower did not agree to receive.
+			if (live.shower !== null && live.shower === other) {
+				if (header.stream !== VIDEO_FEEDBACK_STREAM) return { ok: false, reason: "no-view-grant" };
+				return frameBytes <= MAX_VIDEO_FEEDBACK_FRAME_BYTES
+					? { ok: true }
+					: { ok: false, reason: "feedback-too-large" };
+			}
+			return { ok: false, reason: "no-view-grant" };
 		case CHANNELS.input:
 			return live.controller === from && live.shower === other
 				? { ok: true }

@@ -8,6 +8,7 @@ export * from "../../protocol/encoding.ts";
 export * from "../../protocol/frame.ts";
 export * from "../../protocol/input.ts";
 export * from "../../protocol/signature.ts";
+export * from "../../protocol/video.ts";
 export * from "./api.ts";
 export * from "./crypto.ts";
 export * from "./session.ts";

@@ -51,6 +51,16 @@ import {
 } from "../../protocol/input.ts";
 import { importVerifyKey, verifyEphemeral, verifyStatement } from "../../protocol/signature.ts";
 import {
+	decodeVideoFeedback,
+	encodeVideoFeedback,
+	parseVideoChunk,
+	VIDEO_FEEDBACK_STREAM,
+	VIDEO_STREAM,
+	type VideoChunk,
+	type VideoChunkError,
+	type VideoFeedback,
+} from "../../protocol/video.ts";
+import {
 	createStatement,
 	deriveSessionKeys,
 	type EphemeralKeyPair,
@@ -140,7 +150,8 @@ export interface PeerControl {
 
 /**
  * Why a binary frame was not delivered: it did not open, there were no keys yet, or its
- * decrypted payload is not a valid input event, clipboard message or screen info (`malformed`).
+ * decrypted payload is not a valid input event, clipboard message, screen info, video chunk or
+ * video feedback (`malformed`).
  */
 export type RejectReason = OpenFailure | "no-keys" | "malformed";
 
@@ -166,7 +177,14 @@ export interface SessionEvents {
 	/** A frame from the peer, decrypted and authentic. */
 	frame: ReceivedFrame;
 	/** A binary frame that failed to open: tampering, replay, reordering, or no keys yet. */
-	rejected: { reason: RejectReason; channel?: number; stream?: number; seq?: bigint };
+	rejected: {
+		reason: RejectReason;
+		channel?: number;
+		stream?: number;
+		seq?: bigint;
+		/** For a malformed video chunk: what `parseVideoChunk` found. */
+		detail?: VideoChunkError;
+	};
 	/**
 	 * An input event from the controller (docs/protocol.md §2.2), decoded and valid. `granted` is
 	 * whether this client's last state says the peer controls this side's screen; a module that
@@ -177,6 +195,14 @@ export interface SessionEvents {
 	clipboard: ClipboardMessage;
 	/** What the showing side says about its screen: displays, pointer, injected input. */
 	screenInfo: ScreenInfo;
+	/**
+	 * One encoded video chunk from the showing side (docs/protocol.md §2.3), header checked;
+	 * `data` is a view into the decrypted payload. `seq` lets a viewer spot frames the relay
+	 * dropped even when their indexes would not show it.
+	 */
+	videoChunk: VideoChunk & { seq: bigint };
+	/** What the viewer says about the video: its codecs, a key frame request, a report. */
+	videoFeedback: VideoFeedback;
 	/**
 	 * The relay says the other side's reader is behind (`active`) or caught up: screen senders
 	 * skip frames while `peerLagging`; file frames wait by themselves.
@@ -660,6 +686,20 @@ export class SessionClient {
 		return this.send("screen", SCREEN_INFO_STREAM, encodeJson(parsed.data));
 	}
 
+	/**
+	 * Video feedback to the showing side (docs/protocol.md §2.3), on the screen channel's stream
+	 * 4: the relay forwards it only while the peer shows. Rejects a message the schema refuses.
+	 */
+	sendVideoFeedback(feedback: VideoFeedback): Promise<bigint> {
+		let bytes: Uint8Array;
+		try {
+			bytes = encodeVideoFeedback(feedback);
+		} catch {
+			return Promise.reject(new RangeError("not valid video feedback"));
+		}
+		return this.send("screen", VIDEO_FEEDBACK_STREAM, bytes);
+	}
+
 	// -------------------------------------------------------------------------------------------
 	// Outbound
 
@@ -979,7 +1019,7 @@ export class SessionClient {
 		const { channel, stream, seq } = opened.header;
 		const name = channelName(channel) ?? "chat";
 		this.#emit("frame", { channel, channelName: name, stream, seq, payload: opened.plaintext });
-		this.#emitTyped(name, stream, opened.plaintext);
+		this.#emitTyped(name, stream, opened.plaintext, seq);
 	}
 
 	/**
@@ -1014,8 +1054,11 @@ export class SessionClient {
 		return this.#backpressure !== null;
 	}
 
-	/** The typed events for input, clipboard and screen info; malformed payloads are `rejected`. */
-	#emitTyped(name: ChannelName, stream: number, payload: Uint8Array): void {
+	/**
+	 * The typed events for input, clipboard, screen info and video; malformed payloads are
+	 * `rejected`.
+	 */
+	#emitTyped(name: ChannelName, stream: number, payload: Uint8Array, seq: bigint): void {
 		if (name === "input" && stream === INPUT_STREAM) {
 			const event = decodeJson(inputEventSchema, payload);
 			// A module that injects input also checks the grant itself (defence in depth).
@@ -1031,6 +1074,17 @@ export class SessionClient {
 		} else if (name === "screen" && stream === SCREEN_INFO_STREAM) {
 			const info = decodeJson(screenInfoSchema, payload);
 			if (info) this.#emit("screenInfo", info);
+			else this.#emit("rejected", { reason: "malformed", channel: CHANNELS.screen, stream });
+		} else if (name === "screen" && stream === VIDEO_STREAM) {
+			const parsed = parseVideoChunk(payload);
+			if (parsed.ok) this.#emit("videoChunk", { ...parsed.chunk, seq });
+			else {
+				const detail = parsed.reason;
+				this.#emit("rejected", { reason: "malformed", channel: CHANNELS.screen, stream, detail });
+			}
+		} else if (name === "screen" && stream === VIDEO_FEEDBACK_STREAM) {
+			const feedback = decodeVideoFeedback(payload);
+			if (feedback) this.#emit("videoFeedback", feedback);
 			else this.#emit("rejected", { reason: "malformed", channel: CHANNELS.screen, stream });
 		}
 	}

@@ -37,6 +37,7 @@ import {
 } from "./hosts.ts";
 import { setupRemoteControl } from "./remote-control.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
+import { type VideoViewer, videoViewer, watchVideoFeedback } from "./video.ts";
 import { SCREEN_STREAM } from "./wire.ts";
 import { workerClock } from "./worker-clock.ts";
 
@@ -59,6 +60,12 @@ let chat: { refresh: () => void } | null = null;
 const customer = { seen: false, lost: false, back: false, stoppedSharing: false };
 /** The newest consent state, for reading what an `end` means. */
 let lastState: ConsentState | null = null;
+/**
+ * The video of the shown screen (video.ts), or null where this browser cannot decode video.
+ * `video.onChunk` hands out the encoded chunks with their timing, for a recorder that writes
+ * WebM without re-encoding (docs/modules.md).
+ */
+let video: VideoViewer | null = null;
 const hostList = startHostList((chosen) => {
 	void connectHost(chosen);
 });
@@ -174,11 +181,16 @@ function supporterSession(
 	});
 	setupClipboard(session, (state) => state?.controller === "supporter");
 	session.on("frame", (frame) => {
-		// Stream 2 is screen info (the screenInfo event below), not a picture.
+		// Stream 2 is screen info (the screenInfo event below), stream 3 video (below).
 		if (frame.channelName !== "screen" || frame.stream !== SCREEN_STREAM) return;
 		drawFrame(frame.payload);
 		remoteControl.frame();
 	});
+	video = videoViewer(canvas, session, () => remoteControl.frame());
+	video?.onChunk(() => {
+		canvas.dataset.videoChunks = String(Number(canvas.dataset.videoChunks ?? 0) + 1);
+	});
+	watchVideoFeedback(session); // the supporter may show their own screen later
 	session.on("screenInfo", (info) => remoteControl.info(info));
 	session.on("control", ({ message }) => {
 		if (message.type === "control.deny") {

@@ -17,6 +17,7 @@ import { $, browserFetch, describeError, show, t, trackedWebSocket } from "./com
 import { ask, closeConsent } from "./consent.ts";
 import { setupFiles } from "./files.ts";
 import { pickScreen, screenViewer, sendScreen } from "./screen.ts";
+import { videoViewer, watchVideoFeedback } from "./video.ts";
 import { type InputEvent, SCREEN_STREAM } from "./wire.ts";
 import { workerClock } from "./worker-clock.ts";
 
@@ -217,10 +218,14 @@ function wire(session: SessionClient): void {
 		}
 	});
 	setupClipboard(session, (state) => state?.controller === "supporter");
-	const drawPeer = screenViewer($<HTMLCanvasElement>("peer-screen"));
+	// The viewer's codecs may arrive before the screen is shared: keep them from the start.
+	watchVideoFeedback(session);
+	const peerCanvas = $<HTMLCanvasElement>("peer-screen");
+	const drawPeer = screenViewer(peerCanvas);
 	session.on("frame", (frame) => {
 		if (frame.channelName === "screen" && frame.stream === SCREEN_STREAM) drawPeer(frame.payload);
 	});
+	videoViewer(peerCanvas, session, () => undefined); // the supporter's screen after a switch
 	// The SDK validates input events and says whether this side's grant stands.
 	session.on("input", ({ event, granted }) => {
 		if (granted) showPointer(event);

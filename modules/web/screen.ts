@@ -1,8 +1,10 @@
 /**
  * Sending and showing a shared screen, for whichever side shows: the customer by default, the
- * supporter after a view switch. Pictures are whole JPEGs on the screen channel (wire.ts).
+ * supporter after a view switch. Video (video.ts) once the viewer asks for a codec this browser
+ * encodes; otherwise pictures, whole JPEGs on the screen channel (wire.ts).
  */
 import type { SessionClient } from "../sdk/session.ts";
+import { canEncodeVideo, startVideoSender } from "./video.ts";
 import { SCREEN_STREAM } from "./wire.ts";
 
 /** The largest encoded frame sent; the relay and browsers handle 1 MiB WebSocket messages. */
@@ -76,13 +78,16 @@ function frameClock(interval: number, marker: HTMLElement): FrameClock {
 /** Opens the browser's own picker: the user chooses a window, a screen or a tab. */
 export function pickScreen(): Promise<MediaStream> {
 	return navigator.mediaDevices.getDisplayMedia({
-		video: { frameRate: { ideal: 10, max: 15 } },
+		// Video wants 30 frames/s; the picture loop takes what it needs from them.
+		video: { frameRate: { ideal: 30, max: 30 } },
 		audio: false,
 	});
 }
 
 /**
- * Draws the shared video into a canvas and sends it as JPEG, about 6 times a second (paced by a
+ * Sends the shared screen: as video (video.ts) while the viewer asked for a codec this browser
+ * encodes, else as pictures. Pictures: draws the shared video into a canvas and sends it as
+ * JPEG, about 6 times a second (paced by a
  * worker's clock, so a background tab keeps sending; see {@link frameClock}), while
  * `active()` holds and this side is the relay's shower (frames sent before the relay recorded
  * the grant would be dropped and counted as violations). When the socket's backlog grows,
@@ -102,10 +107,24 @@ export async function sendScreen(
 	let quality = 0.7;
 	let scale = 1;
 	const clock = frameClock(FRAME_INTERVAL_MS, video);
+	const videoOut = canEncodeVideo()
+		? startVideoSender({
+				session,
+				role,
+				video,
+				backlog,
+				active,
+				clock: (interval) => frameClock(interval, video),
+			})
+		: null;
 	// The relay's back-pressure (the viewer is behind) counts like a full socket of our own.
 	const behind = () => session.peerLagging || backlog() >= MAX_BACKLOG_BYTES;
 	while (active() && !session.finished) {
 		const started = performance.now();
+		if (videoOut?.sending) {
+			await clock.next(FRAME_INTERVAL_MS); // video goes out instead of pictures
+			continue;
+		}
 		const state = session.state;
 		const allowed = state?.shower === role && state.phase === "active";
 		if (allowed && video.videoWidth > 0 && !behind()) {
@@ -133,6 +152,7 @@ export async function sendScreen(
 		await clock.next(FRAME_INTERVAL_MS - (performance.now() - started));
 	}
 	clock.stop();
+	videoOut?.stop();
 }
 
 /**

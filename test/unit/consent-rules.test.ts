@@ -14,6 +14,11 @@ import {
 } from "../../durable/session-rules.ts";
 import type { ClientMessage, Role } from "../../protocol/control.ts";
 import { CHANNELS } from "../../protocol/frame.ts";
+import {
+	MAX_VIDEO_FEEDBACK_FRAME_BYTES,
+	VIDEO_FEEDBACK_STREAM,
+	VIDEO_STREAM,
+} from "../../protocol/video.ts";
 
 const TERMS = "a".repeat(64);
 const TERMS_DE = "b".repeat(64);
@@ -702,8 +707,8 @@ describe("which binary frames flow (docs/protocol.md §3.4)", () => {
 	const frame = (channel: number, stream = 1) =>
 		({ version: 1, channel, stream, seq: 0n }) as Parameters<typeof mayForward>[3];
 	const accepted = { ...showing, files: [file(3, "customer", "accepted")] };
-	const table: [string, SessionRecord, LiveState, Role, number, number, boolean][] = [
-		// [name, record, state, sender, channel, frame bytes, flows]
+	const table: [string, SessionRecord, LiveState, Role, number, number, boolean, number?][] = [
+		// [name, record, state, sender, channel, frame bytes, flows, stream (file: 3, else 1)]
 		["nothing before the handshake", adhoc, peerHello, "customer", CHANNELS.chat, 100, false],
 		[
 			"nothing before admission",
@@ -720,6 +725,118 @@ describe("which binary frames flow (docs/protocol.md §3.4)", () => {
 		["screen from the shower", adhoc, showing, "customer", CHANNELS.screen, 100, true],
 		["screen from the viewer", adhoc, showing, "supporter", CHANNELS.screen, 100, false],
 		["screen without a grant", adhoc, active, "customer", CHANNELS.screen, 100, false],
+		// Video (§2.3): chunks from the shower; feedback from the viewer on stream 4 only, small.
+		["video from the shower", adhoc, showing, "customer", CHANNELS.screen, 100, true, VIDEO_STREAM],
+		[
+			"video feedback from the shower's own side (any stream flows from the shower)",
+			adhoc,
+			showing,
+			"customer",
+			CHANNELS.screen,
+			100,
+			true,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback from the viewer",
+			adhoc,
+			showing,
+			"supporter",
+			CHANNELS.screen,
+			100,
+			true,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback from the viewer at the cap",
+			adhoc,
+			showing,
+			"supporter",
+			CHANNELS.screen,
+			MAX_VIDEO_FEEDBACK_FRAME_BYTES,
+			true,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback from the viewer over the cap",
+			adhoc,
+			showing,
+			"supporter",
+			CHANNELS.screen,
+			MAX_VIDEO_FEEDBACK_FRAME_BYTES + 1,
+			false,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback from a viewer of the supporter's screen",
+			adhoc,
+			supporterShows,
+			"customer",
+			CHANNELS.screen,
+			100,
+			true,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video chunks from the viewer",
+			adhoc,
+			showing,
+			"supporter",
+			CHANNELS.screen,
+			100,
+			false,
+			VIDEO_STREAM,
+		],
+		[
+			"pictures from the viewer on stream 1",
+			adhoc,
+			showing,
+			"supporter",
+			CHANNELS.screen,
+			100,
+			false,
+			1,
+		],
+		[
+			"video feedback when nothing is shown",
+			adhoc,
+			active,
+			"supporter",
+			CHANNELS.screen,
+			100,
+			false,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback before the terms",
+			withTerms,
+			{ ...showing, termsAccepted: false },
+			"supporter",
+			CHANNELS.screen,
+			100,
+			false,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback before admission",
+			withAdmission,
+			{ ...showing, admission: { status: "waiting", name: null, address: null, joinedAt: 1 } },
+			"supporter",
+			CHANNELS.screen,
+			100,
+			false,
+			VIDEO_FEEDBACK_STREAM,
+		],
+		[
+			"video feedback in a host session from the supporter viewing",
+			host,
+			{ ...hostAuthorized, shower: "host" },
+			"supporter",
+			CHANNELS.screen,
+			100,
+			true,
+			VIDEO_FEEDBACK_STREAM,
+		],
 		["input from the controller", adhoc, controlled, "supporter", CHANNELS.input, 100, true],
 		["input to the controller", adhoc, controlled, "customer", CHANNELS.input, 100, false],
 		[
@@ -771,8 +888,24 @@ describe("which binary frames flow (docs/protocol.md §3.4)", () => {
 			true,
 		],
 	];
-	it.each(table)("%s", (_name, record, live, from, channel, bytes, flows) => {
-		const stream = channel === CHANNELS.file ? 3 : 1;
+	it.each(table)("%s", (_name, record, live, from, channel, bytes, flows, given) => {
+		const stream = given ?? (channel === CHANNELS.file ? 3 : 1);
 		expect(mayForward(record, live, from, frame(channel, stream), bytes).ok).toBe(flows);
+	});
+
+	it("says why it refuses the viewer's screen frames", () => {
+		const feedback = frame(CHANNELS.screen, VIDEO_FEEDBACK_STREAM);
+		const over = MAX_VIDEO_FEEDBACK_FRAME_BYTES + 1;
+		expect(mayForward(adhoc, showing, "supporter", feedback, over)).toEqual({
+			ok: false,
+			reason: "feedback-too-large",
+		});
+		expect(
+			mayForward(adhoc, showing, "supporter", frame(CHANNELS.screen, VIDEO_STREAM), 100),
+		).toEqual({ ok: false, reason: "no-view-grant" });
+		expect(mayForward(adhoc, active, "supporter", feedback, 100)).toEqual({
+			ok: false,
+			reason: "no-view-grant",
+		});
 	});
 });
