@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
-import { ACK_EVERY_BYTES } from "../protocol/control.ts";
+import { markSchema } from "../protocol/control.ts";
 import { CHANNELS, encodeHeader, HEADER_BYTES } from "../protocol/frame.ts";
 
 /** One side of a pair. Handlers are swapped per phase; text frames go to `onText`. */
@@ -49,21 +49,15 @@ export function toEndpoint(ws: WebSocket): Endpoint {
 		closed: null,
 	};
 	// Flow control as the modules do it (docs/protocol.md §3.5): the SessionActor closes a reader
-	// that leaves more than 8 MiB unacknowledged. Both relays get the acks (the baseline forwards
-	// them as text), about one per 256 KiB read, so the comparison stays fair.
-	let unacked = 0;
+	// that leaves more than 8 MiB unproven, and proof is echoing the marks it puts into the stream
+	// (one per 256 KiB). The baseline relay sends no marks, so it gets no acks.
 	ws.on("message", (data, isBinary) => {
 		const buf = data as Buffer; // binaryType "nodebuffer" (the default) gives one Buffer
-		let text: string | null = null;
-		if (isBinary) {
-			unacked += buf.byteLength;
-		} else {
-			text = buf.toString("utf8");
-			unacked += text.length;
-		}
-		if (unacked >= ACK_EVERY_BYTES && ws.readyState === ws.OPEN) {
-			ws.send(JSON.stringify({ type: "ack", bytes: unacked }));
-			unacked = 0;
+		const text = isBinary ? null : buf.toString("utf8");
+		if (text?.startsWith('{"type":"mark"') && ws.readyState === ws.OPEN) {
+			const mark = markSchema.safeParse(JSON.parse(text));
+			if (mark.success) ws.send(JSON.stringify({ type: "ack", mark: mark.data.id }));
+			return;
 		}
 		if (text === null) ep.onBinary(buf);
 		else ep.onText(text);

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
+import { toHex } from "../protocol/audit-chain.ts";
 import { verifyKeyCommitment } from "../protocol/commitment.ts";
 import {
 	BACKPRESSURE_REPEAT_MS,
@@ -11,6 +12,7 @@ import {
 	closeReply,
 	type Hello,
 	isConsentMessage,
+	MARK_EVERY_BYTES,
 	MAX_CONTROL_FRAME_BYTES,
 	parseControlFrame,
 	type Role,
@@ -90,10 +92,28 @@ export const BACKPRESSURE_OFF_BYTES = 256 * 1024;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
 /**
- * What each socket was sent and has not acknowledged yet (flow control, docs/protocol.md §3.5).
- * In memory only: an actor that hibernated had nothing in flight worth counting.
+ * Flow control per socket (docs/protocol.md §3.5): how much it was sent, how much of that the
+ * module proved it read (the position of the newest mark it echoed), and the marks not echoed
+ * yet with the position each was sent at. At most SLOW_READER_BYTES / MARK_EVERY_BYTES + 1 marks
+ * wait: past that the reader is closed. In memory only: an actor that hibernated had nothing in
+ * flight worth counting, and an echo of a mark it forgot counts nothing.
  */
-const unacked = new WeakMap<WebSocket, number>();
+interface Flow {
+	sent: number;
+	read: number;
+	marks: { id: string; at: number }[];
+}
+const flows = new WeakMap<WebSocket, Flow>();
+
+function flowOf(ws: WebSocket): Flow {
+	let flow = flows.get(ws);
+	if (!flow) {
+		flow = { sent: 0, read: 0, marks: [] };
+		flows.set(ws, flow);
+	}
+	return flow;
+}
+
 /** Readers behind by more than BACKPRESSURE_ON_BYTES: when their senders were last told. */
 const backpressureSent = new WeakMap<WebSocket, number>();
 
@@ -478,9 +498,14 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		const msg = parsed.value;
 		if (msg.type === "ack") {
-			const waiting = Math.max(0, (unacked.get(ws) ?? 0) - msg.bytes);
-			unacked.set(ws, waiting);
-			if (waiting < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
+			// Only a mark this socket was sent counts; anything else (a guess, a mark from before
+			// the actor hibernated) proves nothing and changes nothing.
+			const flow = flows.get(ws);
+			const index = flow?.marks.findIndex((m) => m.id === msg.mark) ?? -1;
+			if (!flow || index < 0) return;
+			flow.read = Math.max(flow.read, flow.marks[index]?.at ?? 0);
+			flow.marks.splice(0, index + 1);
+			if (flow.sent - flow.read < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
 			return;
 		}
 		if (msg.type === "stop") return this.onStop(ws, from, msg);
@@ -805,13 +830,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	 * Sends to one socket unless too much already waits for its reader (flow control,
 	 * docs/protocol.md §3.5). workerd queues every send in memory until the peer's TCP window
 	 * takes it, without limit, and its `bufferedAmount` stays 0 for these sockets (measured), so
-	 * the relay counts what it sent against what the module acknowledged (`ack`). A replaceable
-	 * (screen) frame is dropped for a lagging reader; anything else past SLOW_READER_BYTES closes
-	 * the reader, which resumes on a fresh socket.
+	 * the relay counts what it sent against what the module proved it read: every
+	 * MARK_EVERY_BYTES it sends a `mark` with a random id, which the module echoes in an `ack` once
+	 * it has read that far. A replaceable (screen) frame is dropped for a lagging reader; anything
+	 * else past SLOW_READER_BYTES closes the reader, which resumes on a fresh socket.
 	 */
 	private deliver(ws: WebSocket, data: string | ArrayBuffer, replaceable = false): void {
 		if (!isOpen(ws)) return;
-		const waiting = unacked.get(ws) ?? 0;
+		const flow = flowOf(ws);
+		const waiting = flow.sent - flow.read;
 		if (replaceable && waiting > SCREEN_LAG_BYTES) {
 			incrementCounter(
 				"fernwart_frames_lagging_dropped_total",
@@ -828,10 +855,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 			if (who) this.track(this.left(ws, who, CLOSE.SLOW_READER));
 			return;
 		}
-		const now = waiting + (typeof data === "string" ? data.length : data.byteLength);
-		unacked.set(ws, now);
+		flow.sent += typeof data === "string" ? data.length : data.byteLength;
 		sendQuietly(ws, data);
-		if (now > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);
+		const lastMark = flow.marks.at(-1)?.at ?? flow.read;
+		if (flow.sent - lastMark >= MARK_EVERY_BYTES) {
+			const id = toHex(crypto.getRandomValues(new Uint8Array(8)));
+			flow.marks.push({ id, at: flow.sent });
+			sendQuietly(ws, JSON.stringify({ type: "mark", id }));
+		}
+		if (flow.sent - flow.read > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);
 	}
 
 	/**

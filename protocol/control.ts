@@ -243,17 +243,26 @@ export const BACKPRESSURE_HOLD_MS = 5_000;
 export const BACKPRESSURE_REPEAT_MS = 2_000;
 
 /**
- * Flow control (docs/protocol.md §3.5): how much the module has read since its last `ack`, in
- * bytes of binary frames plus UTF-16 code units of text messages. The relay stops short of
- * queueing without end for a reader that does not read. Never relayed.
+ * Flow control (docs/protocol.md §3.5): the relay puts a `mark` into what it sends to a module
+ * once per this many bytes (binary frames in bytes, text messages in UTF-16 code units).
  */
-export const ACK_EVERY_BYTES = 256 * 1024;
+export const MARK_EVERY_BYTES = 256 * 1024;
+/** A mark's id: 16 lowercase hex digits (64 random bits), unguessable before it is read. */
+export const markIdSchema = z.string().regex(/^[0-9a-f]{16}$/);
+/**
+ * The relay's mark (docs/protocol.md §3.5): everything sent before it has to be read before the
+ * module can answer `{"type":"ack","mark":id}`, which it does at once.
+ */
+export const markSchema = z.strictObject({ type: z.literal("mark"), id: markIdSchema });
+/**
+ * The module's answer to a `mark`: it has read everything the relay sent up to that mark. The
+ * relay counts what it sent after the newest mark echoed as waiting for this reader, so a module
+ * cannot claim to have read what it has not: it learns a mark's id only by reading up to it.
+ * Never relayed.
+ */
 const ackSchema = z.strictObject({
 	type: z.literal("ack"),
-	bytes: z
-		.int()
-		.min(1)
-		.max(2 ** 40),
+	mark: markIdSchema,
 });
 
 /**
@@ -407,6 +416,7 @@ const serverMessages = [
 	 * (`false`). A sender skips screen frames and holds file chunks while it is active.
 	 */
 	z.strictObject({ type: z.literal("backpressure"), active: z.boolean() }),
+	markSchema,
 ] as const;
 
 /** Messages the server itself originates. */

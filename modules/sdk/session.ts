@@ -9,7 +9,6 @@
  */
 import { verifyKeyCommitment } from "../../protocol/commitment.ts";
 import {
-	ACK_EVERY_BYTES,
 	BACKPRESSURE_HOLD_MS,
 	CLOSE,
 	type ClientMessage,
@@ -20,6 +19,7 @@ import {
 	type Hello,
 	type InboundMessage,
 	isConsentMessage,
+	markSchema,
 	mayResume,
 	parseInboundFrame,
 	type Role,
@@ -112,6 +112,18 @@ const PING_INTERVAL_MS = 10_000;
 const SILENCE_TIMEOUT_MS = 30_000;
 const PING = "ping";
 const PONG = "pong";
+/** How every relay `mark` starts (JSON.stringify of `{type, id}`): cheap to test on each message. */
+const MARK_PREFIX = '{"type":"mark"';
+
+/** The id of a relay `mark` message, or null for anything else. */
+function markIdOf(text: string): string | null {
+	try {
+		const parsed = markSchema.safeParse(JSON.parse(text));
+		return parsed.success ? parsed.data.id : null;
+	} catch {
+		return null;
+	}
+}
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -351,8 +363,6 @@ export class SessionClient {
 	#pinger: { stop(): void } | null = null;
 	/** When the current socket last delivered anything (a message or a pong). */
 	#lastInboundAt = 0;
-	/** Read from the current socket since the last `ack` (docs/protocol.md §3.5). */
-	#unacked = 0;
 
 	constructor(options: SessionClientOptions) {
 		this.role = options.role;
@@ -797,7 +807,6 @@ export class SessionClient {
 				}
 				opened = true;
 				this.#ws = ws;
-				this.#unacked = 0;
 				this.#startPings(ws);
 				this.#helloSent = false;
 				this.#revealSent = false;
@@ -835,23 +844,16 @@ export class SessionClient {
 	}
 
 	/**
-	 * Flow control: the relay queues at most a bounded amount for a reader and drops screen frames
-	 * or closes the socket past it, so the module says how much it has read, once per
-	 * ACK_EVERY_BYTES. Counted as the message arrives, before decryption: what is read off the
-	 * socket is what no longer waits in the relay.
+	 * Flow control (docs/protocol.md §3.5): the relay queues at most a bounded amount for a reader
+	 * and drops screen frames or closes the socket past it. It counts what this module has read by
+	 * the `mark`s it puts into the stream, so a mark is echoed as it arrives, before anything
+	 * queued ahead of it is decrypted: what is read off the socket no longer waits in the relay.
 	 */
 	#acknowledge(ws: WebSocketLike, data: unknown): void {
-		if (typeof data === "string") {
-			if (data === PONG) return;
-			this.#unacked += data.length;
-		} else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-			this.#unacked += data.byteLength;
-		} else if (typeof Blob !== "undefined" && data instanceof Blob) {
-			this.#unacked += data.size;
-		}
-		if (this.#unacked < ACK_EVERY_BYTES || ws.readyState !== WS_OPEN) return;
-		ws.send(JSON.stringify({ type: "ack", bytes: this.#unacked }));
-		this.#unacked = 0;
+		if (typeof data !== "string" || !data.startsWith(MARK_PREFIX)) return;
+		const id = markIdOf(data);
+		if (id !== null && ws.readyState === WS_OPEN)
+			ws.send(JSON.stringify({ type: "ack", mark: id }));
 	}
 
 	#startPings(ws: WebSocketLike): void {
@@ -1103,6 +1105,8 @@ export class SessionClient {
 			case "backpressure":
 				this.#onBackpressure(message.active);
 				return;
+			case "mark":
+				return; // answered as it arrived (#acknowledge)
 			case "end":
 				if (!this.#ended) {
 					this.#ended = true;

@@ -9,7 +9,7 @@ import {
 	SessionCipher,
 	signStatement,
 } from "../../modules/sdk/crypto.ts";
-import { ACK_EVERY_BYTES, type Role, type Statement } from "../../protocol/control.ts";
+import { markSchema, type Role, type Statement } from "../../protocol/control.ts";
 import { fromBase64url, toBase64url } from "../../protocol/encoding.ts";
 import { CHANNELS, type Channel } from "../../protocol/frame.ts";
 import type { TestServer } from "./server.ts";
@@ -27,7 +27,6 @@ export class RawParticipant {
 	sas: string | undefined;
 	private waiters: (() => void)[] = [];
 	private pinger: ReturnType<typeof setInterval>;
-	private unacked = 0;
 	readonly ws: WebSocket;
 	readonly role: Role;
 	readonly sessionId: string;
@@ -44,11 +43,10 @@ export class RawParticipant {
 		ws.on("message", (data, isBinary) => {
 			if (isBinary) {
 				this.frames.push(new Uint8Array(data as Buffer));
-				this.acknowledge((data as Buffer).byteLength);
 			} else if (String(data) !== "pong") {
-				const text = String(data);
-				this.messages.push(JSON.parse(text));
-				this.acknowledge(text.length);
+				const message = JSON.parse(String(data));
+				this.messages.push(message);
+				this.acknowledge(message);
 			}
 			this.wake();
 		});
@@ -86,12 +84,11 @@ export class RawParticipant {
 		return new RawParticipant(ws, role, sessionId, keys);
 	}
 
-	/** Flow control as the modules do it (docs/protocol.md §3.5). */
-	private acknowledge(bytes: number) {
-		this.unacked += bytes;
-		if (this.unacked < ACK_EVERY_BYTES || this.ws.readyState !== WebSocket.OPEN) return;
-		this.ws.send(JSON.stringify({ type: "ack", bytes: this.unacked }));
-		this.unacked = 0;
+	/** Flow control as the modules do it (docs/protocol.md §3.5): a relay mark is echoed at once. */
+	private acknowledge(message: unknown) {
+		const mark = markSchema.safeParse(message);
+		if (!mark.success || this.ws.readyState !== WebSocket.OPEN) return;
+		this.ws.send(JSON.stringify({ type: "ack", mark: mark.data.id }));
 	}
 
 	private wake() {

@@ -217,6 +217,45 @@ describe("the relay under peers that do not keep up", () => {
 		expect(supporter.closeCode).toBeNull();
 	});
 
+	it("closes a reader that acknowledges what it never read", async () => {
+		const pair = await openPair(server, token);
+		const { supporter, customer } = pair;
+		// A modified module: it stops reading yet keeps sending acks, with marks it made up.
+		supporter.stall({ keepalive: true });
+		const forger = setInterval(() => {
+			const mark = Array.from(
+				{ length: 16 },
+				() => "0123456789abcdef"[Math.floor(Math.random() * 16)],
+			);
+			supporter.ws.send(JSON.stringify({ type: "ack", mark: mark.join("") }));
+		}, 10);
+		const chat = new Uint8Array(15 * 1024);
+		let sent = 0;
+		try {
+			for (; sent < 1200; sent++) {
+				const s = customer.latestState();
+				if (s && !(s.connected as string[]).includes("supporter")) break;
+				customer.sendFrame(await customer.seal(CHANNELS.chat, chat));
+				await drain(customer);
+				if (sent % 50 === 0) await new Promise((r) => setTimeout(r, 20));
+			}
+			await customer.state((s) => !(s.connected as string[]).includes("supporter"));
+		} finally {
+			clearInterval(forger);
+		}
+		supporter.ws.resume();
+		await supporter.until(() => supporter.closeCode !== null, 15_000);
+		expect(supporter.closeCode).toBe(CLOSE.SLOW_READER);
+		// What the relay queued for it stopped at the 8 MiB bound (about 550 frames of 15 KiB):
+		// the forged acks bought nothing. With acks that only named a byte count, they kept the
+		// reader open for ever and the relay's queue grew with every frame.
+		const chats = supporter.frames.filter((f) => f[1] === CHANNELS.chat).length;
+		console.log(`reader with forged acks: closed after ${sent} sent, ${chats} queued for it`);
+		expect(chats).toBeLessThanOrEqual(Math.ceil((8 * MiB) / chat.byteLength) + 1);
+		expect(sent).toBeLessThan(1200);
+		expect(customer.closeCode).toBeNull();
+	});
+
 	it("sends states past 16 KiB that the modules accept", async () => {
 		const { customer, supporter } = await openPair(server, token);
 		// 60 offers (the per-minute limit) whose names take 510 bytes each: about 35 KB of state.

@@ -491,7 +491,14 @@ const rows: [string, SessionRecord, LiveState, Role, ClientMessage, Expect][] = 
 		plain("comment", { text: "note" }),
 		{ ok: true, change: {} },
 	],
-	["an ack as a decision", adhoc, active, "customer", plain("ack", { bytes: 1 }), "refused"],
+	[
+		"an ack as a decision",
+		adhoc,
+		active,
+		"customer",
+		plain("ack", { mark: "0123456789abcdef" }),
+		"refused",
+	],
 	// Admission (§3.8)
 	[
 		"view.request before admission",

@@ -155,25 +155,33 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const bytesOf = (s: string) => new TextEncoder().encode(s);
 
 describe("SessionClient keepalive and flow control", () => {
-	it("acknowledges what it read once per 256 KiB, and the relay does not pass acks on", async () => {
+	it("echoes each relay mark it reads and nothing else", async () => {
 		const { relay, supporter, customer } = await connected();
-		relay.tamper = (_from, data) =>
-			typeof data === "string" && data.includes('"ack"') ? null : data;
-		let got = 0;
-		customer.on("frame", () => {
-			got += 1;
-		});
-		const chunk = new Uint8Array(64 * 1024);
-		for (let i = 0; i < 5; i++) await supporter.send("screen", 1, chunk);
+		const handled: string[] = [];
+		customer.on("frame", () => handled.push("frame"));
+		const socket = relay.sockets.get("customer");
+		if (!socket) throw new Error("no customer socket");
+		const sealed: Uint8Array[] = [];
+		relay.tamper = (from, data) => {
+			if (from === "supporter" && typeof data !== "string") sealed.push(data);
+			return null;
+		};
+		for (let i = 0; i < 3; i++) await supporter.send("screen", 1, new Uint8Array(64 * 1024));
 		const until = Date.now() + 2000;
-		while (got < 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+		while (sealed.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+		// What the relay puts into the stream: three frames, a mark, a forged mark, garbage.
+		for (const frame of sealed) socket.deliver(frame);
+		socket.deliver(JSON.stringify({ type: "mark", id: "00112233aabbccdd" }));
+		socket.deliver(JSON.stringify({ type: "mark", id: "not-hex" }));
+		socket.deliver('{"type":"mark"');
+		while (handled.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
 		const acks = relay.log
 			.filter((m) => m.from === "customer" && typeof m.data === "string")
 			.map((m) => JSON.parse(m.data as string))
 			.filter((m) => m.type === "ack");
-		expect(acks).toHaveLength(1);
-		expect(acks[0].bytes).toBeGreaterThanOrEqual(256 * 1024);
+		expect(acks).toEqual([{ type: "ack", mark: "00112233aabbccdd" }]);
 		expect(parseControlFrame(JSON.stringify(acks[0])).ok).toBe(true);
+		expect(handled).toHaveLength(3);
 		supporter.close();
 		customer.close();
 	});
