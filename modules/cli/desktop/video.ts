@@ -239,7 +239,15 @@ export class AnnexBSplitter {
 
 	/** Drops what was emitted or discarded; a unit over the cap is dropped whole. */
 	#compact(): void {
-		let cut = this.#unitStart < 0 ? Math.max(0, this.#buf.length - 3) : this.#unitStart;
+		// Before the first unit, only a start code that may be arriving is kept: its up to three
+		// zeros, or the found one whose NAL header has not arrived.
+		const waiting = this.#pending[0];
+		let cut =
+			this.#unitStart >= 0
+				? this.#unitStart
+				: waiting !== undefined
+					? Math.max(0, waiting - 4)
+					: Math.max(0, this.#buf.length - 3);
 		if (this.#unitStart < 0) this.discarded += cut;
 		if (this.#buf.length - cut > MAX_VIDEO_FRAME_BYTES) {
 			this.discarded += this.#buf.length - cut;
