@@ -325,8 +325,11 @@ export function videoFfmpegArgs(options: VideoArgsOptions): string[] {
 					"1",
 					"-static-thresh",
 					"100",
+					// One thread: libvpx's VP8 row threads wait for each other by spinning, which on two
+					// busy cores cost 85 ms of CPU per 1080p frame against 11 ms with one thread
+					// (measured, docs/performance.md).
 					"-threads",
-					"2",
+					"1",
 					"-b:v",
 					kbps,
 					"-maxrate",
