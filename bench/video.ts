@@ -58,6 +58,9 @@ export interface VideoPathResult {
 	/** Payload handed to session.send → decoded at the viewer, ms. */
 	sentToDecodedP50Ms: number;
 	sentToDecodedP99Ms: number;
+	/** Of that: handed to send → opened by the viewer's SDK (seal, relay, open), ms. */
+	sentToReceivedP50Ms: number;
+	sentToReceivedP99Ms: number;
 	/** Sharing side's ffmpeg CPU (user + system) per frame it produced, ms. */
 	encoderCpuMsPerFrame: number;
 	encoderFrames: number;
@@ -103,6 +106,10 @@ function ffmpegDecoder(
 			"32",
 			"-analyzeduration",
 			"0",
+			// Frame threads hold frames back (one per extra thread): one thread decodes each frame
+			// as it comes, as a browser's VideoDecoder does.
+			"-threads",
+			"1",
 			...inputArgs,
 			"-i",
 			"-",
@@ -369,7 +376,7 @@ async function measurePath(
 		return closing;
 	};
 	// Frames that went into the decoder, in order; decodedAt[i] belongs to pushed[i].
-	const pushed: { seq: bigint; captureMs: number | null }[] = [];
+	const pushed: { seq: bigint; captureMs: number | null; at: number }[] = [];
 	const decodedAt: number[] = [];
 	const received: { bytes: number; at: number }[] = [];
 	let measuring = false;
@@ -387,7 +394,9 @@ async function measurePath(
 	supporter.on("frame", (frame) => {
 		if (frame.channelName !== "screen" || frame.stream !== 1 || path !== "jpeg") return;
 		received.push({ bytes: frame.payload.length, at: performance.now() });
-		if (decoder.push(frame.payload, null)) pushed.push({ seq: frame.seq, captureMs: null });
+		if (decoder.push(frame.payload, null)) {
+			pushed.push({ seq: frame.seq, captureMs: null, at: performance.now() });
+		}
 	});
 	supporter.on("videoChunk", (chunk) => {
 		if (path === "jpeg") return;
@@ -398,7 +407,11 @@ async function measurePath(
 		if (chunk.key && measuring) keyFrames += 1;
 		received.push({ bytes: chunk.data.length, at: performance.now() });
 		if (decoder.push(chunk.data, chunk)) {
-			pushed.push({ seq: chunk.seq, captureMs: chunk.timestampUs / 1000 - epochOffsetMs });
+			pushed.push({
+				seq: chunk.seq,
+				captureMs: chunk.timestampUs / 1000 - epochOffsetMs,
+				at: performance.now(),
+			});
 		}
 	});
 	const pids = () =>
@@ -408,6 +421,15 @@ async function measurePath(
 				.map((e) => Number(e.pid))
 				.filter((pid) => pid > 0),
 		);
+	// CPU per ffmpeg, sampled while it runs: a process that ended (a restart) keeps its last value.
+	const cpuSeen = new Map<number, number>();
+	const sampleCpu = () => {
+		for (const pid of pids()) {
+			const ms = cpuMs(pid);
+			if (ms !== null) cpuSeen.set(pid, ms);
+		}
+	};
+	const sampler = setInterval(sampleCpu, 200);
 	try {
 		await Promise.all([supporter.connect(), customer.connect()]);
 		await Promise.all([supporter.whenReady(20_000), customer.whenReady(20_000)]);
@@ -438,23 +460,29 @@ async function measurePath(
 		const seconds = (performance.now() - from.at) / 1000;
 		const to = { received: received.length, decoded: decodedAt.length };
 		// CPU of every ffmpeg the module ran, read just before it stops; frames from its report.
-		let cpu = 0;
-		for (const pid of pids()) cpu += cpuMs(pid) ?? 0;
+		sampleCpu();
+		clearInterval(sampler);
+		const cpu = [...cpuSeen.values()].reduce((n, ms) => n + ms, 0);
 		await closeDesktop();
 		const frames = events
 			.filter((e) => e.event === "capture.stopped")
 			.reduce((n, e) => n + (e.frames ?? 0), 0);
 		const toDecoded: number[] = [];
+		const toReceived: number[] = [];
 		const captureToDecoded: number[] = [];
 		for (let i = from.decoded; i < to.decoded; i++) {
 			const p = pushed[i];
 			const done = decodedAt[i] as number;
 			if (!p) continue;
 			const sent = sentAt.get(p.seq);
-			if (sent !== undefined) toDecoded.push(done - sent);
+			if (sent !== undefined) {
+				toDecoded.push(done - sent);
+				toReceived.push(p.at - sent);
+			}
 			if (p.captureMs !== null) captureToDecoded.push(done - p.captureMs);
 		}
 		toDecoded.sort((a, b) => a - b);
+		toReceived.sort((a, b) => a - b);
 		captureToDecoded.sort((a, b) => a - b);
 		const inWindow = received.slice(from.received, to.received);
 		const bytes = inWindow.reduce((n, r) => n + r.bytes, 0);
@@ -470,6 +498,8 @@ async function measurePath(
 			captureToDecodedP99Ms: captureToDecoded.length ? percentile(captureToDecoded, 0.99) : null,
 			sentToDecodedP50Ms: percentile(toDecoded, 0.5),
 			sentToDecodedP99Ms: percentile(toDecoded, 0.99),
+			sentToReceivedP50Ms: percentile(toReceived, 0.5),
+			sentToReceivedP99Ms: percentile(toReceived, 0.99),
 			encoderCpuMsPerFrame: frames > 0 ? cpu / frames : Number.NaN,
 			encoderFrames: frames,
 			keyFrames,
@@ -477,6 +507,7 @@ async function measurePath(
 			decodeErrors: null,
 		};
 	} finally {
+		clearInterval(sampler);
 		await closeDesktop();
 		const errors = await decoder.close();
 		await pair.close();

@@ -301,6 +301,22 @@ describe.skipIf(missing.length > 0)("host video from X11", () => {
 		await until(() => chunks.length > more + 3, 10_000, "video after malformed feedback");
 		step("video after malformed feedback");
 
+		// ffmpeg dies: the agent starts another, and the video goes on from a key frame.
+		const pid = Number(agent?.events.findLast((e) => e.event === "video.started")?.pid);
+		process.kill(pid, "SIGKILL");
+		await agent?.waitFor((e) => e.event === "video.restarting", 10_000);
+		const afterKill = chunks.length;
+		await until(
+			() => chunks.slice(afterKill).some((c) => c.key),
+			20_000,
+			"a key frame from the restarted ffmpeg",
+		);
+		step("restarted after SIGKILL");
+		const resumed = chunks.slice(afterKill).find((c) => c.key);
+		expect(resumed?.index).toBeGreaterThan(chunks[afterKill - 1]?.index ?? 0);
+		const restarted = Number(agent?.events.findLast((e) => e.event === "video.started")?.pid);
+		expect(restarted).not.toBe(pid);
+
 		// The session ends: the encoder's ffmpeg ends with it.
 		const pids = agent?.events.filter((e) => e.event === "video.started").map((e) => Number(e.pid));
 		expect(pids?.length).toBeGreaterThan(0);

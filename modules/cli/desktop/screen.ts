@@ -163,9 +163,10 @@ export function screenSender(options: ScreenSenderOptions) {
 				if (lagging || (needKey && !frame.key)) {
 					// Never queue: the relay keeps what the viewer has not read, the SDK what is not
 					// sealed yet. A dropped frame breaks the chain, so ask for a key frame to resume.
+					// (A key frame asked for while the line is still full would be dropped too.)
 					dropped += 1;
-					if (!needKey || !lagging) encoder.requestKeyFrame();
 					needKey = true;
+					if (!lagging) encoder.requestKeyFrame();
 					return;
 				}
 				needKey = false;
