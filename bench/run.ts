@@ -339,6 +339,7 @@ function videoTable(results: VideoPathResult[]): string {
 			"÷ JPEG",
 			"capture→decoded p50/p99 ms",
 			"sent→decoded p50/p99 ms",
+			"sent→received p50/p99 ms",
 			"encoder CPU ms/frame",
 			"key",
 			"lost",
@@ -355,6 +356,7 @@ function videoTable(results: VideoPathResult[]): string {
 				? "–"
 				: `${f(r.captureToDecodedP50Ms, 1)} / ${f(r.captureToDecodedP99Ms, 1)}`,
 			`${f(r.sentToDecodedP50Ms, 1)} / ${f(r.sentToDecodedP99Ms, 1)}`,
+			`${f(r.sentToReceivedP50Ms, 1)} / ${f(r.sentToReceivedP99Ms, 1)}`,
 			f(r.encoderCpuMsPerFrame, 1),
 			String(r.keyFrames),
 			String(r.lost),
