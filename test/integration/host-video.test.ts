@@ -301,6 +301,18 @@ describe.skipIf(missing.length > 0)("host video from X11", () => {
 		await until(() => chunks.length > more + 3, 10_000, "video after malformed feedback");
 		step("video after malformed feedback");
 
+		// Reports with losses step the encoder down: half the frame rate live, then a lower
+		// bitrate through a new ffmpeg that starts with a key frame.
+		for (let i = 0; i < 4; i++) await feedback({ t: "report", received: 30, lost: 3, decodeMs: 2 });
+		await agent?.waitFor((e) => e.event === "video.started" && Number(e.kbps) < 2500, 10_000);
+		const slower = chunks.length;
+		await until(
+			() => chunks.slice(slower).some((c) => c.key),
+			20_000,
+			"video at the lower bitrate",
+		);
+		step("stepped down");
+
 		// ffmpeg dies: the agent starts another, and the video goes on from a key frame.
 		const pid = Number(agent?.events.findLast((e) => e.event === "video.started")?.pid);
 		process.kill(pid, "SIGKILL");
