@@ -3,6 +3,7 @@ import {
 	AnnexBSplitter,
 	chooseVideoCodec,
 	h264CodecString,
+	h264PictureSize,
 	IvfSplitter,
 	isH264KeyFrame,
 	isVp8KeyFrame,
@@ -150,6 +151,30 @@ describe("AnnexBSplitter", () => {
 		expect(s.discarded).toBeGreaterThan(MAX_VIDEO_FRAME_BYTES);
 		const units = s.push(new Uint8Array([...au2, ...au3, ...AUD]));
 		expect(units.map((u) => [...u])).toEqual([au2, au3]);
+	});
+});
+
+describe("H.264 sequence parameter sets", () => {
+	// From libx264 (ffmpeg 5.1): ultrafast Baseline 1920×1080 (cropped from 1088), and High.
+	const baseline = new Uint8Array([
+		0x00, 0x00, 0x00, 0x01, 0x67, 0x42, 0xc0, 0x28, 0xda, 0x01, 0xe0, 0x08, 0x9f, 0x97, 0x01, 0x10,
+		0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc8, 0xf1, 0x83, 0x2a,
+	]);
+	const high = new Uint8Array([
+		0x00, 0x00, 0x00, 0x01, 0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x02, 0x27, 0xe5, 0xc0,
+		0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x60, 0xc6, 0x58,
+	]);
+
+	it("reads the picture size (with cropping) and the codec string", () => {
+		expect(h264PictureSize(baseline)).toEqual({ width: 1920, height: 1080 });
+		expect(h264CodecString(baseline)).toBe("avc1.42C028");
+		expect(h264PictureSize(high)).toEqual({ width: 1920, height: 1080 });
+		expect(h264CodecString(high)).toBe("avc1.640028");
+	});
+
+	it("gives null for a unit without an SPS and for a truncated one", () => {
+		expect(h264PictureSize(new Uint8Array([...AUD, ...P(1)]))).toBeNull();
+		expect(h264PictureSize(baseline.subarray(0, 9))).toBeNull();
 	});
 });
 

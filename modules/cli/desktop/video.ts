@@ -184,6 +184,106 @@ export function h264CodecString(au: Uint8Array): string | null {
 	return null;
 }
 
+/** Reads bits and exp-Golomb codes from an RBSP (emulation prevention bytes removed). */
+class BitReader {
+	#bytes: Uint8Array;
+	#bit = 0;
+
+	constructor(bytes: Uint8Array) {
+		this.#bytes = bytes;
+	}
+
+	u(n: number): number {
+		let v = 0;
+		for (let i = 0; i < n; i++) {
+			const byte = this.#bytes[this.#bit >> 3];
+			if (byte === undefined) throw new RangeError("end of data");
+			v = v * 2 + ((byte >> (7 - (this.#bit & 7))) & 1);
+			this.#bit += 1;
+		}
+		return v;
+	}
+
+	ue(): number {
+		let zeros = 0;
+		while (this.u(1) === 0) {
+			zeros += 1;
+			if (zeros > 31) throw new RangeError("bad exp-Golomb code");
+		}
+		return 2 ** zeros - 1 + this.u(zeros);
+	}
+
+	se(): number {
+		const k = this.ue();
+		return k % 2 === 1 ? (k + 1) / 2 : -k / 2;
+	}
+}
+
+/** Profiles whose SPS carries chroma format and bit depths (ITU-T H.264 §7.3.2.1.1). */
+const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
+
+/**
+ * The picture size an access unit's SPS describes (cropping applied), or null when it holds no
+ * SPS or one this parser does not read (scaling matrices, 4:4:4 with separate planes).
+ */
+export function h264PictureSize(au: Uint8Array): { width: number; height: number } | null {
+	for (const s of nalStarts(au, 0)) {
+		if (((au[s] as number) & 0x1f) !== NAL_SPS) continue;
+		const next = nalStarts(au, s).find((n) => n > s);
+		const end = next === undefined ? au.length : next - 3;
+		const rbsp: number[] = [];
+		for (let i = s + 1; i < end; i++) {
+			// 00 00 03 → 00 00: the 03 only prevents a start code.
+			if (au[i] === 3 && au[i - 1] === 0 && au[i - 2] === 0 && i - 2 > s) continue;
+			rbsp.push(au[i] as number);
+		}
+		try {
+			const r = new BitReader(new Uint8Array(rbsp));
+			const profile = r.u(8);
+			r.u(16); // constraint flags, level
+			r.ue(); // seq_parameter_set_id
+			let chroma = 1;
+			if (HIGH_PROFILES.has(profile)) {
+				chroma = r.ue();
+				if (chroma === 3 && r.u(1) === 1) return null;
+				r.ue();
+				r.ue();
+				r.u(1);
+				if (r.u(1) === 1) return null; // scaling matrices: not read here
+			}
+			r.ue(); // log2_max_frame_num_minus4
+			const pocType = r.ue();
+			if (pocType === 0) r.ue();
+			else if (pocType === 1) {
+				r.u(1);
+				r.se();
+				r.se();
+				const n = r.ue();
+				for (let i = 0; i < n; i++) r.se();
+			}
+			r.ue(); // max_num_ref_frames
+			r.u(1);
+			const widthMbs = r.ue() + 1;
+			const heightUnits = r.ue() + 1;
+			const frameMbsOnly = r.u(1);
+			if (frameMbsOnly === 0) r.u(1);
+			r.u(1);
+			let crop = [0, 0, 0, 0];
+			if (r.u(1) === 1) crop = [r.ue(), r.ue(), r.ue(), r.ue()];
+			const cropX = chroma === 0 || chroma === 3 ? 1 : 2;
+			const cropY = (chroma === 1 ? 2 : 1) * (2 - frameMbsOnly);
+			const [left, right, top, bottom] = crop as [number, number, number, number];
+			return {
+				width: widthMbs * 16 - (left + right) * cropX,
+				height: (2 - frameMbsOnly) * heightUnits * 16 - (top + bottom) * cropY,
+			};
+		} catch {
+			return null;
+		}
+	}
+	return null;
+}
+
 /**
  * Splits an H.264 Annex B byte stream into access units (ITU-T H.264 §7.4.1.2.3): a unit ends
  * where the next begins, at an access unit delimiter, or at an SPS, PPS or SEI, or a slice with
@@ -656,7 +756,7 @@ export class VideoEncoder {
 					this.#size = { width: ivf.header.width, height: ivf.header.height };
 				} else if (annexB) {
 					this.#codecString = h264CodecString(frame.data) ?? this.#codecString;
-					this.#size = this.#expectedSize();
+					this.#size = h264PictureSize(frame.data) ?? this.#size;
 				}
 			}
 			if (!this.#codecString) return; // a delta frame before any key frame: undecodable
@@ -714,15 +814,6 @@ export class VideoEncoder {
 			child.once("error", (err) => finish(null, null, err));
 			child.once("exit", (code, signal) => finish(code, signal));
 		});
-	}
-
-	#expectedSize(): { width: number; height: number } {
-		const maxWidth = this.#o.maxWidth ?? CAPTURE_MAX_WIDTH;
-		const area = this.#o.area;
-		if (!area) return this.#size;
-		const width = Math.floor(Math.min(maxWidth, area.width) / 2) * 2;
-		const height = Math.ceil((area.height * width) / area.width / 2) * 2;
-		return { width, height };
 	}
 
 	#scheduleRestart(ranMs: number, frames: number, error: string | null): void {
