@@ -88,6 +88,9 @@ async function decodeLast(chunks: VideoChunk[]): Promise<{ rgb: Buffer; width: n
 			file,
 			"-fps_mode",
 			"passthrough",
+			// VP8 chunks are BT.709 limited range (docs/protocol.md §2.3), as a browser reads them.
+			"-vf",
+			"scale=in_color_matrix=bt709:in_range=tv,format=rgb24",
 			"-f",
 			"rawvideo",
 			"-pix_fmt",

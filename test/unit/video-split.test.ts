@@ -200,6 +200,7 @@ describe("video codec choice and ffmpeg arguments", () => {
 		expect(args).toContain("-enc_time_base 1:1000000");
 		expect(args).toContain("framestep=step=2:enable=0");
 		expect(args).toContain("metadata=mode=add:key=vp8-flags:value=1:enable=0");
+		expect(args).toContain("out_color_matrix=bt709:out_range=tv");
 		expect(args).toMatch(/-f ivf -flush_packets 1 -$/);
 		const h264 = videoFfmpegArgs({
 			display: ":5",

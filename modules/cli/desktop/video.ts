@@ -405,7 +405,9 @@ export function videoFfmpegArgs(options: VideoArgsOptions): string[] {
 	const filters = [
 		// Live switches (stdin command `c`): half rate, and one forced VP8 key frame.
 		`framestep=step=2:enable=${level.halfRate ? 1 : 0}`,
-		`scale='trunc(min(${maxWidth},iw)/2)*2':-2`,
+		// BT.709 limited range (docs/protocol.md §2.3): what a browser's VP8 decoder assumes;
+		// swscale's default would be BT.601, whose planes shown as BT.709 shift the colours.
+		`scale='trunc(min(${maxWidth},iw)/2)*2':-2:out_color_matrix=bt709:out_range=tv`,
 		"format=yuv420p",
 		...(codec === "vp8" ? ["metadata=mode=add:key=vp8-flags:value=1:enable=0"] : []),
 	];
@@ -451,6 +453,15 @@ export function videoFfmpegArgs(options: VideoArgsOptions): string[] {
 					"ultrafast",
 					"-tune",
 					"zerolatency",
+					// H.264 says its colour space in the bitstream (VUI): the same BT.709 limited range.
+					"-colorspace",
+					"bt709",
+					"-color_primaries",
+					"bt709",
+					"-color_trc",
+					"bt709",
+					"-color_range",
+					"tv",
 					"-b:v",
 					kbps,
 					"-maxrate",
