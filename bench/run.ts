@@ -2,6 +2,8 @@
  * `npm run bench [-- --quick] [--build]`: relay cost of the SessionActor against a plain Node
  * `ws` relay, both over TLS on loopback, in one run. Prints a table and writes
  * bench/results/latest.json.
+ * `npm run bench -- --video [--quick] [--build]`: the native module's screen as VP8, H.264 and
+ * JPEG on a 1920×1080 Xvfb desktop (bench/video.ts); writes bench/results/video-latest.json.
  * Method and measured figures: docs/performance.md.
  *
  * Not a test: the numbers depend on the machine and its load, so nothing here asserts on them.
@@ -30,6 +32,7 @@ import {
 	type Relay,
 	startBaseline,
 } from "./relays.ts";
+import { measureVideo, type VideoBench, type VideoPathResult } from "./video.ts";
 
 const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
 const SMALL_FRAME_BYTES = 1024;
@@ -324,7 +327,101 @@ function ensureBuilt(force: boolean): void {
 	if (res.status !== 0) throw new Error(`npm run build failed (${res.status})`);
 }
 
+function videoTable(results: VideoPathResult[]): string {
+	const jpeg = results.find((r) => r.path === "jpeg");
+	const f = (v: number | null, digits: number) => (v === null ? "–" : formatNumber(v, digits));
+	const rows: string[][] = [
+		[
+			"path",
+			"frames/s",
+			"kbit/s",
+			"bytes/frame",
+			"÷ JPEG",
+			"capture→decoded p50/p99 ms",
+			"sent→decoded p50/p99 ms",
+			"sent→received p50/p99 ms",
+			"encoder CPU ms/frame",
+			"key",
+			"lost",
+		],
+	];
+	for (const r of results) {
+		rows.push([
+			r.path,
+			f(r.framesPerSecond, 1),
+			f(r.kbitPerSecond, 0),
+			f(r.bytesPerFrame, 0),
+			jpeg && r.path !== "jpeg" ? f(r.bytesPerFrame / jpeg.bytesPerFrame, 3) : "",
+			r.captureToDecodedP50Ms === null
+				? "–"
+				: `${f(r.captureToDecodedP50Ms, 1)} / ${f(r.captureToDecodedP99Ms, 1)}`,
+			`${f(r.sentToDecodedP50Ms, 1)} / ${f(r.sentToDecodedP99Ms, 1)}`,
+			`${f(r.sentToReceivedP50Ms, 1)} / ${f(r.sentToReceivedP99Ms, 1)}`,
+			f(r.encoderCpuMsPerFrame, 1),
+			String(r.keyFrames),
+			String(r.lost),
+		]);
+	}
+	const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+	return rows.map((r) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ")).join("\n");
+}
+
+/** `--video`: the native module's screen paths on one Xvfb desktop, one after the other. */
+async function mainVideo(quick: boolean): Promise<number> {
+	const started = performance.now();
+	ensureBuilt(process.argv.includes("--build"));
+	const machine = machineInfo();
+	let server: TestServer | undefined;
+	let bench: VideoBench | { skipped: string } | null = null;
+	const errors: string[] = [];
+	const onSignal = (signal: NodeJS.Signals) => {
+		console.error(`${signal}: stopping`);
+		void (server?.stop() ?? Promise.resolve()).then(() => process.exit(130));
+	};
+	process.on("SIGINT", onSignal);
+	process.on("SIGTERM", onSignal);
+	try {
+		server = await startServer();
+		bench = await measureVideo(server, ADMIN, { quick, paths: ["vp8", "jpeg", "h264"] });
+	} catch (err) {
+		errors.push((err as Error).message);
+	} finally {
+		await server?.stop();
+	}
+	if (bench && "results" in bench) errors.push(...bench.errors);
+	const elapsedSeconds = Math.round((performance.now() - started) / 100) / 10;
+	console.log(
+		[
+			"",
+			`Video benchmark${quick ? " (quick)" : ""}: ${machine.cores} cores (${machine.cpuModel}), ` +
+				`Node ${machine.node}, commit ${machine.commit}`,
+			bench && "results" in bench
+				? `Load average (1 min) ${bench.machineLoad.before} before, ${bench.machineLoad.after} after. ` +
+					`Scene on Xvfb 1920×1080: ${bench.scene}.`
+				: bench && "skipped" in bench
+					? `Skipped: ${bench.skipped}.`
+					: "Not measured (see errors).",
+			"Customer module (join --capture x11 code) → real server (wss on 127.0.0.1) → viewer in this " +
+				"process decoding with ffmpeg; JPEG asked at 30 frames/s like the video.",
+			"",
+			bench && "results" in bench ? videoTable(bench.results) : "",
+			"",
+			`Total ${elapsedSeconds} s.`,
+		].join("\n"),
+	);
+	for (const e of errors) console.error(`error: ${e}`);
+	const dir = join(ROOT, "bench/results");
+	mkdirSync(dir, { recursive: true });
+	writeFileSync(
+		join(dir, "video-latest.json"),
+		`${JSON.stringify({ date: new Date().toISOString(), quick, machine, bench, errors, elapsedSeconds }, null, "\t")}\n`,
+	);
+	console.log(`Wrote ${join("bench/results", "video-latest.json")}.`);
+	return errors.length === 0 ? 0 : 1;
+}
+
 async function main(): Promise<number> {
+	if (process.argv.includes("--video")) return mainVideo(process.argv.includes("--quick"));
 	const settings = parseSettings(process.argv.slice(2));
 	const started = performance.now();
 	ensureBuilt(process.argv.includes("--build"));

@@ -33,6 +33,7 @@ import { createHostApi, type HostApi } from "../sdk/hosts.ts";
 import { SessionClient, type WebSocketLike } from "../sdk/session.ts";
 import { CliError, explain, Keys, Output, openTransport, printSessionEvents } from "./common.ts";
 import { attachDesktop, type InputPlan, planInput } from "./desktop/control.ts";
+import { killAllVideoEncoders } from "./desktop/video.ts";
 import { HOTKEY_LABEL } from "./desktop/x11.ts";
 import {
 	generateHostPassword,
@@ -287,6 +288,7 @@ async function run(argv: string[]): Promise<number> {
 		stopping = true;
 		// No capture outlives the agent: ffmpeg ends now, and the exit hook kills any straggler.
 		killAllCaptures("SIGTERM");
+		killAllVideoEncoders("SIGTERM");
 		current?.close(1000, "agent stopping");
 		wait.wake();
 	};

@@ -116,6 +116,9 @@ export async function attachDesktop(options: AttachOptions) {
 	session.on("state", (state) => {
 		screen.showing(state.shower === session.role && state.phase === "active");
 	});
+	// The viewer's video feedback (screen stream 4) and the relay's back-pressure steer the video.
+	session.on("videoFeedback", (message) => screen.feedback(message));
+	session.on("backpressure", ({ active }) => screen.backpressure(active));
 	session.on("end", () => screen.showing(false));
 	session.on("closed", () => screen.showing(false));
 	return {

@@ -1,10 +1,17 @@
 /**
  * Sends the showing side's screen on the screen channel, for the host agent and the customer
- * module alike: JPEG frames from ffmpeg's x11grab (host-capture.ts) while the module shows, or a
+ * module alike: video (VP8 or H.264, video.ts, stream 3) when the viewer says it decodes one,
+ * else JPEG frames from ffmpeg's x11grab (host-capture.ts, stream 1) while the module shows, or a
  * text snapshot once a second when there is no capture.
  */
 import type { SessionClient } from "../../sdk/session.ts";
-import { SCREEN_STREAM } from "../../web/wire.ts";
+import {
+	encodeVideoChunk,
+	KEYFRAME_REQUEST_MIN_MS,
+	SCREEN_STREAM,
+	VIDEO_STREAM,
+	type VideoFeedback,
+} from "../../web/wire.ts";
 import type { Output } from "../common.ts";
 import {
 	type CaptureArea,
@@ -12,6 +19,7 @@ import {
 	type CapturePlan,
 	startX11Capture,
 } from "../host-capture.ts";
+import { chooseVideoCodec, type VideoCodecKind, VideoEncoder } from "./video.ts";
 
 export interface ScreenSenderOptions {
 	out: Output;
@@ -29,6 +37,13 @@ export interface ScreenSenderOptions {
 const MAX_FRAME_BYTES = 900 * 1024;
 /** Above this many unsent bytes on the socket, captured frames are skipped (as web/screen.ts). */
 const MAX_BACKLOG_BYTES = 256 * 1024;
+/** Video chunks being sealed at once; more are dropped (a key frame is asked for afterwards). */
+const MAX_VIDEO_IN_FLIGHT = 4;
+/** Reports with losses in a row before the encoder steps down; clean reports before it steps up. */
+const LOSSY_REPORTS_TO_STEP_DOWN = 2;
+const CLEAN_REPORTS_TO_STEP_UP = 10;
+/** A viewer switching codecs again and again costs an ffmpeg start each: at most one per this. */
+const CODEC_SWITCH_MIN_MS = 1000;
 
 /**
  * Sends this host's screen while `showing(true)`: JPEG frames from ffmpeg when the agent
@@ -43,6 +58,14 @@ export function screenSender(options: ScreenSenderOptions) {
 	let captureFailed = false;
 	let timer: ReturnType<typeof setInterval> | null = null;
 	let stopping: Promise<void> = Promise.resolve();
+	/** What the viewer decodes (its last `codecs`); null: pictures. */
+	let videoCodec: VideoCodecKind | null = null;
+	let video: VideoEncoder | null = null;
+	let videoFailed = false;
+	let lastCodecSwitch = 0;
+	let codecTimer: ReturnType<typeof setTimeout> | null = null;
+	let lossy = 0;
+	let clean = 0;
 
 	const startSnapshots = () => {
 		if (timer) return;
@@ -121,6 +144,131 @@ export function screenSender(options: ScreenSenderOptions) {
 		);
 	};
 
+	const startVideo = (plan: Extract<CapturePlan, { mode: "x11" }>, codec: VideoCodecKind) => {
+		let inFlight = 0;
+		let sent = 0;
+		let dropped = 0;
+		/** A frame was dropped: deltas are useless to the viewer until the next key frame. */
+		let needKey = false;
+		const started = Date.now();
+		const encoder: VideoEncoder = new VideoEncoder({
+			ffmpeg: plan.ffmpeg,
+			display: plan.display,
+			codec,
+			keyFrameMinMs: KEYFRAME_REQUEST_MIN_MS,
+			...(options.area ? { area: options.area() } : {}),
+			onFrame: (frame) => {
+				if (!wanted || video !== encoder) return;
+				const lagging = inFlight >= MAX_VIDEO_IN_FLIGHT || backlog() > MAX_BACKLOG_BYTES;
+				if (lagging || (needKey && !frame.key)) {
+					// Never queue: the relay keeps what the viewer has not read, the SDK what is not
+					// sealed yet. A dropped frame breaks the chain, so ask for a key frame to resume.
+					// (A key frame asked for while the line is still full would be dropped too.)
+					dropped += 1;
+					needKey = true;
+					if (!lagging) encoder.requestKeyFrame();
+					return;
+				}
+				needKey = false;
+				const header = frame.key
+					? {
+							key: true as const,
+							index: frame.index,
+							timestampUs: frame.timestampUs,
+							codec: frame.codec,
+							width: frame.width,
+							height: frame.height,
+						}
+					: { key: false as const, index: frame.index, timestampUs: frame.timestampUs };
+				let payload: Uint8Array;
+				try {
+					payload = encodeVideoChunk(header, frame.data);
+				} catch {
+					dropped += 1; // a size the wire cannot carry (over 65535 pixels): never sent
+					return;
+				}
+				if (payload.length > MAX_FRAME_BYTES) {
+					dropped += 1;
+					needKey = true;
+					return;
+				}
+				inFlight += 1;
+				void session
+					.send("screen", VIDEO_STREAM, payload)
+					.then(() => {
+						sent += 1;
+					})
+					.catch(() => {}) // the session ended meanwhile; the state handler stops video
+					.finally(() => {
+						inFlight -= 1;
+					});
+			},
+			onEvent: (event) => {
+				if (event.type === "started") {
+					out.event(
+						"video.started",
+						{
+							pid: event.pid,
+							codec: event.codec,
+							kbps: event.level.kbps,
+							halfRate: event.level.halfRate,
+						},
+						null,
+					);
+				} else if (event.type === "restarting") {
+					out.event("video.restarting", { delayMs: event.delayMs, message: event.reason }, null);
+				} else if (event.type === "failed") {
+					// ffmpeg cannot encode here: JPEG pictures for the rest of this session.
+					videoFailed = true;
+					out.event(
+						"video.failed",
+						{ message: event.reason },
+						`Video failed (ffmpeg: ${event.reason}); sending JPEG pictures instead.`,
+					);
+					if (video === encoder) {
+						video = null;
+						if (wanted && options.capture.mode === "x11") startCapture(options.capture);
+					}
+				}
+			},
+		});
+		video = encoder;
+		encoder.start();
+		out.event(
+			"capture.started",
+			{ pid: encoder.pid, display: plan.display, codec },
+			`Screen video (${codec}) started on ${plan.display}.`,
+		);
+		return () => {
+			const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+			const fps = Math.round((sent / seconds) * 10) / 10;
+			out.event(
+				"capture.stopped",
+				{
+					pid: encoder.pid,
+					codec,
+					frames: encoder.frames,
+					sent,
+					skipped: dropped,
+					fps,
+					keyFrames: encoder.keyFramesForced,
+				},
+				`Screen video stopped (${sent} frames sent, ${fps} a second).`,
+			);
+		};
+	};
+	let videoStopped: (() => void) | null = null;
+
+	/** Starts what the viewer can take: video when it decodes a codec we encode, else JPEG. */
+	const startPictures = () => {
+		if (options.capture.mode !== "x11" || captureFailed) {
+			startSnapshots();
+			return;
+		}
+		if (videoCodec && !videoFailed) videoStopped = startVideo(options.capture, videoCodec);
+		else startCapture(options.capture);
+	};
+
 	const stopAll = () => {
 		if (timer) {
 			clearInterval(timer);
@@ -129,6 +277,33 @@ export function screenSender(options: ScreenSenderOptions) {
 		const handle = capture;
 		capture = null;
 		if (handle) stopping = Promise.all([stopping, handle.stop()]).then(() => {});
+		const encoder = video;
+		video = null;
+		if (encoder) {
+			const report = videoStopped;
+			videoStopped = null;
+			stopping = Promise.all([stopping, encoder.stop()]).then(() => report?.());
+		}
+	};
+
+	/** The viewer's codec choice changed: switch between video and pictures (rate-limited). */
+	const switchCodec = () => {
+		if (codecTimer) return;
+		const wait = lastCodecSwitch + CODEC_SWITCH_MIN_MS - Date.now();
+		if (wait > 0) {
+			codecTimer = setTimeout(() => {
+				codecTimer = null;
+				switchCodec();
+			}, wait);
+			return;
+		}
+		lastCodecSwitch = Date.now();
+		if (!wanted || timer) return; // not showing, or text snapshots (nothing to encode)
+		const running = video ? video.codec : capture ? "jpeg" : null;
+		const want = videoCodec && !videoFailed ? videoCodec : "jpeg";
+		if (running === want) return;
+		stopAll();
+		startPictures();
 	};
 
 	return {
@@ -138,19 +313,59 @@ export function screenSender(options: ScreenSenderOptions) {
 				stopAll();
 				return;
 			}
-			if (capture || timer) return;
-			if (options.capture.mode === "x11" && !captureFailed) startCapture(options.capture);
-			else startSnapshots();
+			if (capture || timer || video) return;
+			startPictures();
 		},
 		/** Starts the capture again (the shared area changed); no-op when not capturing. */
 		restart(): void {
-			if (!capture) return;
+			if (!capture && !video) return;
 			stopAll();
-			if (wanted && options.capture.mode === "x11") startCapture(options.capture);
+			if (wanted) startPictures();
+		},
+		/**
+		 * What the viewer says about video (screen stream 4, already validated by the SDK). The
+		 * viewer is not trusted: its codec list only chooses among what this module encodes,
+		 * switches are rate-limited, and key frame requests are merged (KEYFRAME_REQUEST_MIN_MS).
+		 */
+		feedback(message: VideoFeedback): void {
+			if (message.t === "codecs") {
+				const next = chooseVideoCodec(message.decode);
+				const changed = next !== videoCodec;
+				videoCodec = next;
+				if (changed) switchCodec();
+				else video?.requestKeyFrame(); // a resumed viewer says codecs again: it needs a key
+			} else if (message.t === "keyframe") {
+				video?.requestKeyFrame();
+			} else if (message.t === "report" && video) {
+				if (message.lost > 0) {
+					clean = 0;
+					lossy += 1;
+					if (lossy >= LOSSY_REPORTS_TO_STEP_DOWN) {
+						lossy = 0;
+						video.stepDown();
+					}
+				} else {
+					lossy = 0;
+					clean += 1;
+					if (clean >= CLEAN_REPORTS_TO_STEP_UP && !session.peerLagging) {
+						clean = 0;
+						video.stepUp();
+					}
+				}
+			}
+		},
+		/** The relay's back-pressure changed: the encoder steps down while the viewer lags. */
+		backpressure(active: boolean): void {
+			if (active) {
+				clean = 0;
+				video?.stepDown();
+			}
 		},
 		/** Stops everything and resolves once ffmpeg has exited. */
 		async close(): Promise<void> {
 			wanted = false;
+			if (codecTimer) clearTimeout(codecTimer);
+			codecTimer = null;
 			stopAll();
 			await stopping;
 		},
