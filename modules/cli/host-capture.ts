@@ -90,15 +90,11 @@ export interface CaptureArea {
 }
 
 /**
- * ffmpeg's arguments: the whole X screen (or only `area`, one monitor), scaled to at most
- * `maxWidth`, as MJPEG on stdout.
+ * ffmpeg's input arguments for grabbing the X screen `display` (or only `area`, one monitor) at
+ * `fps` frames a second, with the pointer drawn in. Every capture (pictures and video) starts
+ * with these.
  */
-export function ffmpegArgs(
-	display: string,
-	fps: number,
-	maxWidth = CAPTURE_MAX_WIDTH,
-	area?: CaptureArea,
-): string[] {
+export function x11grabInputArgs(display: string, fps: number, area?: CaptureArea): string[] {
 	// x11grab takes the region as -video_size plus a "+x,y" offset on the display name.
 	const region = area
 		? ["-video_size", `${area.width}x${area.height}`, "-i", `${display}+${area.x},${area.y}`]
@@ -107,7 +103,6 @@ export function ffmpegArgs(
 		"-hide_banner",
 		"-loglevel",
 		"error",
-		"-nostdin",
 		// Raw frames need no probing; the default probe waits for about 3 s of pictures first.
 		"-probesize",
 		"32",
@@ -120,8 +115,20 @@ export function ffmpegArgs(
 		"-framerate",
 		String(fps),
 		...region,
-		...mjpegOutputArgs(maxWidth),
 	];
+}
+
+/**
+ * ffmpeg's arguments: the whole X screen (or only `area`, one monitor), scaled to at most
+ * `maxWidth`, as MJPEG on stdout.
+ */
+export function ffmpegArgs(
+	display: string,
+	fps: number,
+	maxWidth = CAPTURE_MAX_WIDTH,
+	area?: CaptureArea,
+): string[] {
+	return ["-nostdin", ...x11grabInputArgs(display, fps, area), ...mjpegOutputArgs(maxWidth)];
 }
 
 /**

@@ -21,8 +21,7 @@
  *   in microseconds since the epoch, which becomes the chunk's timestamp.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import type { CaptureArea } from "../host-capture.ts";
-import { CAPTURE_MAX_WIDTH } from "../host-capture.ts";
+import { CAPTURE_MAX_WIDTH, type CaptureArea, x11grabInputArgs } from "../host-capture.ts";
 
 /** The frame rate asked of ffmpeg for video. */
 export const VIDEO_FPS = 30;
@@ -399,9 +398,6 @@ export interface VideoArgsOptions {
 export function videoFfmpegArgs(options: VideoArgsOptions): string[] {
 	const { display, codec, fps, level, area } = options;
 	const maxWidth = options.maxWidth ?? CAPTURE_MAX_WIDTH;
-	const region = area
-		? ["-video_size", `${area.width}x${area.height}`, "-i", `${display}+${area.x},${area.y}`]
-		: ["-i", display];
 	const filters = [
 		// Live switches (stdin command `c`): half rate, and one forced VP8 key frame.
 		`framestep=step=2:enable=${level.halfRate ? 1 : 0}`,
@@ -476,20 +472,7 @@ export function videoFfmpegArgs(options: VideoArgsOptions): string[] {
 					"h264",
 				];
 	return [
-		"-hide_banner",
-		"-loglevel",
-		"error",
-		"-probesize",
-		"32",
-		"-analyzeduration",
-		"0",
-		"-f",
-		"x11grab",
-		"-draw_mouse",
-		"1",
-		"-framerate",
-		String(fps),
-		...region,
+		...x11grabInputArgs(display, fps, area),
 		// Timestamps stay x11grab's wallclock capture times, in µs in the output.
 		"-copyts",
 		"-vf",
