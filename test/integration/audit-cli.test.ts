@@ -56,7 +56,8 @@ describe("fernwart support --protocol-dir", () => {
 	});
 
 	it("keeps a verifiable copy of the session's protocol in the supporter's folder", async () => {
-		const fingerprint = /fingerprint: ([0-9A-F:]{95})/.exec(server.output())?.[1] ?? "";
+		const fingerprint =
+			/TLS certificate SHA-256 fingerprint: ([0-9A-F:]{95})/.exec(server.output())?.[1] ?? "";
 		const trust = ["--url", server.url.origin, "--trust-file", join(home, "known.json")];
 		const dir = join(home, "protocols");
 		const supporter = run(

@@ -86,7 +86,7 @@ describe("CLI modules: support and join", () => {
 	let trustFile: string;
 	beforeAll(async () => {
 		server = await startServer();
-		const m = /fingerprint: ([0-9A-F:]{95})/.exec(server.output());
+		const m = /TLS certificate SHA-256 fingerprint: ([0-9A-F:]{95})/.exec(server.output());
 		if (!m?.[1]) throw new Error(`no fingerprint in the launcher's output:\n${server.output()}`);
 		fingerprint = m[1];
 		home = mkdtempSync(join(tmpdir(), "fernwart-cli-"));

@@ -11,7 +11,9 @@ describe("platform: restart", () => {
 		expect(first.output()).toContain("created the first admin admin@example.test");
 		expect(first.output()).toContain("created a self-signed certificate");
 		const cert = readFileSync(join(dataDir, "tls", "cert.pem"), "utf8");
-		const fingerprint = /fingerprint: ([0-9A-F:]{95})/.exec(first.output())?.[1];
+		const fingerprint = /TLS certificate SHA-256 fingerprint: ([0-9A-F:]{95})/.exec(
+			first.output(),
+		)?.[1];
 		expect(fingerprint).toBeDefined();
 		expect(await first.stop()).toBe(0);
 
