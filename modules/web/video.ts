@@ -28,6 +28,9 @@ import {
  * browser and the native module's libvpx have it); VP9 and H.264 (High, Annex B; Baseline 3.1
  * cannot encode 1080p in Chromium) are used where VP8 is missing on one side.
  */
+/** Chunks waiting in the VideoDecoder (WebCodecs `decodeQueueSize`) before new ones are dropped. */
+const MAX_DECODE_QUEUE = 8;
+
 export const VIDEO_CODECS = ["vp8", "vp09.00.10.08", "avc1.640028", "avc1.42E01F"] as const;
 
 /** A whole screen frame's cap is 1 MiB (protocol §2.1); a larger chunk is dropped, not sent. */
@@ -801,6 +804,15 @@ export function videoViewer(
 		if (chunk.key && !configure(chunk)) return;
 		const current = configured;
 		if (!decoder || !current) return;
+		// A decoder that falls behind (a slow machine, or a shower flooding chunks) does not queue
+		// without end: the chunk is dropped and the viewer waits for a key frame it asks for.
+		if (decoder.decodeQueueSize > MAX_DECODE_QUEUE) {
+			count("videoLost", 1);
+			period.lost += 1;
+			needKey = true;
+			requestKey(now);
+			return;
+		}
 		try {
 			decoder.decode(
 				new EncodedVideoChunk({

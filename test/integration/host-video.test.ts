@@ -304,9 +304,23 @@ describe.skipIf(missing.length > 0)("host video from X11", () => {
 		await until(() => chunks.length > more + 3, 10_000, "video after malformed feedback");
 		step("video after malformed feedback");
 
-		// Reports with losses step the encoder down: half the frame rate live, then a lower
-		// bitrate through a new ffmpeg that starts with a key frame.
-		for (let i = 0; i < 4; i++) await feedback({ t: "report", received: 30, lost: 3, decodeMs: 2 });
+		// A viewer flooding reports restarts nothing: they count at most one per 800 ms.
+		const lossy = { t: "report", received: 30, lost: 3, decodeMs: 2 } as const;
+		const clean = { t: "report", received: 30, lost: 0, decodeMs: 2 } as const;
+		const starts = () => agent?.events.filter((e) => e.event === "video.started").length ?? 0;
+		const startsBefore = starts();
+		for (let i = 0; i < 60; i++) await feedback(i % 12 < 2 ? lossy : clean);
+		await new Promise((r) => setTimeout(r, 1000)); // what a restart would take to show
+		expect(starts()).toBe(startsBefore);
+		// Reports with losses, at a viewer's pace, step the encoder down: half the frame rate
+		// live, then (at most one level per 3 s) a lower bitrate through a new ffmpeg that starts
+		// with a key frame.
+		const lowered = () =>
+			agent?.events.some((e) => e.event === "video.started" && Number(e.kbps) < 2500) ?? false;
+		for (let i = 0; i < 20 && !lowered(); i++) {
+			await feedback(lossy);
+			await new Promise((r) => setTimeout(r, 900));
+		}
 		await agent?.waitFor((e) => e.event === "video.started" && Number(e.kbps) < 2500, 10_000);
 		const slower = chunks.length;
 		await until(

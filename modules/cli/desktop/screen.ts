@@ -44,6 +44,13 @@ const LOSSY_REPORTS_TO_STEP_DOWN = 2;
 const CLEAN_REPORTS_TO_STEP_UP = 10;
 /** A viewer switching codecs again and again costs an ffmpeg start each: at most one per this. */
 const CODEC_SWITCH_MIN_MS = 1000;
+/**
+ * Receiver reports are counted at most one per this many ms, and the encoder changes level at
+ * most once per LEVEL_CHANGE_MIN_MS: a level change can restart ffmpeg, and a viewer sending
+ * reports as fast as it can must not make the PC start ffmpeg without end.
+ */
+const REPORT_MIN_MS = 800;
+const LEVEL_CHANGE_MIN_MS = 3000;
 
 /**
  * Sends this host's screen while `showing(true)`: JPEG frames from ffmpeg when the agent
@@ -66,6 +73,8 @@ export function screenSender(options: ScreenSenderOptions) {
 	let codecTimer: ReturnType<typeof setTimeout> | null = null;
 	let lossy = 0;
 	let clean = 0;
+	let lastReportAt = 0;
+	let lastLevelChangeAt = 0;
 
 	const startSnapshots = () => {
 		if (timer) return;
@@ -337,18 +346,24 @@ export function screenSender(options: ScreenSenderOptions) {
 			} else if (message.t === "keyframe") {
 				video?.requestKeyFrame();
 			} else if (message.t === "report" && video) {
+				const now = Date.now();
+				if (now - lastReportAt < REPORT_MIN_MS) return;
+				lastReportAt = now;
+				const mayChange = now - lastLevelChangeAt >= LEVEL_CHANGE_MIN_MS;
 				if (message.lost > 0) {
 					clean = 0;
 					lossy += 1;
-					if (lossy >= LOSSY_REPORTS_TO_STEP_DOWN) {
+					if (lossy >= LOSSY_REPORTS_TO_STEP_DOWN && mayChange) {
 						lossy = 0;
+						lastLevelChangeAt = now;
 						video.stepDown();
 					}
 				} else {
 					lossy = 0;
 					clean += 1;
-					if (clean >= CLEAN_REPORTS_TO_STEP_UP && !session.peerLagging) {
+					if (clean >= CLEAN_REPORTS_TO_STEP_UP && !session.peerLagging && mayChange) {
 						clean = 0;
+						lastLevelChangeAt = now;
 						video.stepUp();
 					}
 				}
