@@ -111,31 +111,13 @@ export const SLOW_READER_BYTES = 8 * 1024 * 1024;
 export const BACKPRESSURE_ON_BYTES = 1024 * 1024;
 /** …and with less than this waiting again, to go on (`active: false`). */
 export const BACKPRESSURE_OFF_BYTES = 256 * 1024;
+/**
+ * Marks kept in a socket's attachment across hibernation (workerd caps an attachment at 2 KiB):
+ * an honest reader echoes marks in order, so forgetting older ones only delays its credit.
+ */
+const FLOW_MARKS_KEPT = 8;
 /** How soon kept audit records are retried while the protocol cannot be written. */
 const OUTBOX_RETRY_MS = 5_000;
-/**
- * Flow control per socket (docs/protocol.md §3.5): how much it was sent, how much of that the
- * module proved it read (the position of the newest mark it echoed), and the marks not echoed
- * yet with the position each was sent at. At most SLOW_READER_BYTES / MARK_EVERY_BYTES + 1 marks
- * wait: past that the reader is closed. In memory only: an actor that hibernated had nothing in
- * flight worth counting, and an echo of a mark it forgot counts nothing.
- */
-interface Flow {
-	sent: number;
-	read: number;
-	marks: { id: string; at: number }[];
-}
-const flows = new WeakMap<WebSocket, Flow>();
-
-function flowOf(ws: WebSocket): Flow {
-	let flow = flows.get(ws);
-	if (!flow) {
-		flow = { sent: 0, read: 0, marks: [] };
-		flows.set(ws, flow);
-	}
-	return flow;
-}
-
 /** Readers behind by more than BACKPRESSURE_ON_BYTES: when their senders were last told. */
 const backpressureSent = new WeakMap<WebSocket, number>();
 
@@ -184,6 +166,14 @@ const attachmentSchema = z.object({
 	ip: z.string().nullable(),
 	/** When the last message arrived (ms), written at most every SEEN_WRITE_MS; absent on old sockets. */
 	seenAt: z.number().optional(),
+	/** The flow-control count as of the last mark or ack (see {@link Flow}); absent before either. */
+	flow: z
+		.object({
+			sent: z.number(),
+			read: z.number(),
+			marks: z.array(z.object({ id: z.string(), at: z.number() })).max(FLOW_MARKS_KEPT),
+		})
+		.optional(),
 });
 type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -206,6 +196,46 @@ function readAttachment(ws: WebSocket): Attachment | null {
 function writeAttachment(ws: WebSocket, attachment: Attachment): void {
 	ws.serializeAttachment(attachment);
 	attachments.set(ws, attachment);
+}
+
+/**
+ * Flow control per socket (docs/protocol.md §3.5): how much it was sent, how much of that the
+ * module proved it read (the position of the newest mark it echoed), and the marks not echoed
+ * yet with the position each was sent at. At most SLOW_READER_BYTES / MARK_EVERY_BYTES + 1 marks
+ * wait: past that the reader is closed.
+ *
+ * The live count is in memory; a copy goes into the socket's attachment at every mark and ack,
+ * because an actor may hibernate while workerd still holds what a stalled reader has not taken.
+ * Woken again, the actor counts on from that copy plus MARK_EVERY_BYTES (what it may have sent
+ * after the copy), so hibernating gives a reader that does not read no fresh allowance.
+ */
+interface Flow {
+	sent: number;
+	read: number;
+	marks: { id: string; at: number }[];
+}
+const flows = new WeakMap<WebSocket, Flow>();
+
+function flowOf(ws: WebSocket): Flow {
+	let flow = flows.get(ws);
+	if (!flow) {
+		const kept = readAttachment(ws)?.flow;
+		flow = kept
+			? { sent: kept.sent + MARK_EVERY_BYTES, read: kept.read, marks: [...kept.marks] }
+			: { sent: 0, read: 0, marks: [] };
+		flows.set(ws, flow);
+	}
+	return flow;
+}
+
+/** Copies the count into the attachment (the newest FLOW_MARKS_KEPT marks: the 2 KiB limit). */
+function saveFlow(ws: WebSocket, flow: Flow): void {
+	const attachment = readAttachment(ws);
+	if (!attachment) return;
+	writeAttachment(ws, {
+		...attachment,
+		flow: { sent: flow.sent, read: flow.read, marks: flow.marks.slice(-FLOW_MARKS_KEPT) },
+	});
 }
 
 /**
@@ -542,13 +572,15 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		}
 		const msg = parsed.value;
 		if (msg.type === "ack") {
-			// Only a mark this socket was sent counts; anything else (a guess, a mark from before
-			// the actor hibernated) proves nothing and changes nothing.
-			const flow = flows.get(ws);
-			const index = flow?.marks.findIndex((m) => m.id === msg.mark) ?? -1;
-			if (!flow || index < 0) return;
+			// Only a mark this socket was sent counts; anything else (a guess, a byte count from an
+			// older module, a mark too old to be kept across hibernation) proves nothing.
+			if (msg.mark === undefined) return;
+			const flow = flowOf(ws);
+			const index = flow.marks.findIndex((m) => m.id === msg.mark);
+			if (index < 0) return;
 			flow.read = Math.max(flow.read, flow.marks[index]?.at ?? 0);
 			flow.marks.splice(0, index + 1);
+			saveFlow(ws, flow);
 			if (flow.sent - flow.read < BACKPRESSURE_OFF_BYTES) this.backpressure(ws, false);
 			return;
 		}
@@ -907,6 +939,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (flow.sent - lastMark >= MARK_EVERY_BYTES) {
 			const id = toHex(crypto.getRandomValues(new Uint8Array(8)));
 			flow.marks.push({ id, at: flow.sent });
+			saveFlow(ws, flow);
 			sendQuietly(ws, JSON.stringify({ type: "mark", id }));
 		}
 		if (flow.sent - flow.read > BACKPRESSURE_ON_BYTES) this.backpressure(ws, true);

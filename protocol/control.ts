@@ -262,7 +262,16 @@ export const markSchema = z.strictObject({ type: z.literal("mark"), id: markIdSc
  */
 const ackSchema = z.strictObject({
 	type: z.literal("ack"),
-	mark: markIdSchema,
+	mark: markIdSchema.optional(),
+	/**
+	 * What modules sent before marks: a byte count. Accepted so that an agent not yet replaced is
+	 * not closed for violations, and ignored, because a count can be claimed without reading.
+	 */
+	bytes: z
+		.int()
+		.min(1)
+		.max(2 ** 40)
+		.optional(),
 });
 
 /**
