@@ -256,6 +256,20 @@ describe("the relay under peers that do not keep up", () => {
 		expect(customer.closeCode).toBeNull();
 	});
 
+	it("ignores a byte-count ack from an older module instead of counting it as a violation", async () => {
+		const { supporter } = await openPair(server, token);
+		const mark = supporter.messages.length;
+		for (let i = 0; i < 30; i++) supporter.ws.send(JSON.stringify({ type: "ack", bytes: 262144 }));
+		// A request that draws an error, sent behind the acks: the only error to come back.
+		supporter.send({ type: "file.done", id: 999 });
+		await supporter.next("error", mark);
+		const errors = supporter.messages
+			.slice(mark)
+			.filter((m) => (m as { type: string }).type === "error");
+		expect(errors).toHaveLength(1);
+		expect(supporter.closeCode).toBeNull();
+	});
+
 	it("sends states past 16 KiB that the modules accept", async () => {
 		const { customer, supporter } = await openPair(server, token);
 		// 60 offers (the per-minute limit) whose names take 510 bytes each: about 35 KB of state.
