@@ -33,6 +33,7 @@ import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import {
 	buildExcerpt,
 	excerptFileName,
+	forCustomer,
 	isMailEnabled,
 	MAIL_LANGS,
 	MAX_EXCERPT_CHARS,
@@ -1151,8 +1152,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	 * Sends what the mail job still owes, from the alarm. Waits while records of the session are
 	 * still kept (the excerpt must end with `session.ended`); the outbox retry comes back here.
 	 * Each recipient is marked `sent` as soon as the SMTP server took its mail, so a restart
-	 * sends nobody a second copy. A failure is logged by class and status only, never with the
-	 * address or the content, and tried again up to PROTOCOL_MAIL_ATTEMPTS times in all.
+	 * sends nobody a second copy, unless it comes between the SMTP server's acceptance and that
+	 * write. A failure is logged by class and status only, never with the address or the
+	 * content, and tried again up to PROTOCOL_MAIL_ATTEMPTS times in all; a mail the mail
+	 * service refused (4xx) is given up at once.
 	 */
 	private async runProtocolMail(): Promise<void> {
 		const record = this.record;
@@ -1178,8 +1181,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 					next[to] = "failed";
 					continue;
 				}
+				// The customer's address was never confirmed: its copy names the supporter only.
+				const named = to === "supporter" ? people : forCustomer(people);
 				const text = langs
-					.map((l) => summaryText(people, events, l, file))
+					.map((l) => summaryText(named, events, l, file))
 					.join("\n\n----------------------------------------\n\n");
 				const sent = await sendProtocolMail(this.env, {
 					to: address,
@@ -1190,6 +1195,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				});
 				if (!sent.ok) {
 					this.log(`protocol mail to the ${to} failed: ${sent.reason}`);
+					// A mail the service refused fails the same way on every try: given up now.
+					if (sent.final) next[to] = "failed";
 					continue;
 				}
 				next[to] = "sent";
@@ -1247,7 +1254,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		return {
 			sessionId: record.id,
 			kind: record.kind,
-			supporter: user ? { name: user.displayName || user.email, email: user.email } : null,
+			supporter: user ? { name: user.displayName, email: user.email } : null,
 			peerName: host?.name ?? row?.customerName ?? this.live.admission?.name ?? null,
 		};
 	}

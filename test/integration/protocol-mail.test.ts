@@ -262,6 +262,9 @@ describe("the protocol by e-mail, through the admin's own SMTP server", () => {
 		expect(text).toContain("Protokoll der Fernwartungssitzung");
 		expect(text).toContain("Kunde bat um eine Kopie dieses Protokolls per E-Mail");
 		expect(text).not.toContain("Session protocol");
+		// Nobody confirmed the customer's address: the body names the supporter, not their address.
+		expect(text).toMatch(/^Supporter: Mia Mailer\r?$/m);
+		expect(text).not.toContain("mia.mailer@example.test");
 		const verdict = await verifyAttachment(attachment, "customer.ndjson");
 		expect(verdict).toMatchObject({ ok: true });
 
