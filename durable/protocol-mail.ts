@@ -74,9 +74,25 @@ export function sessionEvents(excerpt: string, sessionId: string): EventLine[] {
 export interface SummaryPeople {
 	sessionId: string;
 	kind: "adhoc" | "host";
-	supporter: { name: string; email: string } | null;
+	/**
+	 * The supporter's display name (may be empty) and account address; `email` is null in the
+	 * customer's copy ({@link forCustomer}).
+	 */
+	supporter: { name: string; email: string | null } | null;
 	/** The name the customer typed, or the host's name. */
 	peerName: string | null;
+}
+
+/**
+ * The people as the customer's copy names them: the supporter by name only. The customer's
+ * address was never confirmed, so whoever typed it must not learn the supporter's address from
+ * the body (the attached excerpt still holds the addresses the protocol recorded).
+ */
+export function forCustomer(people: SummaryPeople): SummaryPeople {
+	return {
+		...people,
+		supporter: people.supporter ? { name: people.supporter.name, email: null } : null,
+	};
 }
 
 /**
@@ -88,6 +104,19 @@ export const MAX_EXCERPT_CHARS = 8 * 1024 * 1024;
 
 /** At most this many events are spelt out in the body; the attachment always has them all. */
 export const SUMMARY_MAX_EVENTS = 500;
+
+/**
+ * The most characters one language's summary has (UTF-16 code units, as the mail service counts
+ * them). Two languages plus the separator stay well under the mail service's 100,000-character
+ * `text` limit, which a mail would otherwise fail on every try.
+ */
+export const SUMMARY_MAX_CHARS = 40_000;
+
+/** Names (files, customer, host, supporter) are cut to this many characters in the summary. */
+export const SUMMARY_NAME_CHARS = 80;
+
+/** Comments are cut to this many characters in the summary; the excerpt has them in full. */
+export const SUMMARY_COMMENT_CHARS = 300;
 
 const TEXT = {
 	en: {
@@ -104,6 +133,8 @@ const TEXT = {
 		running: "(not recorded)",
 		events: "Events (times in UTC)",
 		more: (n: number) => `… and ${n} more events, see the attachment.`,
+		copyChanged: (address: boolean) =>
+			`Customer changed the request for a copy (${address ? "new address" : "new language"})`,
 		signed: "signed",
 		tooLarge: (id: string) =>
 			`The signed excerpt is too large to attach. Export it on the server with GET /api/v1/audit/export?sessionId=${id} and check it with \`npm run fernwart -- audit verify FILE\`.`,
@@ -132,6 +163,8 @@ const TEXT = {
 		running: "(nicht erfasst)",
 		events: "Ereignisse (Zeiten in UTC)",
 		more: (n: number) => `… und ${n} weitere Ereignisse, siehe Anhang.`,
+		copyChanged: (address: boolean) =>
+			`Kunde änderte die Bitte um eine Kopie (${address ? "neue Adresse" : "neue Sprache"})`,
 		signed: "signiert",
 		tooLarge: (id: string) =>
 			`Der signierte Auszug ist zu groß für einen Anhang. Exportieren Sie ihn auf dem Server mit GET /api/v1/audit/export?sessionId=${id} und prüfen Sie ihn mit \`npm run fernwart -- audit verify DATEI\`.`,
@@ -154,6 +187,17 @@ const str = (d: Data | null, key: string): string => {
 	return typeof v === "string" || typeof v === "number" ? String(v) : "";
 };
 
+/** `s` cut to at most `max` characters, the last one an ellipsis when anything was cut. */
+export function clip(s: string, max: number): string {
+	if (s.length <= max) return s;
+	// Cut before a lone high surrogate, so no half character is left before the ellipsis.
+	const end = /[\uD800-\uDBFF]/.test(s.charAt(max - 2)) ? max - 2 : max - 1;
+	return `${s.slice(0, end)}…`;
+}
+
+/** A name field of an event, cut for the summary. */
+const name = (d: Data | null, key: string): string => clip(str(d, key), SUMMARY_NAME_CHARS);
+
 /** One event as a line of text, or null for events a reader does not need (key exchange). */
 function describe(e: EventLine, lang: MailLang): string | null {
 	const t = TEXT[lang];
@@ -161,7 +205,7 @@ function describe(e: EventLine, lang: MailLang): string | null {
 	const d = e.data;
 	const role = (r: string) => t.roles[r] ?? r;
 	const file = () =>
-		`${str(d, "name")} (${str(d, "size")} B, SHA-256 ${str(d, "sha256").slice(0, 16)}…)`;
+		`${name(d, "name")} (${str(d, "size")} B, SHA-256 ${str(d, "sha256").slice(0, 16)}…)`;
 	switch (e.type) {
 		case "session.issued":
 			return de ? "Sitzung angelegt" : "Session issued";
@@ -178,13 +222,15 @@ function describe(e: EventLine, lang: MailLang): string | null {
 		case "session.connected":
 			return de ? "Ende-zu-Ende-Verschlüsselung hergestellt" : "End-to-end encryption established";
 		case "session.admitted":
-			return de ? `Kunde „${str(d, "name")}“ eingelassen` : `Customer "${str(d, "name")}" admitted`;
+			return de
+				? `Kunde „${name(d, "name")}“ eingelassen`
+				: `Customer "${name(d, "name")}" admitted`;
 		case "session.refused":
-			return de ? `Kunde „${str(d, "name")}“ abgewiesen` : `Customer "${str(d, "name")}" refused`;
+			return de ? `Kunde „${name(d, "name")}“ abgewiesen` : `Customer "${name(d, "name")}" refused`;
 		case "session.taken_over":
 			return de
-				? `Platz übernommen von ${str(d, "name")} (Admin)`
-				: `Seat taken over by ${str(d, "name")} (admin)`;
+				? `Platz übernommen von ${name(d, "name")} (Admin)`
+				: `Seat taken over by ${name(d, "name")} (admin)`;
 		case "session.stopped":
 			return de ? `STOP durch ${role(str(d, "by"))}` : `STOP by the ${role(str(d, "by"))}`;
 		case "session.ended": {
@@ -192,6 +238,7 @@ function describe(e: EventLine, lang: MailLang): string | null {
 			return de ? `Sitzung beendet (${reason})` : `Session ended (${reason})`;
 		}
 		case "session.protocol_requested":
+			if (d && typeof d.addressChanged === "boolean") return t.copyChanged(d.addressChanged);
 			return de
 				? "Kunde bat um eine Kopie dieses Protokolls per E-Mail"
 				: "Customer asked for a copy of this protocol by e-mail";
@@ -233,8 +280,10 @@ function describe(e: EventLine, lang: MailLang): string | null {
 			return de ? `Datei abgelehnt: ${file()}` : `File rejected: ${file()}`;
 		case "file.completed":
 			return de ? `Datei übertragen: ${file()}` : `File transferred: ${file()}`;
-		case "comment.added":
-			return de ? `Kommentar: ${str(d, "text")}` : `Comment: ${str(d, "text")}`;
+		case "comment.added": {
+			const text = clip(str(d, "text"), SUMMARY_COMMENT_CHARS);
+			return de ? `Kommentar: ${text}` : `Comment: ${text}`;
+		}
 		case "host.connected":
 			return de ? "Rechner hat das Passwort bestätigt" : "Host accepted the password";
 		case "host.auth_failed":
@@ -262,11 +311,21 @@ function duration(ms: number): string {
 	return `${h > 0 ? `${h} h ` : ""}${m} min ${s % 60} s`;
 }
 
+/** How the summary names the supporter: `name <email>`, or the name alone without an address. */
+function supporterLine(supporter: SummaryPeople["supporter"]): string {
+	if (!supporter) return "—";
+	const who = clip(supporter.name, SUMMARY_NAME_CHARS);
+	if (supporter.email === null) return who || "—";
+	return who ? `${who} <${supporter.email}>` : supporter.email;
+}
+
 /**
  * The readable summary of one session in one language: who, when, how it ended, then every
- * event with its time (consents marked as signed), at most {@link SUMMARY_MAX_EVENTS} of them.
- * Pure; `events` are the session's own lines of the excerpt, `file` the attachment's name, or
- * null when the excerpt was too large to attach.
+ * event with its time (consents marked as signed), at most {@link SUMMARY_MAX_EVENTS} of them
+ * and at most {@link SUMMARY_MAX_CHARS} characters in all; the events left out are counted in a
+ * line that points to the attachment. Names are cut to {@link SUMMARY_NAME_CHARS} characters,
+ * comments to {@link SUMMARY_COMMENT_CHARS}. Pure; `events` are the session's own lines of the
+ * excerpt, `file` the attachment's name, or null when the excerpt was too large to attach.
  */
 export function summaryText(
 	people: SummaryPeople,
@@ -281,8 +340,8 @@ export function summaryText(
 		t.title,
 		"",
 		`${t.session}: ${people.sessionId} (${people.kind === "host" ? t.host : t.adhoc})`,
-		`${t.supporter}: ${people.supporter ? `${people.supporter.name} <${people.supporter.email}>` : "—"}`,
-		`${people.kind === "host" ? t.hostName : t.customer}: ${people.peerName ?? "—"}`,
+		`${t.supporter}: ${supporterLine(people.supporter)}`,
+		`${people.kind === "host" ? t.hostName : t.customer}: ${people.peerName === null ? "—" : clip(people.peerName, SUMMARY_NAME_CHARS)}`,
 		`${t.start}: ${first ? `${utc(first.ts)} UTC` : t.running}`,
 		`${t.end}: ${ended ? `${utc(ended.ts)} UTC` : t.running}`,
 	];
@@ -295,10 +354,20 @@ export function summaryText(
 		const line = `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 		return [`${utc(e.ts).slice(11)}  ${line}${signed}`];
 	});
-	lines.push(...described.slice(0, SUMMARY_MAX_EVENTS));
-	if (described.length > SUMMARY_MAX_EVENTS)
-		lines.push(t.more(described.length - SUMMARY_MAX_EVENTS));
-	lines.push("", file ? t.attachment(file) : t.tooLarge(people.sessionId));
+	const footer = ["", file ? t.attachment(file) : t.tooLarge(people.sessionId)];
+	// Room for the events: the limit less the head, the footer and the longest "more" line.
+	let room =
+		SUMMARY_MAX_CHARS -
+		[...lines, ...footer, t.more(described.length)].reduce((n, l) => n + l.length + 1, 0);
+	let shown = 0;
+	for (const line of described) {
+		if (shown === SUMMARY_MAX_EVENTS || line.length + 1 > room) break;
+		lines.push(line);
+		room -= line.length + 1;
+		shown++;
+	}
+	if (described.length > shown) lines.push(t.more(described.length - shown));
+	lines.push(...footer);
 	return lines.join("\n");
 }
 
@@ -316,12 +385,15 @@ export function subjectLine(langs: readonly MailLang[], sessionId: string): stri
 /**
  * Hands one mail to the `MAIL` service. Returns the outcome, never the address or the service's
  * answer (which may quote the address): `ok`, or the HTTP status / error class for the log.
+ * `final` is true when trying again cannot help: the service refused the mail itself (a 4xx,
+ * e.g. 400 INVALID_MAIL) or mail is not configured; a 5xx (the SMTP server failed) or an
+ * unreachable service is worth another try.
  */
 export async function sendProtocolMail(
 	env: ProtocolMailEnv,
 	mail: { to: string; subject: string; text: string; file: string | null; excerpt: string },
-): Promise<{ ok: true } | { ok: false; reason: string }> {
-	if (!isMailEnabled(env)) return { ok: false, reason: "mail not configured" };
+): Promise<{ ok: true } | { ok: false; reason: string; final: boolean }> {
+	if (!isMailEnabled(env)) return { ok: false, reason: "mail not configured", final: true };
 	try {
 		const res = await (env.MAIL as DbBinding).fetch("http://mail/mail/send", {
 			method: "POST",
@@ -341,8 +413,10 @@ export async function sendProtocolMail(
 		});
 		// The body is drained so the connection can be reused; it is not read further.
 		await res.arrayBuffer();
-		return res.ok ? { ok: true } : { ok: false, reason: `mail service answered ${res.status}` };
+		if (res.ok) return { ok: true };
+		const final = res.status >= 400 && res.status < 500;
+		return { ok: false, reason: `mail service answered ${res.status}`, final };
 	} catch (err) {
-		return { ok: false, reason: `mail service unreachable: ${(err as Error).name}` };
+		return { ok: false, reason: `mail service unreachable: ${(err as Error).name}`, final: false };
 	}
 }

@@ -29,8 +29,17 @@ export interface SessionActorNamespace {
 	get(id: unknown): SessionActorApi;
 }
 
-/** The outcome of a customer's request for a protocol copy (SessionActor.requestProtocolCopy). */
-export type ProtocolCopyResult = "ok" | "off" | "ended" | "unavailable" | "not_found";
+/**
+ * The outcome of a customer's request for a protocol copy (SessionActor.requestProtocolCopy);
+ * `rate_limited` once the session has had PROTOCOL_COPY_MAX_REQUESTS of them.
+ */
+export type ProtocolCopyResult =
+	| "ok"
+	| "off"
+	| "ended"
+	| "unavailable"
+	| "not_found"
+	| "rate_limited";
 
 /** The SessionActor of one session (named by the session id). */
 export function sessionActorStub(ns: SessionActorNamespace, sessionId: string): SessionActorApi {

@@ -33,6 +33,7 @@ import { incrementCounter, trackWebSocket } from "./metrics.ts";
 import {
 	buildExcerpt,
 	excerptFileName,
+	forCustomer,
 	isMailEnabled,
 	MAIL_LANGS,
 	MAX_EXCERPT_CHARS,
@@ -125,6 +126,12 @@ const backpressureSent = new WeakMap<WebSocket, number>();
 export const PROTOCOL_MAIL_ATTEMPTS = 5;
 /** The wait before the second try; it doubles with each further one (30 s … 4 min). */
 const PROTOCOL_MAIL_RETRY_MS = 30_000;
+
+/**
+ * How many protocol-copy requests one session takes (storage key `protocolCopyRequests`); more
+ * are refused, so a customer cannot flood the audit chain, which is never pruned.
+ */
+export const PROTOCOL_COPY_MAX_REQUESTS = 5;
 
 /** A recipient's protocol mail: not wanted, due, handed to the SMTP server, or given up. */
 type MailState = "none" | "pending" | "sent" | "failed";
@@ -391,9 +398,12 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	 * The customer asks for a copy of the protocol by e-mail (the route checked its resume token
 	 * and the input). The request is written to the protocol first (without the address, which is
 	 * personal data); the address is kept in actor storage only until the mail is sent or given
-	 * up. A later request replaces an earlier one. `off` when the session does not mail its
-	 * protocol or SMTP is not configured, `ended` after the end, `unavailable` when the protocol
-	 * cannot be written.
+	 * up. A later request replaces an earlier one. Only the first request and real changes are
+	 * written: `{lang}`, then `{lang, addressChanged}` for a new language or a replaced address;
+	 * a repeat of the stored request writes nothing. At most PROTOCOL_COPY_MAX_REQUESTS requests
+	 * per session are taken (each one counts, whether it changed anything or not), then
+	 * `rate_limited`. `off` when the session does not mail its protocol or SMTP is not
+	 * configured, `ended` after the end, `unavailable` when the protocol cannot be written.
 	 */
 	async requestProtocolCopy(input: {
 		copy: ProtocolCopy;
@@ -404,11 +414,27 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		if (!record.mailProtocol || !isMailEnabled(this.env)) return "off";
 		if (this.live.phase === "ended") return "ended";
 		const copy = protocolCopySchema.parse(input.copy);
-		const written = await this.audit(
-			[{ type: "session.protocol_requested", data: { lang: copy.lang } }],
-			{ role: "customer", principalId: `customer:${record.id}`, ip: input.ip },
-		);
-		if (!written) return "unavailable";
+		// Counted before any await, so concurrent requests cannot slip past the limit together.
+		const count = z
+			.number()
+			.int()
+			.nonnegative()
+			.catch(0)
+			.parse(await this.ctx.storage.get("protocolCopyRequests"));
+		if (count >= PROTOCOL_COPY_MAX_REQUESTS) return "rate_limited";
+		await this.ctx.storage.put("protocolCopyRequests", count + 1);
+		const before = await this.storedCopy();
+		const addressChanged = before !== null && before.address !== copy.address;
+		if (before === null || addressChanged || before.lang !== copy.lang) {
+			// The address itself never reaches the protocol, only whether it was replaced.
+			const data = before === null ? { lang: copy.lang } : { lang: copy.lang, addressChanged };
+			const written = await this.audit([{ type: "session.protocol_requested", data }], {
+				role: "customer",
+				principalId: `customer:${record.id}`,
+				ip: input.ip,
+			});
+			if (!written) return "unavailable";
+		}
 		// The session may have ended while the row was written: its mail job is fixed by then.
 		const now: LiveState = this.live;
 		if (now.phase === "ended") return "ended";
@@ -1184,8 +1210,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 	 * Sends what the mail job still owes, from the alarm. Waits while records of the session are
 	 * still kept (the excerpt must end with `session.ended`); the outbox retry comes back here.
 	 * Each recipient is marked `sent` as soon as the SMTP server took its mail, so a restart
-	 * sends nobody a second copy. A failure is logged by class and status only, never with the
-	 * address or the content, and tried again up to PROTOCOL_MAIL_ATTEMPTS times in all.
+	 * sends nobody a second copy, unless it comes between the SMTP server's acceptance and that
+	 * write. A failure is logged by class and status only, never with the address or the
+	 * content, and tried again up to PROTOCOL_MAIL_ATTEMPTS times in all; a mail the mail
+	 * service refused (4xx) is given up at once.
 	 */
 	private async runProtocolMail(): Promise<void> {
 		const record = this.record;
@@ -1211,8 +1239,10 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 					next[to] = "failed";
 					continue;
 				}
+				// The customer's address was never confirmed: its copy names the supporter only.
+				const named = to === "supporter" ? people : forCustomer(people);
 				const text = langs
-					.map((l) => summaryText(people, events, l, file))
+					.map((l) => summaryText(named, events, l, file))
 					.join("\n\n----------------------------------------\n\n");
 				const sent = await sendProtocolMail(this.env, {
 					to: address,
@@ -1223,6 +1253,8 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 				});
 				if (!sent.ok) {
 					this.log(`protocol mail to the ${to} failed: ${sent.reason}`);
+					// A mail the service refused fails the same way on every try: given up now.
+					if (sent.final) next[to] = "failed";
 					continue;
 				}
 				next[to] = "sent";
@@ -1280,7 +1312,7 @@ export class SessionActor extends DurableObject<SessionEnv> implements SessionAc
 		return {
 			sessionId: record.id,
 			kind: record.kind,
-			supporter: user ? { name: user.displayName || user.email, email: user.email } : null,
+			supporter: user ? { name: user.displayName, email: user.email } : null,
 			peerName: host?.name ?? row?.customerName ?? this.live.admission?.name ?? null,
 		};
 	}

@@ -553,7 +553,7 @@ sessions.openapi(
 		path: "/api/v1/sessions/{id}/protocol-copy",
 		tags: ["sessions"],
 		description:
-			"The customer (with its resume token) asks for a copy of the session's protocol by e-mail: a readable summary and the signed excerpt, sent when the session ends. Needs `agree: true`. The request is written to the protocol without the address; the address is kept only until the mail is sent. A later request replaces an earlier one.",
+			"The customer (with its resume token) asks for a copy of the session's protocol by e-mail: a readable summary and the signed excerpt, sent when the session ends. Needs `agree: true`. The request is written to the protocol without the address; the address is kept only until the mail is sent. A later request replaces an earlier one; only the first request and real changes (another language, a replaced address) are written to the protocol. At most 5 requests per session, then 429 RATE_LIMITED.",
 		request: {
 			params: sessionIdParam,
 			body: { content: { "application/json": { schema: protocolCopyBody } }, required: true },
@@ -564,6 +564,7 @@ sessions.openapi(
 			404: errorResponse("SESSION_NOT_FOUND"),
 			409: errorResponse("PROTOCOL_MAIL_OFF"),
 			410: errorResponse("SESSION_ENDED"),
+			429: errorResponse("RATE_LIMITED: the session already had 5 requests"),
 			503: errorResponse("DB_UNAVAILABLE: the request could not be written to the protocol"),
 		},
 	}),
@@ -583,6 +584,8 @@ sessions.openapi(
 		if (result === "ended") throw new AppError("SESSION_ENDED");
 		if (result === "not_found") throw new AppError("SESSION_NOT_FOUND");
 		if (result === "unavailable") throw new AppError("DB_UNAVAILABLE");
+		// A per-session limit, not a window: waiting does not help, so no Retry-After.
+		if (result === "rate_limited") throw new AppError("RATE_LIMITED");
 		return c.body(null, 204);
 	},
 );

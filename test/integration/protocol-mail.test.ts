@@ -262,6 +262,9 @@ describe("the protocol by e-mail, through the admin's own SMTP server", () => {
 		expect(text).toContain("Protokoll der Fernwartungssitzung");
 		expect(text).toContain("Kunde bat um eine Kopie dieses Protokolls per E-Mail");
 		expect(text).not.toContain("Session protocol");
+		// Nobody confirmed the customer's address: the body names the supporter, not their address.
+		expect(text).toMatch(/^Supporter: Mia Mailer\r?$/m);
+		expect(text).not.toContain("mia.mailer@example.test");
 		const verdict = await verifyAttachment(attachment, "customer.ndjson");
 		expect(verdict).toMatchObject({ ok: true });
 
@@ -288,6 +291,51 @@ describe("the protocol by e-mail, through the admin's own SMTP server", () => {
 			body: { resumeToken: token, email: CUSTOMER_EMAIL, agree: true },
 		});
 		expect(late.body.error.code).toBe("SESSION_ENDED");
+	});
+
+	it("takes at most 5 copy requests per session and writes only the first and real changes", async () => {
+		const ask = (s: { sessionId: string; joined: { resumeToken: string } }, body: object) =>
+			server.json<ErrorBody>(`/api/v1/sessions/${s.sessionId}/protocol-copy`, {
+				body: { resumeToken: s.joined.resumeToken, agree: true, ...body },
+			});
+		const requested = (sessionId: string) =>
+			auditChain(server)
+				.filter((e) => e.sessionId === sessionId && e.type === "session.protocol_requested")
+				.map((e) => e.data);
+
+		const same = await openPair(server, mailer.accessToken);
+		for (let i = 0; i < 5; i++)
+			expect((await ask(same, { email: CUSTOMER_EMAIL, lang: "de" })).status).toBe(204);
+		const sixth = await ask(same, { email: "other@example.test", lang: "en" });
+		expect(sixth.status).toBe(429);
+		expect(sixth.body.error).toMatchObject({ code: "RATE_LIMITED", message: expect.any(String) });
+		expect(requested(same.sessionId)).toEqual([{ lang: "de" }]);
+
+		// A new language and a replaced address are written, the address itself never.
+		const changing = await openPair(server, mailer.accessToken);
+		for (const [email, lang] of [
+			[CUSTOMER_EMAIL, "en"],
+			[CUSTOMER_EMAIL, "en"],
+			[CUSTOMER_EMAIL, "de"],
+			["other@example.test", "de"],
+		])
+			expect((await ask(changing, { email, lang })).status).toBe(204);
+		expect(requested(changing.sessionId)).toEqual([
+			{ lang: "en" },
+			{ lang: "de", addressChanged: false },
+			{ lang: "de", addressChanged: true },
+		]);
+		const chain = JSON.stringify(auditChain(server));
+		expect(chain).not.toContain("other@example.test");
+		expect(chain).not.toContain(CUSTOMER_EMAIL);
+
+		for (const s of [same.sessionId, changing.sessionId]) {
+			const res = await server.fetch(`/api/v1/sessions/${s}`, {
+				method: "DELETE",
+				headers: bearer(mailer.accessToken),
+			});
+			expect(res.status).toBe(204);
+		}
 	});
 });
 

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
 import {
+	clip,
 	excerptFileName,
+	forCustomer,
+	MAIL_LANGS,
 	MAX_EXCERPT_CHARS,
+	type ProtocolMailEnv,
 	SUMMARY_MAX_EVENTS,
+	sendProtocolMail,
 	sessionEvents,
 	subjectLine,
 	summaryText,
 } from "../../durable/protocol-mail.ts";
 import { type EventLine, exportLine } from "../../protocol/audit-export.ts";
-import { MAX_ATTACHMENT_CHARS } from "../../server/mail-service.ts";
+import { MAX_ATTACHMENT_CHARS, mailSchema } from "../../server/mail-service.ts";
 
 const HASH = "0".repeat(64);
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0);
@@ -110,6 +115,79 @@ describe("the protocol mail's summary", () => {
 			exportLine(event(4, "session.ended", { reason: "ended" })),
 		].join("");
 		expect(sessionEvents(excerpt, "sess-1").map((e) => e.seq)).toEqual([1, 4]);
+	});
+
+	it("stays within the mail service's text limit in both languages, however large the fields", () => {
+		// The largest fields the server takes: 1,024 offers with 255-character file names (each
+		// offered, accepted and completed), 4,000-character comments and long names.
+		const long = "x".repeat(255);
+		const big: EventLine[] = [];
+		for (let i = 0; i < 1024; i++)
+			for (const type of ["file.offered", "file.accepted", "file.completed"])
+				big.push(
+					event(big.length + 1, type, {
+						name: `${long}${i}`,
+						size: 4_294_967_296,
+						sha256: "ab".repeat(32),
+					}),
+				);
+		for (let i = 0; i < 200; i++)
+			big.push(event(big.length + 1, "comment.added", { text: `${"ü".repeat(3990)}${i}` }));
+		const wide = {
+			...people,
+			supporter: { name: "S".repeat(200), email: "mia@example.test" },
+			peerName: "C".repeat(200),
+		};
+		const text = MAIL_LANGS.map((l) => summaryText(wide, big, l, "f.ndjson")).join(
+			"\n\n----------------------------------------\n\n",
+		);
+		const mail = { to: "mia@example.test", subject: subjectLine(MAIL_LANGS, "sess-1"), text };
+		expect(mailSchema.safeParse(mail).success).toBe(true);
+		const en = summaryText(wide, big, "en", "f.ndjson");
+		expect(en).toMatch(/… and \d+ more events, see the attachment\.$/m);
+		expect(en).toContain("audit verify f.ndjson");
+		// Long fields are cut with an ellipsis; the attachment has them in full.
+		expect(en).toContain(`File offered: ${"x".repeat(79)}… (4294967296 B`);
+		expect(en).toContain(`Supporter: ${"S".repeat(79)}… <mia@example.test>`);
+		expect(en).toContain(`Customer: ${"C".repeat(79)}…\n`);
+		const comments = summaryText(people, big.slice(-5), "de", "f.ndjson");
+		expect(comments).toContain(`Kommentar: ${"ü".repeat(299)}…\n`);
+	});
+
+	it("cuts text to a length with an ellipsis, never half a character", () => {
+		expect(clip("abc", 3)).toBe("abc");
+		expect(clip("abcd", 3)).toBe("ab…");
+		expect(clip("a😀b", 3)).toBe("a…");
+	});
+
+	it("names the supporter without an address in the customer's copy", () => {
+		for (const lang of MAIL_LANGS) {
+			const text = summaryText(forCustomer(people), events, lang, "f.ndjson");
+			expect(text).not.toContain("mia@example.test");
+			expect(text).toContain("Supporter: Mia Mailer\n");
+		}
+		const nameless = { ...people, supporter: { name: "", email: "mia@example.test" } };
+		expect(summaryText(forCustomer(nameless), events, "en", null)).not.toContain("mia@");
+		expect(summaryText(nameless, events, "en", null)).toContain("Supporter: mia@example.test");
+	});
+
+	it("tells a refused mail (final) from a failure worth another try", async () => {
+		const envAnswering = (status: number): ProtocolMailEnv => ({
+			AUDIT_LOG: {} as ProtocolMailEnv["AUDIT_LOG"],
+			DB_TOKEN: "t",
+			JWT_PRIVATE_KEY: "k",
+			FERNWART_VERSION: "0",
+			MAIL_ENABLED: "true",
+			MAIL: { fetch: async () => new Response("{}", { status }) },
+		});
+		const mail = { to: "a@example.test", subject: "s", text: "t", file: null, excerpt: "" };
+		expect(await sendProtocolMail(envAnswering(400), mail)).toEqual({
+			ok: false,
+			reason: "mail service answered 400",
+			final: true,
+		});
+		expect(await sendProtocolMail(envAnswering(502), mail)).toMatchObject({ final: false });
+		expect(await sendProtocolMail(envAnswering(202), mail)).toEqual({ ok: true });
 	});
 
 	it("names files and subjects safely", () => {
