@@ -112,7 +112,7 @@ ${consentDialog(t)}`;
 /** `/console`: issue an ID, watch the screen, ask for control, chat and comment. */
 export function consoleBody(t: Messages) {
 	return html`<section id="issue" class="card">
-<button type="button" id="issue-button" class="primary big">${t["console.issue"]}</button>
+<button type="button" id="issue-button" class="primary big" disabled>${t["console.issue"]}</button>
 <div id="code-box" hidden>
 <p class="code-label">${t["console.code"]}</p>
 <p class="code-row"><output id="code" class="code" aria-live="polite"></output>

@@ -73,6 +73,8 @@ const hostList = startHostList((chosen) => {
 $("issue-button").addEventListener("click", () => {
 	void issue();
 });
+// Disabled in the page until now: a click before this script ran would have done nothing.
+$<HTMLButtonElement>("issue-button").disabled = false;
 // After an ended session the button issues the next ID: a fresh page (no state of the last
 // session survives) that issues at once, the same as pressing "Issue a support ID" there.
 $("again").addEventListener("click", () => location.assign("/console?issue"));
