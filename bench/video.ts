@@ -211,7 +211,7 @@ function jpegDecoder(onDecoded: () => void): Decoder {
 // The scene
 
 /** CPU time (user + system) of a process in ms, or null once it is gone. */
-function cpuMs(pid: number): number | null {
+export function cpuMs(pid: number): number | null {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
 		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
