@@ -42,6 +42,7 @@ import {
 	joinAndAcceptTerms,
 	launchChromium,
 	logIn,
+	watchErrors,
 } from "../test/helpers/browser.ts";
 import type { TestServer } from "../test/helpers/server.ts";
 import { percentile } from "./measure.ts";
@@ -307,12 +308,15 @@ async function measureWebPath(
 		ignoreHTTPSErrors: true,
 		viewport: { width: 1280, height: 900 },
 	});
+	const pageErrors: string[][] = [];
 	try {
 		const supporter = await staff.newPage();
+		pageErrors.push(watchErrors(supporter));
 		await supporter.addInitScript(consoleHooks, path === "web-jpeg");
 		await logIn(supporter, server.url, admin);
 		const code = await issueSupportId(supporter);
 		const customer = await customerContext.newPage();
+		pageErrors.push(watchErrors(customer));
 		await customer.addInitScript(customerHooks, {
 			width: VIDEO_BENCH_WIDTH,
 			height: VIDEO_BENCH_HEIGHT,
@@ -395,6 +399,9 @@ async function measureWebPath(
 			keyFrames: decoded.filter((d) => d.key && d.ts !== null).length,
 			lost: Number(data.videoLost ?? 0),
 		};
+	} catch (err) {
+		const seen = pageErrors.flat().slice(0, 5);
+		throw seen.length ? new Error(`${(err as Error).message}; pages: ${seen.join("; ")}`) : err;
 	} finally {
 		await customerContext.close();
 		await staff.close();
