@@ -414,7 +414,10 @@ function webVideoTable(results: WebVideoPathResult[]): string {
 function webVideoLines(web: WebVideoBench | { skipped: string } | null): string[] {
 	if (!web) return ["Browser: not measured (see errors)."];
 	if ("skipped" in web) return [`Browser: skipped (${web.skipped}).`];
-	const skew = web.clockSkewMs === null ? "not measured" : `${formatNumber(web.clockSkewMs, 2)} ms`;
+	const skew =
+		web.clockSkewMs === null
+			? "not measured"
+			: `${formatNumber(web.clockSkewMs, 2)} ms ± ${formatNumber((web.clockSkewRttMs ?? 0) / 2, 2)}`;
 	const scene = web.sceneCpuMsPerSecond === null ? "–" : formatNumber(web.sceneCpuMsPerSecond, 0);
 	return [
 		`Browser: load average (1 min) ${web.machineLoad.before} before, ${web.machineLoad.after} after. Screen: ${web.scene}.`,

@@ -80,8 +80,13 @@ export interface WebVideoPathResult {
 export interface WebVideoBench {
 	machineLoad: { before: number; after: number };
 	scene: string;
-	/** Customer page's clock minus the console's, ms (stamps compared from this process). */
+	/**
+	 * Customer page's clock minus the console's, ms (stamps compared from this process); added to
+	 * every console stamp minus customer stamp.
+	 */
 	clockSkewMs: number | null;
+	/** The two asks' round trips together: the skew is known to within half of this. */
+	clockSkewRttMs: number | null;
 	/** The sharing renderer's CPU while it only paints the scene, ms per second. */
 	sceneCpuMsPerSecond: number | null;
 	results: WebVideoPathResult[];
@@ -260,17 +265,20 @@ function consoleHooks(noVideo: boolean): void {
 	}) as typeof window.createImageBitmap;
 }
 
-/** The page's clock minus this process's (ms since the epoch), from the quickest of a few asks. */
-async function pageClockOffset(page: Page): Promise<number> {
+/**
+ * The page's clock minus this process's (ms since the epoch), from the quickest of 20 asks; the
+ * error is at most half that ask's round trip (`rtt`), which a busy renderer makes long.
+ */
+async function pageClockOffset(page: Page): Promise<{ offset: number; rtt: number }> {
 	let best = { rtt: Number.POSITIVE_INFINITY, offset: 0 };
-	for (let i = 0; i < 8; i++) {
+	for (let i = 0; i < 20; i++) {
 		const before = performance.timeOrigin + performance.now();
 		const stamp = await page.evaluate(() => performance.timeOrigin + performance.now());
 		const after = performance.timeOrigin + performance.now();
 		if (after - before < best.rtt)
 			best = { rtt: after - before, offset: stamp - (before + after) / 2 };
 	}
-	return best.offset;
+	return best;
 }
 
 /** PIDs of the renderer processes of `browser` (DevTools protocol, SystemInfo domain). */
@@ -298,7 +306,7 @@ async function measureWebPath(
 	admin: { email: string; password: string },
 	browsers: { customer: Browser; console: Browser },
 	timing: { warmupSeconds: number; seconds: number },
-	notes: { skew: number | null; sceneCpuMsPerSecond: number | null },
+	notes: { skew: number | null; skewRttMs: number | null; sceneCpuMsPerSecond: number | null },
 ): Promise<WebVideoPathResult> {
 	const staff = await browsers.console.newContext({
 		ignoreHTTPSErrors: true,
@@ -334,7 +342,10 @@ async function measureWebPath(
 		await customer.click("#share");
 		await customer.waitForSelector("#ind-viewing:not([hidden])", { timeout: 20_000 });
 		if (notes.skew === null) {
-			notes.skew = (await pageClockOffset(customer)) - (await pageClockOffset(supporter));
+			const sharing = await pageClockOffset(customer);
+			const viewing = await pageClockOffset(supporter);
+			notes.skew = sharing.offset - viewing.offset;
+			notes.skewRttMs = sharing.rtt + viewing.rtt;
 		}
 		await sleep(timing.warmupSeconds * 1000);
 		const now = (page: Page) => page.evaluate(() => performance.timeOrigin + performance.now());
@@ -434,7 +445,11 @@ export async function measureWebVideo(
 	if (settings.status !== 200) throw new Error(`settings: ${settings.status}`);
 	const errors: string[] = [];
 	const results: WebVideoPathResult[] = [];
-	const notes = { skew: null as number | null, sceneCpuMsPerSecond: null as number | null };
+	const notes = {
+		skew: null as number | null,
+		skewRttMs: null as number | null,
+		sceneCpuMsPerSecond: null as number | null,
+	};
 	const customer = await launchChromium();
 	const console_ = await launchChromium();
 	try {
@@ -469,6 +484,7 @@ export async function measureWebVideo(
 		machineLoad: { before, after: load() },
 		scene: SCENE_DESCRIPTION,
 		clockSkewMs: notes.skew,
+		clockSkewRttMs: notes.skewRttMs,
 		sceneCpuMsPerSecond: notes.sceneCpuMsPerSecond,
 		results,
 		errors,
