@@ -3,7 +3,9 @@
  * `ws` relay, both over TLS on loopback, in one run. Prints a table and writes
  * bench/results/latest.json.
  * `npm run bench -- --video [--quick] [--build]`: the native module's screen as VP8, H.264 and
- * JPEG on a 1920×1080 Xvfb desktop (bench/video.ts); writes bench/results/video-latest.json.
+ * JPEG on a 1920×1080 Xvfb desktop (bench/video.ts), then the customer page's WebCodecs VP8 and
+ * its JPEG fallback decoded by the console, both in Chromium (bench/video-web.ts); `--web` runs
+ * only the browser part. Writes bench/results/video-latest.json.
  * Method and measured figures: docs/performance.md.
  *
  * Not a test: the numbers depend on the machine and its load, so nothing here asserts on them.
@@ -33,6 +35,7 @@ import {
 	startBaseline,
 } from "./relays.ts";
 import { measureVideo, type VideoBench, type VideoPathResult } from "./video.ts";
+import { measureWebVideo, type WebVideoBench, type WebVideoPathResult } from "./video-web.ts";
 
 const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
 const SMALL_FRAME_BYTES = 1024;
@@ -366,13 +369,76 @@ function videoTable(results: VideoPathResult[]): string {
 	return rows.map((r) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ")).join("\n");
 }
 
-/** `--video`: the native module's screen paths on one Xvfb desktop, one after the other. */
+/** The browser paths in the native table's format; ÷ JPEG against the page's own JPEG path. */
+function webVideoTable(results: WebVideoPathResult[]): string {
+	const jpeg = results.find((r) => r.path === "web-jpeg");
+	const f = (v: number | null, digits: number) => (v === null ? "–" : formatNumber(v, digits));
+	const rows: string[][] = [
+		[
+			"path",
+			"frames/s",
+			"kbit/s",
+			"bytes/frame",
+			"÷ JPEG",
+			"capture→decoded p50/p99 ms",
+			"decode p50/p99 ms",
+			"encode p50 ms",
+			"encoder CPU ms/frame",
+			"(with scene)",
+			"key",
+			"lost",
+		],
+	];
+	for (const r of results) {
+		rows.push([
+			`${r.path} (${r.codec})`,
+			f(r.framesPerSecond, 1),
+			f(r.kbitPerSecond, 0),
+			f(r.bytesPerFrame, 0),
+			jpeg && r.path !== "web-jpeg" ? f(r.bytesPerFrame / jpeg.bytesPerFrame, 3) : "",
+			r.captureToDecodedP50Ms === null
+				? "–"
+				: `${f(r.captureToDecodedP50Ms, 1)} / ${f(r.captureToDecodedP99Ms, 1)}`,
+			r.decodeP50Ms === null ? "–" : `${f(r.decodeP50Ms, 1)} / ${f(r.decodeP99Ms, 1)}`,
+			f(r.encodeP50Ms, 1),
+			f(r.encoderCpuMsPerFrame, 1),
+			f(r.rendererCpuMsPerFrame, 1),
+			r.path === "web-jpeg" ? "" : String(r.keyFrames),
+			r.path === "web-jpeg" ? "" : String(r.lost),
+		]);
+	}
+	const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+	return rows.map((r) => r.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ")).join("\n");
+}
+
+function webVideoLines(web: WebVideoBench | { skipped: string } | null): string[] {
+	if (!web) return ["Browser: not measured (see errors)."];
+	if ("skipped" in web) return [`Browser: skipped (${web.skipped}).`];
+	const skew =
+		web.clockSkewMs === null
+			? "not measured"
+			: `${formatNumber(web.clockSkewMs, 2)} ms ± ${formatNumber((web.clockSkewRttMs ?? 0) / 2, 2)}`;
+	const scene = web.sceneCpuMsPerSecond === null ? "–" : formatNumber(web.sceneCpuMsPerSecond, 0);
+	return [
+		`Browser: load average (1 min) ${web.machineLoad.before} before, ${web.machineLoad.after} after. Screen: ${web.scene}.`,
+		"Customer page (Chromium, WebCodecs VP8 or its JPEG fallback) → real server → console page (Chromium, " +
+			"VideoDecoder or createImageBitmap); the JPEG path is forced by a console without VideoDecoder.",
+		`Both pages stamp with performance.timeOrigin + now(); customer minus console clock ${skew} (corrected). ` +
+			`Encoder CPU: the sharing renderer (/proc) per frame encoded, less the scene's ${scene} ms/s.`,
+		"",
+		webVideoTable(web.results),
+	];
+}
+
+/** `--video`: the native module's screen paths on one Xvfb desktop, then the browser's. */
 async function mainVideo(quick: boolean): Promise<number> {
 	const started = performance.now();
 	ensureBuilt(process.argv.includes("--build"));
 	const machine = machineInfo();
 	let server: TestServer | undefined;
 	let bench: VideoBench | { skipped: string } | null = null;
+	let web: WebVideoBench | { skipped: string } | null = null;
+	const webOnly = process.argv.includes("--web");
 	const errors: string[] = [];
 	const onSignal = (signal: NodeJS.Signals) => {
 		console.error(`${signal}: stopping`);
@@ -382,29 +448,43 @@ async function mainVideo(quick: boolean): Promise<number> {
 	process.on("SIGTERM", onSignal);
 	try {
 		server = await startServer();
-		bench = await measureVideo(server, ADMIN, { quick, paths: ["vp8", "jpeg", "h264"] });
+		if (!webOnly) {
+			bench = await measureVideo(server, ADMIN, { quick, paths: ["vp8", "jpeg", "h264"] });
+		}
+		try {
+			web = await measureWebVideo(server, ADMIN, { quick, paths: ["web-vp8", "web-jpeg"] });
+		} catch (err) {
+			errors.push(`browser: ${(err as Error).message}`);
+		}
 	} catch (err) {
 		errors.push((err as Error).message);
 	} finally {
 		await server?.stop();
 	}
 	if (bench && "results" in bench) errors.push(...bench.errors);
+	if (web && "results" in web) errors.push(...web.errors);
 	const elapsedSeconds = Math.round((performance.now() - started) / 100) / 10;
 	console.log(
 		[
 			"",
 			`Video benchmark${quick ? " (quick)" : ""}: ${machine.cores} cores (${machine.cpuModel}), ` +
 				`Node ${machine.node}, commit ${machine.commit}`,
-			bench && "results" in bench
-				? `Load average (1 min) ${bench.machineLoad.before} before, ${bench.machineLoad.after} after. ` +
-					`Scene on Xvfb 1920×1080: ${bench.scene}.`
-				: bench && "skipped" in bench
-					? `Skipped: ${bench.skipped}.`
-					: "Not measured (see errors).",
-			"Customer module (join --capture x11 code) → real server (wss on 127.0.0.1) → viewer in this " +
-				"process decoding with ffmpeg; JPEG asked at 30 frames/s like the video.",
+			...(webOnly
+				? []
+				: [
+						bench && "results" in bench
+							? `Load average (1 min) ${bench.machineLoad.before} before, ${bench.machineLoad.after} after. ` +
+								`Scene on Xvfb 1920×1080: ${bench.scene}.`
+							: bench && "skipped" in bench
+								? `Skipped: ${bench.skipped}.`
+								: "Not measured (see errors).",
+						"Customer module (join --capture x11 code) → real server (wss on 127.0.0.1) → viewer in this " +
+							"process decoding with ffmpeg; JPEG asked at 30 frames/s like the video.",
+						"",
+						bench && "results" in bench ? videoTable(bench.results) : "",
+					]),
 			"",
-			bench && "results" in bench ? videoTable(bench.results) : "",
+			...webVideoLines(web),
 			"",
 			`Total ${elapsedSeconds} s.`,
 		].join("\n"),
@@ -414,7 +494,7 @@ async function mainVideo(quick: boolean): Promise<number> {
 	mkdirSync(dir, { recursive: true });
 	writeFileSync(
 		join(dir, "video-latest.json"),
-		`${JSON.stringify({ date: new Date().toISOString(), quick, machine, bench, errors, elapsedSeconds }, null, "\t")}\n`,
+		`${JSON.stringify({ date: new Date().toISOString(), quick, machine, bench, web, errors, elapsedSeconds }, null, "\t")}\n`,
 	);
 	console.log(`Wrote ${join("bench/results", "video-latest.json")}.`);
 	return errors.length === 0 ? 0 : 1;

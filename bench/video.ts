@@ -7,8 +7,8 @@
  * The sharing side is the customer module's own code (attachDesktop, as `join --capture x11`
  * runs it); the viewer is a supporter SessionClient whose chunks go into a long-running ffmpeg
  * decoder (IVF for VP8, Annex B for H.264, multipart JPEG for pictures) that prints one line per
- * decoded frame (`framecrc`), so "decoded" is when that line arrives. A browser viewer (WebCodecs
- * VideoDecoder) plugs in as another {@link Decoder}.
+ * decoded frame (`framecrc`), so "decoded" is when that line arrives. The browser page and the
+ * console's WebCodecs decoder are measured in their own pages (bench/video-web.ts).
  *
  * Figures per path, over the measured window after a warm-up:
  * - delivered frames/s: frames decoded by the viewer per second;
@@ -78,7 +78,7 @@ export interface VideoBench {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoders: what the viewer does with what it receives. A WebCodecs viewer is one more of these.
+// Decoders: what the viewer does with what it receives.
 
 /**
  * Takes what the viewer received, in order, and calls `onDecoded` once per decoded frame, in the
@@ -211,7 +211,7 @@ function jpegDecoder(onDecoded: () => void): Decoder {
 // The scene
 
 /** CPU time (user + system) of a process in ms, or null once it is gone. */
-function cpuMs(pid: number): number | null {
+export function cpuMs(pid: number): number | null {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
 		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
