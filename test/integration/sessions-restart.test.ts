@@ -41,6 +41,9 @@ describe("sessions survive a crash of the server", () => {
 		supporter.send({ type: "view.request" });
 		await customer.next("view.request");
 		await customer.consent("view.grant");
+		// Control is asked for what is shown: wait until the relay applied the grant, or the
+		// request can overtake it on the other socket and be refused.
+		await supporter.state((s) => s.shower === "customer");
 		supporter.send({ type: "control.request" });
 		await customer.next("control.request");
 		await customer.consent("control.grant");
